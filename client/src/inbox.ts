@@ -1,0 +1,110 @@
+import { withTrailingSlash } from './stream.js';
+import { HeraldError, type HeraldNotification, type NotificationStatus, type TokenProvider } from './types.js';
+
+export interface InboxOptions {
+  /** Base URL of Herald, e.g. `https://herald.example.com`. */
+  url: string | URL;
+  /** Asked for a JWT before each request; asked again once after a 401. */
+  getToken?: TokenProvider;
+  /** `fetch` implementation. Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+}
+
+export interface ListQuery {
+  /** Default `all`. */
+  status?: NotificationStatus | 'all';
+  type?: string;
+  /** 1..100, default 50 (server side). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  /** Include archived items. */
+  archived?: boolean;
+}
+
+export interface InboxPage {
+  items: HeraldNotification[];
+  next_cursor: string | null;
+  unread_count: number;
+}
+
+/** The inbox REST API (`/v1/notifications…`), newest first. */
+export class HeraldInbox {
+  readonly #base: string;
+  readonly #getToken: TokenProvider | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: InboxOptions) {
+    this.#base = withTrailingSlash(options.url);
+    this.#getToken = options.getToken;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  list(query: ListQuery = {}): Promise<InboxPage> {
+    const params = new URLSearchParams();
+    if (query.status) params.set('status', query.status);
+    if (query.type) params.set('type', query.type);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor) params.set('cursor', query.cursor);
+    if (query.archived !== undefined) params.set('archived', String(query.archived));
+    const search = params.size > 0 ? `?${params.toString()}` : '';
+    return this.#request<InboxPage>('GET', `v1/notifications${search}`);
+  }
+
+  async unreadCount(): Promise<number> {
+    const body = await this.#request<{ unread_count: number }>('GET', 'v1/notifications/unread-count');
+    return body.unread_count;
+  }
+
+  markRead(id: string): Promise<HeraldNotification> {
+    return this.#patch(id, { status: 'read' });
+  }
+
+  markUnread(id: string): Promise<HeraldNotification> {
+    return this.#patch(id, { status: 'unread' });
+  }
+
+  archive(id: string, archived = true): Promise<HeraldNotification> {
+    return this.#patch(id, { archived });
+  }
+
+  /** Marks everything read; answers the server's body (at least `unread_count`). */
+  readAll(): Promise<{ unread_count: number }> {
+    return this.#request('POST', 'v1/notifications/read-all', {});
+  }
+
+  #patch(id: string, body: Record<string, unknown>): Promise<HeraldNotification> {
+    return this.#request('PATCH', `v1/notifications/${encodeURIComponent(id)}`, body);
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.#base).toString();
+    let response = await this.#send(method, url, body, 'connect');
+    if ((response.status === 401 || response.status === 403) && this.#getToken) {
+      void response.body?.cancel().catch(() => {});
+      response = await this.#send(method, url, body, 'unauthorized');
+    }
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new HeraldError(error?.code ?? 'http_error', error?.message ?? `${method} ${path}: ${response.status}`, response.status);
+    }
+    return parsed as T;
+  }
+
+  async #send(method: string, url: string, body: unknown, reason: 'connect' | 'unauthorized'): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const token = await this.#getToken?.({ reason });
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    return this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  }
+}

@@ -1,0 +1,35 @@
+import { HeraldInbox } from './inbox.js';
+import { HeraldStream, type HeraldStreamOptions } from './stream.js';
+import { canShareAcrossTabs, SharedHeraldStream } from './tabs.js';
+import type { NotificationStream } from './types.js';
+
+export { Backoff, parseRetryAfter, type BackoffOptions } from './backoff.js';
+export { HeraldInbox, type InboxOptions, type InboxPage, type ListQuery } from './inbox.js';
+export { HeraldStream, type HeraldStreamOptions } from './stream.js';
+export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';
+export * from './types.js';
+
+export interface HeraldClientOptions extends HeraldStreamOptions {
+  /**
+   * Share one stream between the tabs of this origin (Web Locks + BroadcastChannel).
+   * Set it to the user id to enable sharing; ignored where the browser APIs are missing
+   * (Node), which then get a direct stream.
+   */
+  shareKey?: string;
+}
+
+export interface HeraldClient {
+  stream: NotificationStream;
+  inbox: HeraldInbox;
+}
+
+/** A stream (shared across tabs when possible) and the inbox API, using one token provider. */
+export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
+  const { shareKey, ...streamOptions } = options;
+  const stream =
+    shareKey !== undefined && canShareAcrossTabs()
+      ? new SharedHeraldStream({ ...streamOptions, key: shareKey })
+      : new HeraldStream(streamOptions);
+  const inbox = new HeraldInbox({ url: options.url, getToken: options.getToken, fetch: options.fetch });
+  return { stream, inbox };
+}
