@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { HeraldStream, type HeraldStreamOptions } from '../src/stream.js';
+import type { HeraldError, NotificationEvent, StreamState } from '../src/types.js';
+import {
+  notification,
+  readyEvent,
+  sseEvent,
+  sseHead,
+  startScriptedServer,
+  waitFor,
+  type Script,
+} from './scripted-server.js';
+
+interface Observed {
+  stream: HeraldStream;
+  notifications: NotificationEvent[];
+  states: StreamState[];
+  errors: HeraldError[];
+}
+
+/** Starts a stream against a scripted server and records what an application would see. */
+async function observe(t: TestContext, scripts: Script[], options: Partial<HeraldStreamOptions> = {}) {
+  const server = await startScriptedServer(scripts);
+  const stream = new HeraldStream({ url: server.url, minDelayMs: 10, maxDelayMs: 50, ...options });
+  const seen: Observed = { stream, notifications: [], states: [], errors: [] };
+  stream.on('notification', (n) => seen.notifications.push(n));
+  stream.on('state', ({ newState }) => seen.states.push(newState));
+  stream.on('error', (e) => seen.errors.push(e));
+  t.after(async () => {
+    stream.close();
+    await server.close();
+  });
+  stream.start();
+  return { server, ...seen };
+}
+
+test('resumes from the cursor after a drop mid-event: nothing lost, nothing twice', async (t) => {
+  const { server, notifications, states } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.write('retry: 10\n\n' + readyEvent('e.0'));
+      res.write(sseEvent('notification', notification('n1'), 'e.1'));
+      res.write(sseEvent('notification', notification('n2'), 'e.2'));
+      // Cut off before the blank line: WHATWG says this event is discarded.
+      const partial = sseEvent('notification', notification('n3'), 'e.3');
+      res.write(partial.slice(0, partial.length - 10), () => res.destroy());
+    },
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.2'));
+      // A replay that repeats n2 must not show it twice.
+      res.write(sseEvent('notification', notification('n2'), 'e.2'));
+      res.write(sseEvent('notification', notification('n3'), 'e.3'));
+      res.write(sseEvent('notification', notification('n4'), 'e.4'));
+    },
+  ]);
+  await waitFor(() => notifications.length >= 3, 'three notifications');
+  await waitFor(() => server.requests.length === 2 && states.at(-1) === 'open', 'second connection open');
+  assert.equal(server.requests[0]?.headers['last-event-id'], undefined);
+  assert.equal(server.requests[1]?.headers['last-event-id'], 'e.2');
+  await waitFor(() => notifications.length === 4, 'n4');
+  assert.deepEqual(
+    notifications.map((n) => n.id),
+    ['n1', 'n2', 'n3', 'n4'],
+  );
+  assert.deepEqual(states, ['connecting', 'open', 'reconnecting', 'open']);
+});
+
+test('a retry: that is not all ASCII digits is ignored; a valid one is kept', async (t) => {
+  const { server, stream } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.end('retry: 20\n\nretry: 1e3\n\nretry: -5\n\nretry: 30ms\n\nretry:  40\n\n' + readyEvent('e.0'));
+    },
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0'));
+    },
+  ]);
+  await waitFor(() => server.requests.length === 2, 'a reconnect');
+  assert.equal(stream.backoff.retryHintMs, 20);
+  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
+  assert.ok(gap >= 15 && gap < 2000, `reconnected after ${gap} ms, expected about 20 ms`);
+});
+
+test('503 with Retry-After waits that long, then a 200 opens the stream', async (t) => {
+  const { server, stream, errors } = await observe(t, [
+    (_req, res) => {
+      res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'overloaded', message: 'try later' } }));
+    },
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0'));
+    },
+  ]);
+  await waitFor(() => stream.state === 'open', 'open after the 503');
+  assert.equal(server.requests.length, 2);
+  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
+  assert.ok(gap >= 990, `reconnected after ${gap} ms, Retry-After said 1000`);
+  assert.equal(errors[0]?.code, 'unavailable');
+  assert.equal(errors[0]?.status, 503);
+});
+
+test('a 401 makes the SDK ask the token provider again; the fresh token connects', async (t) => {
+  const reasons: string[] = [];
+  const tokens = ['stale', 'fresh'];
+  const { server, stream } = await observe(
+    t,
+    [
+      (req, res) => {
+        if (req.headers.authorization !== 'Bearer fresh') {
+          res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
+          return;
+        }
+        sseHead(res);
+        res.write(readyEvent('e.0'));
+      },
+    ],
+    {
+      getToken: async ({ reason }) => {
+        reasons.push(reason);
+        return tokens.shift();
+      },
+    },
+  );
+  await waitFor(() => stream.state === 'open', 'open with the fresh token');
+  assert.deepEqual(reasons, ['connect', 'unauthorized']);
+  assert.equal(server.requests.length, 2);
+});
+
+for (const status of [401, 403]) {
+  test(`a ${status} that a fresh token cannot fix closes the stream for good`, async (t) => {
+    let asked = 0;
+    const { server, states, errors } = await observe(
+      t,
+      [(_req, res) => void res.writeHead(status).end()],
+      {
+        getToken: () => {
+          asked += 1;
+          return `token-${asked}`;
+        },
+      },
+    );
+    await waitFor(() => states.at(-1) === 'closed', 'closed');
+    assert.equal(server.requests.length, 2);
+    assert.equal(asked, 2);
+    assert.equal(errors.at(-1)?.status, status);
+    assert.deepEqual(states, ['connecting', 'reconnecting', 'closed']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(server.requests.length, 2, 'no retry after the terminal state');
+  });
+}
+
+test('204 closes the stream for good', async (t) => {
+  const { server, states, errors } = await observe(t, [(_req, res) => void res.writeHead(204).end()]);
+  await waitFor(() => states.at(-1) === 'closed', 'closed');
+  assert.equal(errors[0]?.code, 'no_content');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(server.requests.length, 1);
+});
+
+test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) => {
+  const { server, errors, states } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0', 40)); // then nothing, not even a heartbeat
+    },
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0', 15_000));
+    },
+  ]);
+  await waitFor(() => server.requests.length === 2, 'a reconnect after the silence');
+  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
+  assert.ok(gap >= 100, `the watchdog fired after ${gap} ms, before 2.5 × 40 ms`);
+  assert.equal(errors[0]?.code, 'heartbeat_timeout');
+  assert.equal(server.requests[1]?.headers['last-event-id'], 'e.0');
+  await waitFor(() => states.at(-1) === 'open', 'open again');
+});
+
+test('heartbeat comments keep a quiet connection alive', async (t) => {
+  const { server } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0', 30));
+      const beat = setInterval(() => res.write(': hb\n\n'), 20);
+      res.on('close', () => clearInterval(beat));
+    },
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(server.requests.length, 1);
+});
+
+test('reset is surfaced so the app refetches, and moves the cursor', async (t) => {
+  const { stream } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('old.9'));
+      res.write(sseEvent('reset', { reason: 'unknown_cursor', unread_count: 2, cursor: 'new.0' }, 'new.0'));
+    },
+  ]);
+  const resets: string[] = [];
+  stream.on('reset', (r) => resets.push(r.reason));
+  await waitFor(() => resets.length === 1, 'reset');
+  assert.equal(stream.cursor, 'new.0');
+});
+
+test('auth-expired: the client asks for a fresh token and comes straight back', async (t) => {
+  const reasons: string[] = [];
+  const { server } = await observe(
+    t,
+    [
+      (_req, res) => {
+        sseHead(res);
+        res.write(readyEvent('e.0'));
+        res.end(sseEvent('auth-expired', { reason: 'token_expired' }));
+      },
+      (_req, res) => {
+        sseHead(res);
+        res.write(readyEvent('e.0'));
+      },
+    ],
+    {
+      minDelayMs: 5000,
+      maxDelayMs: 5000,
+      getToken: ({ reason }) => {
+        reasons.push(reason);
+        return 'token';
+      },
+    },
+  );
+  await waitFor(() => server.requests.length === 2, 'reconnect', 2000);
+  assert.deepEqual(reasons, ['connect', 'expired']);
+});
+
+test('the backoff resets once a connection stayed open for the stable period', async (t) => {
+  const { server, stream } = await observe(
+    t,
+    [
+      (_req, res) => void res.writeHead(500).end(),
+      (_req, res) => void res.writeHead(500).end(),
+      (_req, res) => {
+        sseHead(res);
+        res.write(readyEvent('e.0'));
+        setTimeout(() => res.end(), 150);
+      },
+      (_req, res) => {
+        sseHead(res);
+        res.write(readyEvent('e.0'));
+      },
+    ],
+    { stableAfterMs: 50 },
+  );
+  await waitFor(() => stream.state === 'open' && server.requests.length === 3, 'the third connection open');
+  assert.equal(stream.backoff.attempt, 2);
+  await waitFor(() => stream.backoff.attempt === 0, 'backoff reset after 50 ms open');
+  await waitFor(() => server.requests.length === 4 && stream.state === 'open', 'reconnect after the stable one ended');
+  assert.equal(stream.backoff.attempt, 1);
+});
+
+test('the parser copes with 1-byte chunks, CR/CRLF/LF line ends, a BOM and split multibyte text', async (t) => {
+  const content = 'héllo 🔔 — ünïcødé';
+  const body =
+    '\uFEFFretry: 25\r\n\r\n' +
+    readyEvent('e.0').replace(/\n/g, '\r') +
+    ': hb\r\n\r\n' +
+    sseEvent('notification', { ...notification('n1'), content }, 'e.1').replace(/\n/g, '\r\n') +
+    sseEvent('notification', notification('n2'), 'e.2');
+  const bytes = new TextEncoder().encode(body);
+  let served = 0;
+  const fakeFetch: typeof fetch = async () => {
+    served += 1;
+    let i = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (served > 1 || i >= bytes.length) return; // stay open, silent
+        controller.enqueue(bytes.slice(i, i + 1));
+        i += 1;
+      },
+    });
+    return new Response(stream, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+  };
+  const stream = new HeraldStream({ url: 'http://herald.invalid', fetch: fakeFetch });
+  t.after(() => stream.close());
+  const got: NotificationEvent[] = [];
+  const readies: string[] = [];
+  stream.on('notification', (n) => got.push(n));
+  stream.on('ready', (r) => readies.push(r.cursor));
+  stream.start();
+  await waitFor(() => got.length === 2, 'two notifications');
+  assert.deepEqual(readies, ['e.0']);
+  assert.equal(got[0]?.content, content);
+  assert.equal(stream.cursor, 'e.2');
+  assert.equal(stream.backoff.retryHintMs, 25);
+  assert.equal(served, 1);
+});
+
+test('a non-SSE 200 (a proxy error page) is retried, not parsed', async (t) => {
+  const { server, stream, errors } = await observe(t, [
+    (_req, res) => void res.writeHead(200, { 'Content-Type': 'text/html' }).end('<h1>bad gateway</h1>'),
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0'));
+    },
+  ]);
+  await waitFor(() => stream.state === 'open' && server.requests.length === 2, 'open on the second try');
+  assert.equal(errors[0]?.code, 'bad_content_type');
+});
+
+test('close() aborts the request and stops reconnecting', async (t) => {
+  const { server, stream, states } = await observe(t, [
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0'));
+    },
+  ]);
+  await waitFor(() => stream.state === 'open', 'open');
+  stream.close();
+  assert.deepEqual(states, ['connecting', 'open', 'closed']);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(server.requests.length, 1);
+});
