@@ -1,0 +1,153 @@
+import { createHeraldClient, type HeraldClient, type HeraldError } from '../../client/src/index.js';
+import { InboxView } from './inbox-view.js';
+import { mintDevToken, subjectOf, tokenFromFragment } from './token.js';
+
+const PAGE_SIZE = 50;
+
+function start(): void {
+  const token = tokenFromFragment(location.hash);
+  if (token) {
+    openInbox(token);
+  } else {
+    showLogin();
+  }
+}
+
+function showLogin(): void {
+  const login = document.getElementById('login') as HTMLElement;
+  const form = document.getElementById('login-form') as HTMLFormElement;
+  const input = document.getElementById('user-name') as HTMLInputElement;
+  const state = document.querySelector('[data-testid="connection-state"]') as HTMLElement;
+  state.textContent = 'closed';
+  state.dataset.state = 'closed';
+  login.hidden = false;
+  input.focus();
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const submit = form.querySelector('button') as HTMLButtonElement;
+    submit.disabled = true;
+    mintDevToken(input.value.trim())
+      .then((token) => {
+        // The fragment keeps the token across reloads and never reaches the server.
+        history.replaceState(null, '', `#token=${encodeURIComponent(token)}`);
+        login.hidden = true;
+        openInbox(token);
+      })
+      .catch((err: unknown) => {
+        submit.disabled = false;
+        let note = form.querySelector<HTMLElement>('.error');
+        if (!note) {
+          note = document.createElement('p');
+          note.className = 'error';
+          note.setAttribute('role', 'alert');
+          form.append(note);
+        }
+        note.textContent = err instanceof Error ? err.message : String(err);
+      });
+  });
+}
+
+function openInbox(token: string): void {
+  const user = subjectOf(token);
+  (document.getElementById('user') as HTMLElement).textContent = user ?? '';
+  (document.getElementById('inbox') as HTMLElement).hidden = false;
+
+  const client: HeraldClient = createHeraldClient({
+    url: new URL('.', location.href).toString(),
+    getToken: () => token,
+    shareKey: user ?? 'anonymous',
+  });
+  let nextCursor: string | null = null;
+  let refetching: Promise<void> | undefined;
+
+  const view = new InboxView({
+    setStatus: (id, status) => {
+      const call = status === 'read' ? client.inbox.markRead(id) : client.inbox.markUnread(id);
+      call
+        .then((item) => {
+          view.upsert(item);
+          const count = (item as { unread_count?: unknown }).unread_count;
+          if (typeof count === 'number') view.showUnread(count);
+          view.showError(undefined);
+        })
+        .catch((err: unknown) => view.showError(`Could not mark it ${status}: ${describe(err)}`));
+    },
+    readAll: () => {
+      client.inbox
+        .readAll()
+        .then((body) => {
+          view.applyUpdate({ ids: [], status: 'read', archived: null, seen: null, all: true, unread_count: body?.unread_count ?? 0, notification: null });
+          view.showError(undefined);
+        })
+        .catch((err: unknown) => view.showError(`Could not mark all read: ${describe(err)}`));
+    },
+    loadMore: () => {
+      if (!nextCursor) return;
+      client.inbox
+        .list({ limit: PAGE_SIZE, cursor: nextCursor })
+        .then((page) => {
+          for (const item of page.items) view.upsert(item);
+          nextCursor = page.next_cursor;
+          view.loaded(nextCursor !== null);
+        })
+        .catch((err: unknown) => view.showError(`Could not load more: ${describe(err)}`));
+    },
+  });
+
+  /** Fetches the first page and merges it: the server's statuses win, live arrivals stay. */
+  const refetch = (): Promise<void> => {
+    refetching ??= client.inbox
+      .list({ limit: PAGE_SIZE })
+      .then((page) => {
+        for (const item of page.items) view.upsert(item);
+        nextCursor ??= page.next_cursor;
+        view.showUnread(page.unread_count);
+        view.loaded(nextCursor !== null);
+        view.showError(undefined);
+      })
+      .catch((err: unknown) => {
+        view.loaded(false);
+        view.showError(`Could not load the inbox: ${describe(err)}`);
+      })
+      .finally(() => {
+        refetching = undefined;
+      });
+    return refetching;
+  };
+
+  const { stream } = client;
+  view.showState(stream.state === 'closed' ? 'connecting' : stream.state);
+  stream.on('state', ({ newState }) => view.showState(newState));
+  stream.on('notification', (n) => {
+    view.upsert(n, true);
+    view.showUnread(n.unread_count);
+  });
+  stream.on('notification.updated', (update) => view.applyUpdate(update));
+  // Read status changes are not replayed on resume, so refetch whenever a stream (re)opens.
+  stream.on('ready', (ready) => {
+    view.showUnread(ready.unread_count);
+    void refetch();
+  });
+  stream.on('reset', () => void refetch());
+  stream.on('error', (err: HeraldError) => {
+    if (err.code === 'unauthorized' || err.code === 'forbidden') {
+      view.showError('Your token was refused. Open the page with a fresh #token=… or sign in again.');
+    }
+  });
+  stream.on('state', ({ newState }) => {
+    if (newState === 'open') view.showError(undefined);
+  });
+  stream.start();
+  void refetch();
+  // Hand the stream to another tab at once; restart if the page comes back from the bfcache.
+  addEventListener('pagehide', () => stream.close());
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) stream.start();
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+start();
