@@ -1,0 +1,40 @@
+// Fan-out between Herald nodes. Messages are hints: a node that misses, repeats or
+// reorders them still delivers every event exactly once, because it reads gaps from the
+// store (DESIGN §4.3). The in-process bus serves the embedded default.
+import type { TopicEvent } from '../store/store.js';
+
+/** The `notification.updated` payload that other tabs of the user receive. */
+export interface UpdatePayload {
+  ids: string[];
+  status: 'read' | 'unread' | null;
+  archived: boolean | null;
+  seen: boolean | null;
+  all: boolean;
+  notification: import('../store/store.js').Notification | null;
+}
+
+export type BusMessage =
+  | { kind: 'notification'; event: TopicEvent }
+  | {
+      kind: 'updated';
+      user: string;
+      /** The audience the snapshot was counted for (see audienceKey). */
+      audienceKey: string;
+      unread: number;
+      heads: Array<[string, number]>;
+      update: UpdatePayload;
+    };
+
+export interface BusHandlers {
+  onMessage(message: BusMessage): void;
+  /** The bus may have lost messages (reconnect): re-read topic heads from the store. */
+  onResync(): void;
+}
+
+export interface Bus {
+  start(handlers: BusHandlers): Promise<void>;
+  publish(message: BusMessage): Promise<void>;
+  /** False while the broker is unreachable (readiness). */
+  isReady(): boolean;
+  close(): Promise<void>;
+}

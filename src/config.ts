@@ -1,0 +1,168 @@
+// The only reader of process.env. Every setting, its default and its validation live here.
+import { isIP } from 'node:net';
+
+export interface Config {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  readonly port: number;
+  /** SQLite file path / `sqlite:` URL (default `./data/herald.db`) or a `postgres://` URL. */
+  readonly databaseUrl: string;
+  /** `amqp://` URL selects RabbitMQ for ingest and fan-out; unset: in-process. */
+  readonly amqpUrl: string | null;
+  /** HS256 secret; null in the embedded default means "generate a development secret". */
+  readonly jwtSecret: string | null;
+  /** PEM public key (inline or a file path) for RS256/ES256/EdDSA tokens. */
+  readonly jwtPublicKey: string | null;
+  /** JWKS URL or file path, from configuration only (never from a token). */
+  readonly jwksUrl: string | null;
+  readonly jwtAudience: string | null;
+  readonly jwtIssuer: string | null;
+  /** Clock tolerance when accepting a token, seconds (0..60). Default 30. */
+  readonly jwtClockToleranceS: number;
+  /** CIDRs allowed to reach /v1/*; empty allows all. */
+  readonly allowIps: readonly string[];
+  /** Peers (IPs/CIDRs) whose X-Forwarded-For is believed. */
+  readonly trustProxy: readonly string[];
+  /** Origins allowed by CORS; empty disables CORS. */
+  readonly corsOrigins: readonly string[];
+  /** Interval between heartbeat comments on each stream, ms. Default 15000. */
+  readonly heartbeatMs: number;
+  readonly logLevel: string;
+  /** Streams in total on this node. Default 20000. */
+  readonly maxConnections: number;
+  /** Streams per user on this node. Default 16. */
+  readonly maxConnectionsPerUser: number;
+  /** Streams per client IP on this node. Default 2000. */
+  readonly maxConnectionsPerIp: number;
+  /** Bytes a stream may have queued in its socket before it is cut. Default 1 MiB. */
+  readonly streamBufferBytes: number;
+  /** Maximum stream lifetime, ms (jittered down by up to 10 %); 0 = only the token's exp. */
+  readonly maxStreamAgeMs: number;
+  /** Window over which SIGTERM spreads stream closes, ms. Default 10000. */
+  readonly drainMs: number;
+  readonly metricsToken: string | null;
+  /** Body limit of POST requests, bytes. Default 1 MiB. */
+  readonly maxBodyBytes: number;
+  readonly maxRecipients: number;
+  readonly maxContentBytes: number;
+  readonly maxDataBytes: number;
+  /** Publishes per minute per token sub. Default 6000. */
+  readonly publishRatePerMinute: number;
+  /** Development conveniences: generated secret, token minting for the inbox page. */
+  readonly devMode: boolean;
+  readonly amqpIngestExchange: string;
+  readonly amqpIngestQueue: string;
+  readonly amqpDeadLetterQueue: string;
+  readonly amqpBusExchange: string;
+  readonly amqpPrefetch: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function str(env: Env, name: string): string | null {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? null : raw.trim();
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function cidrList(env: Env, name: string): string[] {
+  const items = list(env, name);
+  for (const item of items) {
+    const [addr, bits, extra] = item.split('/');
+    const family = isIP(addr ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (!family || !bitsOk || extra !== undefined) {
+      throw new ConfigError(`${name} must be a comma-separated list of IPs or CIDRs like 10.0.0.0/8 (got "${item}")`);
+    }
+  }
+  return items;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = str(env, 'HERALD_DATABASE_URL') ?? './data/herald.db';
+  const amqpUrl = str(env, 'HERALD_AMQP_URL');
+  if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
+    throw new ConfigError(`HERALD_AMQP_URL must start with amqp:// or amqps:// (got "${amqpUrl}")`);
+  }
+  const logLevel = str(env, 'HERALD_LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`HERALD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${logLevel}")`);
+  }
+  const jwtSecret = str(env, 'HERALD_JWT_SECRET');
+  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('HERALD_JWT_SECRET must be at least 32 bytes long (HS256 needs a 256-bit key)');
+  }
+  const jwtPublicKey = str(env, 'HERALD_JWT_PUBLIC_KEY');
+  const jwksUrl = str(env, 'HERALD_JWKS_URL');
+  const devRaw = str(env, 'HERALD_DEV_MODE');
+  if (devRaw !== null && !['true', 'false', '1', '0'].includes(devRaw)) {
+    throw new ConfigError(`HERALD_DEV_MODE must be true or false (got "${devRaw}")`);
+  }
+  // Development mode is the embedded default: no key configured at all.
+  const devMode = devRaw !== null ? devRaw === 'true' || devRaw === '1' : !jwtSecret && !jwtPublicKey && !jwksUrl;
+  const host = str(env, 'HERALD_HOST') ?? '127.0.0.1';
+  return Object.freeze({
+    host,
+    port: int(env, 'HERALD_PORT', 8080, 0, 65535),
+    databaseUrl,
+    amqpUrl,
+    jwtSecret,
+    jwtPublicKey,
+    jwksUrl,
+    jwtAudience: str(env, 'HERALD_JWT_AUDIENCE'),
+    jwtIssuer: str(env, 'HERALD_JWT_ISSUER'),
+    jwtClockToleranceS: int(env, 'HERALD_JWT_CLOCK_TOLERANCE_S', 30, 0, 60),
+    allowIps: Object.freeze(cidrList(env, 'HERALD_ALLOW_IPS')),
+    trustProxy: Object.freeze(cidrList(env, 'HERALD_TRUST_PROXY')),
+    corsOrigins: Object.freeze(list(env, 'HERALD_CORS_ORIGINS')),
+    heartbeatMs: int(env, 'HERALD_HEARTBEAT_MS', 15000, 100, 300000),
+    logLevel,
+    maxConnections: int(env, 'HERALD_MAX_CONNECTIONS', 20000, 1, 1000000),
+    maxConnectionsPerUser: int(env, 'HERALD_MAX_CONNECTIONS_PER_USER', 16, 1, 100000),
+    maxConnectionsPerIp: int(env, 'HERALD_MAX_CONNECTIONS_PER_IP', 2000, 1, 1000000),
+    streamBufferBytes: int(env, 'HERALD_STREAM_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxStreamAgeMs: int(env, 'HERALD_MAX_STREAM_AGE_MS', 0, 0, 7 * 24 * 3600 * 1000),
+    drainMs: int(env, 'HERALD_DRAIN_MS', 10000, 0, 600000),
+    metricsToken: str(env, 'HERALD_METRICS_TOKEN'),
+    maxBodyBytes: int(env, 'HERALD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxRecipients: int(env, 'HERALD_MAX_RECIPIENTS', 1000, 1, 100000),
+    maxContentBytes: int(env, 'HERALD_MAX_CONTENT_BYTES', 64 * 1024, 1, 16 * 1024 * 1024),
+    maxDataBytes: int(env, 'HERALD_MAX_DATA_BYTES', 16 * 1024, 2, 16 * 1024 * 1024),
+    publishRatePerMinute: int(env, 'HERALD_PUBLISH_RATE_PER_MINUTE', 6000, 1, 10000000),
+    devMode,
+    amqpIngestExchange: str(env, 'HERALD_AMQP_INGEST_EXCHANGE') ?? 'herald.ingest',
+    amqpIngestQueue: str(env, 'HERALD_AMQP_INGEST_QUEUE') ?? 'herald.ingest',
+    amqpDeadLetterQueue: str(env, 'HERALD_AMQP_DLQ') ?? 'herald.ingest.dlq',
+    amqpBusExchange: str(env, 'HERALD_AMQP_BUS_EXCHANGE') ?? 'herald.bus',
+    amqpPrefetch: int(env, 'HERALD_AMQP_PREFETCH', 64, 1, 10000),
+  });
+}
+
+const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken']);
+
+/** The config as printed at start: secrets masked, credentials stripped from URLs. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (SECRET_KEYS.has(key)) out[key] = value ? '***' : null;
+    else if (typeof value === 'string' && /^[a-z]+:\/\/[^/]*@/.test(value)) out[key] = value.replace(/\/\/[^/]*@/, '//***@');
+    else out[key] = value;
+  }
+  return out;
+}

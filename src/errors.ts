@@ -1,0 +1,39 @@
+// One table of error codes: HTTP status and the default message. Codes are stable API.
+export const ERRORS = {
+  invalid_request: { status: 400, message: 'The request is invalid.' },
+  invalid_cursor: { status: 400, message: 'The cursor is malformed.' },
+  invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
+  insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },
+  ip_not_allowed: { status: 403, message: 'Requests from this address are not allowed.' },
+  topic_not_allowed: { status: 403, message: 'The token may not publish to or read this topic.' },
+  not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  idempotency_conflict: { status: 409, message: 'This idempotency_key was already used with a different body.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  too_many_connections: { status: 429, message: 'Too many open streams.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  internal: { status: 500, message: 'Internal error.' },
+  unavailable: { status: 503, message: 'The service is temporarily unavailable.' },
+  overloaded: { status: 503, message: 'The server is at capacity.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class HeraldError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Seconds, sent as Retry-After on 429/503. */
+  readonly retryAfterS: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, retryAfterS?: number) {
+    super(message ?? ERRORS[code].message);
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}

@@ -1,0 +1,108 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { audienceOf, type Principal } from '../auth/principal.js';
+import type { UpdatePayload } from '../bus/bus.js';
+import { HeraldError } from '../errors.js';
+import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
+import { audienceKey } from '../sse/hub.js';
+import type { AppDeps } from '../app.js';
+
+const InboxQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all')])),
+  type: Type.Optional(Type.String({ pattern: NOTIFICATION_TYPE })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  archived: Type.Optional(Type.Boolean()),
+  access_token: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+const TokenOnlyQuery = Type.Object({ access_token: Type.Optional(Type.String()) }, { additionalProperties: false });
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+const PatchBody = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('read'), Type.Literal('unread')])),
+  archived: Type.Optional(Type.Boolean()),
+  seen: Type.Optional(Type.Literal(true)),
+}, { additionalProperties: false, minProperties: 1 });
+
+const MarkAllBody = Type.Union([
+  Type.Object({ up_to: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+
+/** The inbox cursor is the row position, wrapped so clients treat it as opaque. */
+function encodePageCursor(position: number): string {
+  return Buffer.from(`p${position}`).toString('base64url');
+}
+
+function decodePageCursor(cursor: string): number {
+  const match = /^p(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  if (!match) throw new HeraldError('invalid_cursor', 'cursor is not one this API returned; start again without it.');
+  return Number(match[1]);
+}
+
+export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { store, bus } = deps;
+
+  /** Tells the user's other streams (on every node) what changed, with the new count. */
+  async function announce(principal: Principal, update: UpdatePayload): Promise<number> {
+    const audience = audienceOf(principal);
+    const snapshot = await store.unreadSnapshot(audience);
+    await bus.publish({
+      kind: 'updated', user: principal.sub, audienceKey: audienceKey(audience),
+      unread: snapshot.unread, heads: [...snapshot.heads], update,
+    }).catch((err: unknown) => app.log.warn({ err }, 'could not announce an inbox change'));
+    return snapshot.unread;
+  }
+
+  app.get('/v1/notifications', { schema: { querystring: InboxQuery } }, async (request) => {
+    const principal = await deps.authenticate(request, 'subscribe');
+    const query = request.query as { status?: 'unread' | 'read' | 'all'; type?: string; limit?: number; cursor?: string; archived?: boolean };
+    const audience = audienceOf(principal);
+    const page = await store.listInbox(audience, {
+      status: query.status ?? 'all',
+      type: query.type ?? null,
+      archived: query.archived ?? false,
+      limit: query.limit ?? 50,
+      before: query.cursor === undefined ? null : decodePageCursor(query.cursor),
+    });
+    const { unread } = await store.unreadSnapshot(audience);
+    return {
+      items: page.items,
+      next_cursor: page.nextBefore === null ? null : encodePageCursor(page.nextBefore),
+      unread_count: unread,
+    };
+  });
+
+  app.get('/v1/notifications/unread-count', { schema: { querystring: TokenOnlyQuery } }, async (request) => {
+    const principal = await deps.authenticate(request, 'subscribe');
+    const { unread } = await store.unreadSnapshot(audienceOf(principal));
+    return { unread_count: unread };
+  });
+
+  app.patch('/v1/notifications/:id', { schema: { params: IdParams, body: PatchBody, querystring: TokenOnlyQuery } }, async (request) => {
+    const principal = await deps.authenticate(request, 'subscribe');
+    const { id } = request.params as { id: string };
+    const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true };
+    const notification = await store.updateState(audienceOf(principal), id, change);
+    // Another user's id answers exactly like an unknown one: nothing leaks.
+    if (!notification) throw new HeraldError('not_found', `No notification ${JSON.stringify(id)} in your inbox.`);
+    const unread = await announce(principal, {
+      ids: [id], status: change.status ?? null, archived: change.archived ?? null, seen: change.seen ?? null, all: false, notification,
+    });
+    return { notification, unread_count: unread };
+  });
+
+  for (const what of ['read', 'seen'] as const) {
+    app.post(`/v1/notifications/${what}-all`, { schema: { body: MarkAllBody, querystring: TokenOnlyQuery } }, async (request) => {
+      const principal = await deps.authenticate(request, 'subscribe');
+      const body = request.body as { up_to?: string } | null | undefined;
+      const updated = await store.markAll(audienceOf(principal), what, body?.up_to ?? null);
+      const unread = await announce(principal, {
+        ids: [], status: what === 'read' ? 'read' : null, archived: null, seen: true, all: true, notification: null,
+      });
+      return { updated, unread_count: unread };
+    });
+  }
+}

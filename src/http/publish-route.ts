@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { toPublishRequest } from '../ingest/publish-request.js';
+import type { AppDeps } from '../app.js';
+
+/** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
+export function publishRoute(app: FastifyInstance, deps: AppDeps): void {
+  app.post('/v1/notifications', {
+    config: { rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000 } },
+  }, async (request, reply) => {
+    const principal = await deps.authenticate(request, 'publish');
+    const body = request.body as Record<string, unknown> | null;
+    if (body && typeof body === 'object' && 'publisher' in body) {
+      return reply.status(400).send({ error: { code: 'invalid_request', message: 'publisher is set from your token; remove it from the body.' } });
+    }
+    const publishRequest = toPublishRequest(body, principal.sub, deps.config);
+    const result = await deps.publisher.publish(publishRequest, 'http');
+    return reply.status(202).send({ notifications: result.events.map((e) => e.notification) });
+  });
+}

@@ -1,0 +1,91 @@
+// One validation for every way in (HTTP and the queue), so both accept and refuse alike.
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { isValidUserId } from '../auth/principal.js';
+import { HeraldError } from '../errors.js';
+import type { PublishRequest } from '../store/store.js';
+
+export const NOTIFICATION_TYPE = '^[a-z0-9][a-z0-9._-]{0,63}$';
+export const SHARED_TOPIC = '^(broadcast|group:[A-Za-z0-9_-]{1,64})$';
+
+export const PublishBody = Type.Object({
+  recipients: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  topic: Type.Optional(Type.String()),
+  type: Type.String(),
+  title: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+  content: Type.String({ minLength: 1 }),
+  data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  /** Queue messages only: the publisher's name, scope of the idempotency key. */
+  publisher: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+}, { additionalProperties: false });
+
+export type PublishBody = Static<typeof PublishBody>;
+
+export interface PublishLimits {
+  maxRecipients: number;
+  maxContentBytes: number;
+  maxDataBytes: number;
+}
+
+const typePattern = new RegExp(NOTIFICATION_TYPE);
+const topicPattern = new RegExp(SHARED_TOPIC);
+
+/** Validates a publish body and turns it into a store request; HeraldError on bad input. */
+export function toPublishRequest(body: unknown, publisher: string, limits: PublishLimits): PublishRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HeraldError('invalid_request', 'The body must be a JSON object.');
+  }
+  const first = Value.Errors(PublishBody, body).First();
+  if (first) {
+    const where = first.path === '' ? 'body' : first.path.slice(1).replace(/\//g, '.');
+    throw new HeraldError('invalid_request', `${where}: ${first.message}.`);
+  }
+  const input = body as PublishBody;
+  if (!typePattern.test(input.type)) {
+    throw new HeraldError('invalid_request', `type must match ${NOTIFICATION_TYPE} (lowercase, e.g. "comment.mention").`);
+  }
+  if ((input.recipients === undefined) === (input.topic === undefined)) {
+    throw new HeraldError('invalid_request', 'Give exactly one of recipients (user ids) or topic ("broadcast" or "group:<name>").');
+  }
+  if (input.topic !== undefined && !topicPattern.test(input.topic)) {
+    throw new HeraldError('invalid_request', 'topic must be "broadcast" or "group:<name>"; publish to a user through recipients.');
+  }
+  let recipients: string[] | null = null;
+  if (input.recipients) {
+    if (input.recipients.length > limits.maxRecipients) {
+      throw new HeraldError('invalid_request', `At most ${limits.maxRecipients} recipients per call.`);
+    }
+    const bad = input.recipients.find((r) => !isValidUserId(r));
+    if (bad !== undefined) throw new HeraldError('invalid_request', 'Each recipient must be a user id of 1 to 256 printable characters without spaces.');
+    recipients = [...new Set(input.recipients)];
+  }
+  if (Buffer.byteLength(input.content) > limits.maxContentBytes) {
+    throw new HeraldError('payload_too_large', `content is over ${limits.maxContentBytes} bytes.`);
+  }
+  const data = input.data ?? null;
+  if (data !== null && (typeof data !== 'object' || Array.isArray(data))) {
+    throw new HeraldError('invalid_request', 'data must be a JSON object.');
+  }
+  if (data !== null && Buffer.byteLength(JSON.stringify(data)) > limits.maxDataBytes) {
+    throw new HeraldError('payload_too_large', `data is over ${limits.maxDataBytes} bytes as JSON.`);
+  }
+  const fields = { recipients, topic: input.topic ?? null, type: input.type, title: input.title ?? null, content: input.content, data };
+  return {
+    publisher,
+    idempotencyKey: input.idempotency_key ?? null,
+    requestHash: createHash('sha256').update(stableStringify(fields)).digest('base64url'),
+    ...fields,
+  };
+}
+
+/** JSON with object keys sorted, so equal bodies hash equal whatever their key order. */
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

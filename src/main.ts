@@ -1,0 +1,88 @@
+// Composition root: config -> backends -> app -> listen; drain on SIGTERM.
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { createHs256Verifier, mintToken, type TokenVerifier } from './auth/jwt.js';
+import { buildApp } from './app.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import { ConfigError, describeConfig, type Config } from './config.js';
+import { loadOrCreateDevSecret } from './dev-secret.js';
+import { createAuthenticate } from './http/authenticate.js';
+import { NotificationPublisher } from './ingest/publisher.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Hub } from './sse/hub.js';
+import { openStore } from './store/open-store.js';
+import type { NotificationStore } from './store/store.js';
+
+export interface RunningHerald {
+  app: FastifyInstance;
+  url: string;
+  /** Drains streams over config.drainMs, then closes everything. */
+  shutdown(): Promise<void>;
+}
+
+export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+async function openBus(config: Config, log: Logger): Promise<{ bus: Bus; close?: () => Promise<void> }> {
+  if (config.amqpUrl === null) return { bus: new MemoryBus() };
+  void log;
+  throw new ConfigError('HERALD_AMQP_URL: RabbitMQ support is not available in this build');
+}
+
+function tokenVerifier(config: Config, secret: string): TokenVerifier {
+  return createHs256Verifier({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS });
+}
+
+export async function startHerald(config: Config): Promise<RunningHerald> {
+  const log = createLogger(config.logLevel);
+  log.info({ config: describeConfig(config) }, 'starting herald');
+  let secret = config.jwtSecret;
+  if (secret === null) {
+    if (!config.devMode) throw new ConfigError('HERALD_JWT_SECRET must be set (or HERALD_JWT_PUBLIC_KEY / HERALD_JWKS_URL)');
+    secret = loadOrCreateDevSecret(config.databaseUrl);
+  }
+  const store: NotificationStore = await openStore(config.databaseUrl);
+  await store.migrate();
+  const metrics = new Metrics();
+  const { bus } = await openBus(config, log);
+  const hub = new Hub(store, bus, config, log, metrics);
+  await hub.start();
+  const publisher = new NotificationPublisher(store, bus, metrics);
+  const authenticate = createAuthenticate(tokenVerifier(config, secret), metrics);
+  const devSecret = secret;
+  const app = await buildApp({
+    config, store, bus, hub, publisher, metrics, log, authenticate,
+    authenticateStream: (request) => authenticate(request, 'subscribe'),
+    mintDevToken: config.devMode ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
+    webRoot: WEB_ROOT,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, port }, 'listening');
+  if (config.devMode) {
+    const token = await mintToken(devSecret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
+    // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
+    process.stderr.write(`\nHerald is running (development mode) at ${url}\n` +
+      `  Inbox page:        ${url}/#token=${token}\n` +
+      `  Development token: ${token}\n` +
+      `  (user "demo", scopes subscribe+publish, valid 24 h; mint others with: npx herald token --sub <user>)\n\n`);
+  }
+
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      log.info({ streams: hub.size, drainMs: config.drainMs }, 'draining');
+      await hub.drain(config.drainMs);
+      await app.close();
+      await hub.close();
+      await bus.close();
+      await store.close();
+      log.info('stopped');
+    })();
+    return shuttingDown;
+  };
+  return { app, url, shutdown };
+}

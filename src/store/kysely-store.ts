@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { HeraldError } from '../errors.js';
+import { migrations, type Dialect } from './migrations.js';
+import type { Database } from './schema.js';
+import type {
+  Audience, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
+  StateChange, TopicEvent, UnreadSnapshot,
+} from './store.js';
+
+type NotificationRow = Selectable<Database['notifications']>;
+type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null };
+
+/** The NotificationStore on Kysely; the dialect differences are the two flags below. */
+export class KyselyNotificationStore implements NotificationStore {
+  #epoch = '';
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.db,
+      provider: { getMigrations: async () => migrations(this.dialect) },
+      migrationTableName: 'herald_migrations',
+      migrationLockTableName: 'herald_migrations_lock',
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+    const row = await this.db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
+    this.#epoch = row.value;
+  }
+
+  async publish(request: PublishRequest): Promise<PublishResult> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = new Date().toISOString();
+      if (request.idempotencyKey !== null) {
+        // Claim the key first: a concurrent publish with the same key waits here on the
+        // unique index until ours commits, then sees it and replays it.
+        const claimed = await trx.insertInto('idempotency_keys')
+          .values({ publisher: request.publisher, key: request.idempotencyKey, request_hash: request.requestHash, response: '', created_at: now })
+          .onConflict((oc) => oc.columns(['publisher', 'key']).doNothing())
+          .returning('key')
+          .executeTakeFirst();
+        if (!claimed) {
+          const existing = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
+            .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey)
+            .executeTakeFirstOrThrow();
+          if (existing.request_hash !== request.requestHash) throw new HeraldError('idempotency_conflict');
+          return { events: JSON.parse(existing.response) as TopicEvent[], replayed: true };
+        }
+      }
+
+      const targets = request.recipients
+        ? request.recipients.map((recipient) => ({ topic: `user:${recipient}`, recipient }))
+        : [{ topic: request.topic as string, recipient: null }];
+      // Take topic row locks in name order so two multi-recipient publishes cannot deadlock.
+      const lockOrder = [...new Set(targets.map((t) => t.topic))].sort();
+      const seqByTopic = new Map<string, number>();
+      for (const topic of lockOrder) seqByTopic.set(topic, await this.#nextSeq(trx, topic));
+
+      const rows = targets.map((t) => ({
+        id: randomUUID(),
+        topic: t.topic,
+        seq: seqByTopic.get(t.topic) as number,
+        recipient: t.recipient,
+        type: request.type,
+        title: request.title,
+        content: request.content,
+        data: request.data === null ? null : JSON.stringify(request.data),
+        publisher: request.publisher,
+        created_at: now,
+      }));
+      // Chunked to stay under SQLite's and PostgreSQL's bound-parameter limits.
+      for (let i = 0; i < rows.length; i += 500) {
+        await trx.insertInto('notifications').values(rows.slice(i, i + 500)).execute();
+      }
+      const events = rows.map((row) => ({ topic: row.topic, seq: row.seq, notification: toNotification(row, null) }));
+      if (request.idempotencyKey !== null) {
+        await trx.updateTable('idempotency_keys').set({ response: JSON.stringify(events) })
+          .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
+      }
+      return { events, replayed: false };
+    });
+  }
+
+  /** Increments the topic head under its row lock; the lock is held until commit. */
+  async #nextSeq(trx: Transaction<Database>, topic: string): Promise<number> {
+    const row = await trx.insertInto('topics').values({ name: topic, head: 1 })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ head: sql<number>`topics.head + 1` }))
+      .returning('head')
+      .executeTakeFirstOrThrow();
+    return Number(row.head);
+  }
+
+  async eventsAfter(topic: string, afterSeq: number, limit: number): Promise<TopicEvent[]> {
+    const rows = await this.db.selectFrom('notifications').selectAll()
+      .where('topic', '=', topic).where('seq', '>', afterSeq)
+      .orderBy('seq').limit(limit).execute();
+    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) }));
+  }
+
+  async heads(topics: readonly string[]): Promise<Map<string, number>> {
+    return headsIn(this.db, topics);
+  }
+
+  async unreadSnapshot(audience: Audience): Promise<UnreadSnapshot> {
+    // One snapshot for both reads, so the stream can count exactly the events after it.
+    const tx = this.dialect === 'postgres' ? this.db.transaction().setIsolationLevel('repeatable read') : this.db.transaction();
+    return tx.execute(async (trx) => {
+      const heads = await headsIn(trx, audience.topics);
+      const unread = await countUnread(trx, audience);
+      return { heads, unread };
+    });
+  }
+
+  async listInbox(audience: Audience, query: InboxQuery): Promise<InboxPage> {
+    let q = this.db.selectFrom('notifications as n')
+      .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user))
+      .selectAll('n')
+      .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
+      .where('n.topic', 'in', [...audience.topics])
+      .where('r.archived_at', query.archived ? 'is not' : 'is', null);
+    if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
+    if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
+    if (query.type !== null) q = q.where('n.type', '=', query.type);
+    if (query.before !== null) q = q.where('n.pk', '<', query.before);
+    const rows = await q.orderBy('n.pk', 'desc').limit(query.limit + 1).execute();
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => toNotification(row, row)),
+      nextBefore: rows.length > query.limit && last ? Number(last.pk) : null,
+    };
+  }
+
+  async updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('notifications').selectAll()
+        .where('id', '=', id).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+      if (!row) return null;
+      const current = await trx.selectFrom('receipts').select(['read_at', 'seen_at', 'archived_at'])
+        .where('user_id', '=', audience.user).where('notification_pk', '=', row.pk).executeTakeFirst();
+      const now = new Date().toISOString();
+      const next: ReceiptColumns = { read_at: current?.read_at ?? null, seen_at: current?.seen_at ?? null, archived_at: current?.archived_at ?? null };
+      if (change.status === 'read') next.read_at ??= now;
+      if (change.status === 'unread') next.read_at = null;
+      if (change.seen || change.status === 'read') next.seen_at ??= now;
+      if (change.archived === true) next.archived_at ??= now;
+      if (change.archived === false) next.archived_at = null;
+      await trx.insertInto('receipts').values({ user_id: audience.user, notification_pk: row.pk, ...next })
+        .onConflict((oc) => oc.columns(['user_id', 'notification_pk']).doUpdateSet(next))
+        .execute();
+      return toNotification(row, next);
+    });
+  }
+
+  async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let upToPk: number | null = null;
+      if (upToId !== null) {
+        const row = await trx.selectFrom('notifications').select('pk')
+          .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+        if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
+        upToPk = Number(row.pk);
+      }
+      const now = new Date().toISOString();
+      const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
+      const topics = sql.join(audience.topics.map((t) => sql`${t}`));
+      const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
+      const readAt = what === 'read' ? now : null;
+      // Reading implies seeing; seeing leaves read state alone.
+      const result = await sql`
+        insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
+        select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
+        where n.topic in (${topics}) ${bound}
+          and not exists (select 1 from receipts r where r.user_id = ${audience.user}
+                          and r.notification_pk = n.pk and r.${column} is not null)
+        on conflict (user_id, notification_pk) do update set
+          read_at = coalesce(receipts.read_at, excluded.read_at),
+          seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(trx);
+      return Number(result.numAffectedRows ?? 0n);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+async function headsIn(db: Kysely<Database>, topics: readonly string[]): Promise<Map<string, number>> {
+  const heads = new Map<string, number>(topics.map((t) => [t, 0]));
+  if (topics.length === 0) return heads;
+  const rows = await db.selectFrom('topics').select(['name', 'head']).where('name', 'in', [...topics]).execute();
+  for (const row of rows) heads.set(row.name, Number(row.head));
+  return heads;
+}
+
+async function countUnread(db: Kysely<Database>, audience: Audience): Promise<number> {
+  const row = await db.selectFrom('notifications as n')
+    .select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('n.topic', 'in', [...audience.topics])
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('receipts as r').select(sql`1`.as('one'))
+        .whereRef('r.notification_pk', '=', 'n.pk')
+        .where('r.user_id', '=', audience.user)
+        .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null)])),
+    )))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptColumns | null): Notification {
+  return {
+    id: row.id,
+    recipient: row.recipient,
+    topic: row.recipient === null ? row.topic : null,
+    type: row.type,
+    title: row.title,
+    content: row.content,
+    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
+    status: state?.read_at ? 'read' : 'unread',
+    seen_at: state?.seen_at ?? null,
+    read_at: state?.read_at ?? null,
+    archived_at: state?.archived_at ?? null,
+    created_at: row.created_at,
+  };
+}

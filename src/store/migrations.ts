@@ -1,0 +1,60 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+// Versioned, append-only: never edit a migration that has shipped; add the next one.
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('herald_meta')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('topics')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('head', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('notifications')
+          .addColumn('pk', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+          .addColumn('id', 'text', (c) => c.notNull().unique())
+          .addColumn('topic', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('recipient', 'text')
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('title', 'text')
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('data', 'text')
+          .addColumn('publisher', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('notifications_topic_seq', ['topic', 'seq'])
+          .execute();
+        await db.schema.createIndex('notifications_topic_pk').on('notifications').columns(['topic', 'pk']).execute();
+        await db.schema.createTable('receipts')
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('notification_pk', 'bigint', (c) => c.notNull())
+          .addColumn('read_at', 'text')
+          .addColumn('seen_at', 'text')
+          .addColumn('archived_at', 'text')
+          .addPrimaryKeyConstraint('receipts_pk', ['user_id', 'notification_pk'])
+          .execute();
+        await db.schema.createTable('idempotency_keys')
+          .addColumn('publisher', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('request_hash', 'text', (c) => c.notNull())
+          .addColumn('response', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('idempotency_keys_pk', ['publisher', 'key'])
+          .execute();
+        // The epoch names this database in stream cursors: a cursor from another database
+        // (restored backup, wiped file) is recognised and answered with `reset`.
+        await sql`insert into herald_meta (key, value) values ('epoch', ${randomEpoch()})`.execute(db);
+      },
+    },
+  };
+}
+
+function randomEpoch(): string {
+  return Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, '0');
+}

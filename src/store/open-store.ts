@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { KyselyNotificationStore } from './kysely-store.js';
+import type { Database } from './schema.js';
+import type { NotificationStore } from './store.js';
+
+/** `postgres://` selects PostgreSQL; anything else is a SQLite file (`sqlite:` prefix optional). */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/, '');
+}
+
+export async function openStore(databaseUrl: string): Promise<NotificationStore> {
+  if (isPostgresUrl(databaseUrl)) {
+    const pg = (await import('pg')).default;
+    // int8 (sequence numbers, counts) as JS numbers: they stay far below 2^53.
+    pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle client losing its connection (database restart) must not crash the process.
+    pool.on('error', () => {});
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  }
+  const BetterSqlite3 = (await import('better-sqlite3')).default;
+  const path = sqlitePath(databaseUrl);
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new BetterSqlite3(path);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: a 202 means the notification is on disk, not only in the page cache.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  return new KyselyNotificationStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
+}

@@ -1,0 +1,35 @@
+import type { Generated } from 'kysely';
+
+// Row types as both dialects store them: times are ISO-8601 UTC text, `data` is JSON text,
+// sequence numbers and row positions are 64-bit integers (returned as numbers).
+export interface Database {
+  herald_meta: { key: string; value: string };
+  topics: { name: string; head: number };
+  notifications: {
+    pk: Generated<number>;
+    id: string;
+    topic: string;
+    seq: number;
+    recipient: string | null;
+    type: string;
+    title: string | null;
+    content: string;
+    data: string | null;
+    publisher: string;
+    created_at: string;
+  };
+  receipts: {
+    user_id: string;
+    notification_pk: number;
+    read_at: string | null;
+    seen_at: string | null;
+    archived_at: string | null;
+  };
+  idempotency_keys: {
+    publisher: string;
+    key: string;
+    request_hash: string;
+    response: string;
+    created_at: string;
+  };
+}

@@ -1,0 +1,108 @@
+// The storage interface. SQLite and PostgreSQL implement it; nothing outside src/store
+// knows which one runs.
+
+export type NotificationStatus = 'unread' | 'read';
+
+/** A notification as the API and the stream show it to one user (snake_case on the wire). */
+export interface Notification {
+  id: string;
+  recipient: string | null;
+  topic: string | null;
+  type: string;
+  title: string | null;
+  content: string;
+  data: Record<string, unknown> | null;
+  status: NotificationStatus;
+  seen_at: string | null;
+  read_at: string | null;
+  archived_at: string | null;
+  created_at: string;
+}
+
+/** A stored notification at its place in a topic's gap-free sequence. */
+export interface TopicEvent {
+  topic: string;
+  seq: number;
+  notification: Notification;
+}
+
+export interface PublishRequest {
+  /** The publisher's identity (token sub or AMQP `publisher`), scope of the idempotency key. */
+  publisher: string;
+  idempotencyKey: string | null;
+  /** Hash of the canonical request body: same key + other body is a conflict. */
+  requestHash: string;
+  /** Each recipient gets its own notification on its private topic `user:<id>`. */
+  recipients: string[] | null;
+  /** A shared topic: `broadcast` or `group:<name>`. Exclusive with recipients. */
+  topic: string | null;
+  type: string;
+  title: string | null;
+  content: string;
+  data: Record<string, unknown> | null;
+}
+
+export interface PublishResult {
+  events: TopicEvent[];
+  /** True when the idempotency key matched an earlier publish: nothing new was stored. */
+  replayed: boolean;
+}
+
+/** Who is asking: the user and every topic they may read (`user:<sub>`, `broadcast`, `group:*`). */
+export interface Audience {
+  user: string;
+  topics: readonly string[];
+}
+
+export interface InboxQuery {
+  status: 'unread' | 'read' | 'all';
+  type: string | null;
+  /** Archived items only (true) or none of them (false). */
+  archived: boolean;
+  limit: number;
+  /** Page cursor: only items older than this position. */
+  before: number | null;
+}
+
+export interface InboxPage {
+  items: Notification[];
+  /** Position to pass as `before` for the next page, null on the last page. */
+  nextBefore: number | null;
+}
+
+export interface StateChange {
+  status?: NotificationStatus;
+  archived?: boolean;
+  seen?: boolean;
+}
+
+/** The unread count and the topic heads it was counted at, read in one snapshot. */
+export interface UnreadSnapshot {
+  unread: number;
+  heads: Map<string, number>;
+}
+
+export interface NotificationStore {
+  /** Names this database; cursors from another database are reset. Set by migrate(). */
+  readonly epoch: string;
+  migrate(): Promise<void>;
+  /**
+   * Stores the notifications and assigns each topic's next sequence number in the same
+   * transaction, under the topic's row lock, so sequence order is commit order.
+   * Throws HeraldError('idempotency_conflict') when the key was used with another body.
+   */
+  publish(request: PublishRequest): Promise<PublishResult>;
+  /** Events of a topic with seq > afterSeq, in sequence order. */
+  eventsAfter(topic: string, afterSeq: number, limit: number): Promise<TopicEvent[]>;
+  /** Current head (last sequence number, 0 when empty) of each topic. */
+  heads(topics: readonly string[]): Promise<Map<string, number>>;
+  unreadSnapshot(audience: Audience): Promise<UnreadSnapshot>;
+  listInbox(audience: Audience, query: InboxQuery): Promise<InboxPage>;
+  /** Applies the change when the notification is visible to the audience; null otherwise. */
+  updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null>;
+  /** Marks every visible notification read or seen, optionally only up to (and including) one id. */
+  markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

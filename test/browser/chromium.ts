@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's Chromium (apt); browser tests never download one. */
+export const CHROMIUM_PATH = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // Background tabs must keep running their timers and streams like a user's would.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+/** Launches Chromium and closes it when the test ends. */
+export async function launchChromium(t: TestContext): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the Debian package "chromium" (apt-get install chromium)`);
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: FLAGS });
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** Polls `condition` until it holds, failing after `timeoutMs` with `what`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
