@@ -1,0 +1,124 @@
+// Starts a real Herald process (dist/src/cli/herald.js serve) for tests, on a random port
+// with its own temporary SQLite database, and cleans up after it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
+import { waitFor } from './wait.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/herald.js', import.meta.url));
+
+export interface HeraldProcess {
+  url: string;
+  port: number;
+  env: Record<string, string>;
+  secret: string;
+  /** Every line the process wrote to stdout/stderr (JSON logs and the banner). */
+  logs: string[];
+  /** A token for `sub`; scope defaults to "subscribe publish". */
+  token(sub: string, options?: Partial<MintOptions>): Promise<string>;
+  /** POST /v1/notifications with a publish token (of user "publisher" unless given). */
+  publish(body: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** Open streams, read from the herald_stream_connections metric. */
+  connections(): Promise<number>;
+  /** Sends a signal (default SIGKILL) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Starts the process again on the same port and database. */
+  restart(): Promise<void>;
+  /** Stops the process (SIGKILL) and removes its files. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+}
+
+export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  const secret = randomBytes(32).toString('base64url');
+  const env: Record<string, string> = {
+    HERALD_HOST: '127.0.0.1',
+    HERALD_PORT: '0',
+    HERALD_DATABASE_URL: join(dir, 'herald.db'),
+    HERALD_JWT_SECRET: secret,
+    HERALD_LOG_LEVEL: 'info',
+    HERALD_DRAIN_MS: '0',
+    ...options.env,
+  };
+  const logs: string[] = [];
+  let child: ChildProcess | null = null;
+  let port = 0;
+
+  async function launch(): Promise<void> {
+    const proc = spawn(process.execPath, [CLI, 'serve'], {
+      env: { PATH: process.env.PATH ?? '', ...env, ...(port ? { HERALD_PORT: String(port) } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let listening: number | null = null;
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        logs.push(line);
+        if (line.includes('"msg":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
+      }
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    let exited = false;
+    proc.once('exit', () => { exited = true; });
+    await waitFor(() => {
+      if (exited) throw new Error(`herald exited during start:\n${logs.slice(-20).join('\n')}`);
+      return listening;
+    }, 'herald to listen', 20_000);
+    port = listening as unknown as number;
+  }
+
+  await launch();
+  const url = `http://127.0.0.1:${port}`;
+
+  const herald: HeraldProcess = {
+    url,
+    port,
+    env,
+    secret,
+    logs,
+    token: (sub, opts = {}) => mintToken(secret, { scope: 'subscribe publish', ...opts, sub, audience: env.HERALD_JWT_AUDIENCE ?? opts.audience, issuer: env.HERALD_JWT_ISSUER ?? opts.issuer }),
+    async publish(body, token) {
+      const res = await fetch(`${url}/v1/notifications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token ?? (await herald.token('publisher', { scope: 'publish' }))}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async connections() {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const match = /^herald_stream_connections (\d+)/m.exec(text);
+      return match ? Number(match[1]) : 0;
+    },
+    async kill(signal = 'SIGKILL') {
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null;
+      const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+      proc.kill(signal);
+      return exit;
+    },
+    async restart() {
+      await herald.kill();
+      await launch();
+    },
+    async stop() {
+      await herald.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return herald;
+}
