@@ -22,6 +22,12 @@ export interface ListQuery {
   archived?: boolean;
 }
 
+/** What `PATCH /v1/notifications/{id}` answers: the updated item and the new unread count. */
+export interface InboxChange {
+  notification: HeraldNotification;
+  unread_count: number;
+}
+
 export interface InboxPage {
   items: HeraldNotification[];
   next_cursor: string | null;
@@ -56,24 +62,24 @@ export class HeraldInbox {
     return body.unread_count;
   }
 
-  markRead(id: string): Promise<HeraldNotification> {
+  markRead(id: string): Promise<InboxChange> {
     return this.#patch(id, { status: 'read' });
   }
 
-  markUnread(id: string): Promise<HeraldNotification> {
+  markUnread(id: string): Promise<InboxChange> {
     return this.#patch(id, { status: 'unread' });
   }
 
-  archive(id: string, archived = true): Promise<HeraldNotification> {
+  archive(id: string, archived = true): Promise<InboxChange> {
     return this.#patch(id, { archived });
   }
 
-  /** Marks everything read; answers the server's body (at least `unread_count`). */
-  readAll(): Promise<{ unread_count: number }> {
+  /** Marks everything read; answers how many changed and the new unread count. */
+  readAll(): Promise<{ updated: number; unread_count: number }> {
     return this.#request('POST', 'v1/notifications/read-all', {});
   }
 
-  #patch(id: string, body: Record<string, unknown>): Promise<HeraldNotification> {
+  #patch(id: string, body: Record<string, unknown>): Promise<InboxChange> {
     return this.#request('PATCH', `v1/notifications/${encodeURIComponent(id)}`, body);
   }
 

@@ -4,7 +4,7 @@ import { canShareAcrossTabs, SharedHeraldStream } from './tabs.js';
 import type { NotificationStream } from './types.js';
 
 export { Backoff, parseRetryAfter, type BackoffOptions } from './backoff.js';
-export { HeraldInbox, type InboxOptions, type InboxPage, type ListQuery } from './inbox.js';
+export { HeraldInbox, type InboxChange, type InboxOptions, type InboxPage, type ListQuery } from './inbox.js';
 export { HeraldStream, type HeraldStreamOptions } from './stream.js';
 export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';
 export * from './types.js';

@@ -64,10 +64,9 @@ function openInbox(token: string): void {
     setStatus: (id, status) => {
       const call = status === 'read' ? client.inbox.markRead(id) : client.inbox.markUnread(id);
       call
-        .then((item) => {
-          view.upsert(item);
-          const count = (item as { unread_count?: unknown }).unread_count;
-          if (typeof count === 'number') view.showUnread(count);
+        .then((change) => {
+          view.upsert(change.notification);
+          view.showUnread(change.unread_count);
           view.showError(undefined);
         })
         .catch((err: unknown) => view.showError(`Could not mark it ${status}: ${describe(err)}`));
@@ -76,7 +75,7 @@ function openInbox(token: string): void {
       client.inbox
         .readAll()
         .then((body) => {
-          view.applyUpdate({ ids: [], status: 'read', archived: null, seen: null, all: true, unread_count: body?.unread_count ?? 0, notification: null });
+          view.applyUpdate({ ids: [], status: 'read', archived: null, seen: null, all: true, unread_count: body.unread_count, notification: null });
           view.showError(undefined);
         })
         .catch((err: unknown) => view.showError(`Could not mark all read: ${describe(err)}`));
