@@ -40,7 +40,7 @@ export async function openStream(url: string, token: string | null, options: { l
     onComment: (c) => comments.push(c),
   });
   const ended = (async () => {
-    if (!res.body) return;
+    if (!res.body || res.status !== 200) return;
     const decoder = new TextDecoder();
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
