@@ -1,0 +1,228 @@
+// One contract for NotificationStore, run against every backend: SQLite (a temp file) and
+// PostgreSQL (a fresh database on HERALD_TEST_PG_URL).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { HeraldError } from '../../src/errors.js';
+import { toPublishRequest } from '../../src/ingest/publish-request.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
+import { createPgDatabase, lockServices } from '../helpers/services.js';
+
+const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
+
+interface Backend {
+  name: string;
+  open(t: TestContext): Promise<NotificationStore>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    async open(t) {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-contract-'));
+      const store = await openStore(join(dir, 'herald.db'));
+      t.after(async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await store.migrate();
+      return store;
+    },
+  },
+  {
+    name: 'postgres',
+    async open(t) {
+      await lockServices(t);
+      const db = await createPgDatabase();
+      const store = await openStore(db.url);
+      t.after(async () => {
+        await store.close();
+        await db.drop();
+      });
+      await store.migrate();
+      return store;
+    },
+  },
+];
+
+function request(body: Record<string, unknown>, publisher = 'app') {
+  return toPublishRequest({ type: 'alert', content: 'hello', ...body }, publisher, LIMITS);
+}
+
+function audience(user: string, ...extra: string[]): Audience {
+  return { user, topics: [`user:${user}`, 'broadcast', ...extra] };
+}
+
+const ALL: InboxQuery = { status: 'all', type: null, archived: false, limit: 50, before: null };
+
+for (const backend of backends) {
+  describe(`NotificationStore on ${backend.name}`, () => {
+    test('publish assigns each topic contiguous sequence numbers from 1', async (t) => {
+      const store = await backend.open(t);
+      const a = await store.publish(request({ recipients: ['alice', 'bob'] }));
+      const b = await store.publish(request({ recipients: ['alice'] }));
+      const c = await store.publish(request({ topic: 'broadcast' }));
+      assert.deepEqual(a.events.map((e) => [e.topic, e.seq]), [['user:alice', 1], ['user:bob', 1]]);
+      assert.deepEqual(b.events.map((e) => [e.topic, e.seq]), [['user:alice', 2]]);
+      assert.deepEqual(c.events.map((e) => [e.topic, e.seq]), [['broadcast', 1]]);
+      assert.equal(c.events[0]?.notification.recipient, null);
+      assert.equal(c.events[0]?.notification.topic, 'broadcast');
+      assert.equal(a.replayed, false);
+      assert.match(store.epoch, /^[0-9a-z]{6}$/);
+    });
+
+    test('the same idempotency key and body replays the first answer; another body is a conflict', async (t) => {
+      const store = await backend.open(t);
+      const first = await store.publish(request({ recipients: ['alice'], idempotency_key: 'k1' }));
+      const again = await store.publish(request({ recipients: ['alice'], idempotency_key: 'k1' }));
+      assert.equal(again.replayed, true);
+      assert.deepEqual(again.events, first.events);
+      await assert.rejects(store.publish(request({ recipients: ['alice'], idempotency_key: 'k1', content: 'other' })),
+        (err: unknown) => err instanceof HeraldError && err.code === 'idempotency_conflict');
+      // Keys are scoped by publisher: another publisher's k1 is a new notification.
+      const other = await store.publish(request({ recipients: ['alice'], idempotency_key: 'k1' }, 'other-app'));
+      assert.equal(other.replayed, false);
+      assert.equal(other.events[0]?.seq, 2);
+      assert.equal((await store.heads(['user:alice'])).get('user:alice'), 2);
+    });
+
+    test('concurrent publishes with one idempotency key store one notification', async (t) => {
+      const store = await backend.open(t);
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.publish(request({ recipients: ['alice'], idempotency_key: 'same' }))));
+      assert.equal(results.filter((r) => !r.replayed).length, 1);
+      assert.equal(new Set(results.map((r) => r.events[0]?.notification.id)).size, 1);
+      assert.equal((await store.eventsAfter('user:alice', 0, 100)).length, 1);
+    });
+
+    test('eventsAfter returns the events after a sequence, in order, bounded by limit', async (t) => {
+      const store = await backend.open(t);
+      for (let i = 1; i <= 5; i++) await store.publish(request({ recipients: ['alice'], content: `n${i}`, data: { i } }));
+      const after2 = await store.eventsAfter('user:alice', 2, 2);
+      assert.deepEqual(after2.map((e) => [e.seq, e.notification.content, e.notification.data]), [[3, 'n3', { i: 3 }], [4, 'n4', { i: 4 }]]);
+      assert.deepEqual(await store.eventsAfter('user:alice', 5, 10), []);
+      assert.deepEqual(await store.eventsAfter('user:nobody', 0, 10), []);
+    });
+
+    test('heads are 0 for unknown topics and the last sequence otherwise', async (t) => {
+      const store = await backend.open(t);
+      await store.publish(request({ recipients: ['alice'] }));
+      await store.publish(request({ recipients: ['alice'] }));
+      const heads = await store.heads(['user:alice', 'user:bob', 'broadcast']);
+      assert.deepEqual([...heads], [['user:alice', 2], ['user:bob', 0], ['broadcast', 0]]);
+      assert.deepEqual([...await store.heads([])], []);
+    });
+
+    test('unreadSnapshot counts unread, unarchived notifications of the audience with its heads', async (t) => {
+      const store = await backend.open(t);
+      const [one] = (await store.publish(request({ recipients: ['alice'] }))).events;
+      const [two] = (await store.publish(request({ recipients: ['alice'] }))).events;
+      await store.publish(request({ topic: 'broadcast' }));
+      await store.publish(request({ topic: 'group:ops' }));
+      await store.publish(request({ recipients: ['bob'] }));
+      assert.ok(one && two);
+      await store.updateState(audience('alice'), one.notification.id, { status: 'read' });
+      await store.updateState(audience('alice'), two.notification.id, { archived: true });
+      const snap = await store.unreadSnapshot(audience('alice'));
+      assert.equal(snap.unread, 1); // the broadcast
+      assert.deepEqual([...snap.heads], [['user:alice', 2], ['broadcast', 1]]);
+      assert.equal((await store.unreadSnapshot(audience('alice', 'group:ops'))).unread, 2);
+      assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 2);
+    });
+
+    test('listInbox filters by status and type and pages newest first', async (t) => {
+      const store = await backend.open(t);
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await store.publish(request({ recipients: ['alice'], type: i % 2 ? 'comment.mention' : 'alert', content: `n${i}` }));
+        ids.push(res.events[0]?.notification.id as string);
+      }
+      await store.publish(request({ recipients: ['bob'], content: 'not yours' }));
+      await store.updateState(audience('alice'), ids[0] as string, { status: 'read' });
+      await store.updateState(audience('alice'), ids[1] as string, { archived: true });
+
+      const page1 = await store.listInbox(audience('alice'), { ...ALL, limit: 3 });
+      assert.deepEqual(page1.items.map((n) => n.content), ['n6', 'n5', 'n4']);
+      assert.notEqual(page1.nextBefore, null);
+      const page2 = await store.listInbox(audience('alice'), { ...ALL, limit: 3, before: page1.nextBefore });
+      assert.deepEqual(page2.items.map((n) => n.content), ['n3', 'n2', 'n0']);
+      assert.equal(page2.nextBefore, null);
+
+      const unread = await store.listInbox(audience('alice'), { ...ALL, status: 'unread' });
+      assert.deepEqual(unread.items.map((n) => n.content), ['n6', 'n5', 'n4', 'n3', 'n2']);
+      const read = await store.listInbox(audience('alice'), { ...ALL, status: 'read' });
+      assert.deepEqual(read.items.map((n) => [n.content, n.status]), [['n0', 'read']]);
+      assert.ok(read.items[0]?.read_at && read.items[0].seen_at);
+      const mentions = await store.listInbox(audience('alice'), { ...ALL, type: 'comment.mention' });
+      assert.deepEqual(mentions.items.map((n) => n.content), ['n5', 'n3']);
+      const archived = await store.listInbox(audience('alice'), { ...ALL, archived: true });
+      assert.deepEqual(archived.items.map((n) => n.content), ['n1']);
+      assert.ok(archived.items[0]?.archived_at);
+    });
+
+    test("updateState changes only the caller's view, and never another user's notification", async (t) => {
+      const store = await backend.open(t);
+      const [mine] = (await store.publish(request({ recipients: ['alice'] }))).events;
+      const [shared] = (await store.publish(request({ topic: 'broadcast' }))).events;
+      assert.ok(mine && shared);
+      assert.equal(await store.updateState(audience('bob'), mine.notification.id, { status: 'read' }), null);
+      assert.equal(await store.updateState(audience('alice'), 'no-such-id', { status: 'read' }), null);
+      const updated = await store.updateState(audience('alice'), shared.notification.id, { status: 'read' });
+      assert.equal(updated?.status, 'read');
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, 1);
+      assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 1);
+      const back = await store.updateState(audience('alice'), shared.notification.id, { status: 'unread' });
+      assert.equal(back?.status, 'unread');
+      assert.equal(back?.read_at, null);
+      assert.ok(back?.seen_at, 'seen stays set');
+      const [bobsView] = (await store.listInbox(audience('bob'), ALL)).items.filter((n) => n.id === shared.notification.id);
+      assert.equal(bobsView?.status, 'unread');
+      assert.equal(bobsView?.seen_at, null);
+    });
+
+    test('markAll marks everything, or only up to a given id, for the caller only', async (t) => {
+      const store = await backend.open(t);
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await store.publish(request({ recipients: ['alice'] }))).events[0]?.notification.id as string);
+      await store.publish(request({ topic: 'broadcast' }));
+      assert.equal(await store.markAll(audience('alice'), 'read', ids[1] as string), 2);
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, 3);
+      assert.equal(await store.markAll(audience('alice'), 'seen', null), 3);
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, 3, 'seeing is not reading');
+      assert.equal(await store.markAll(audience('alice'), 'read', null), 3);
+      assert.equal(await store.markAll(audience('alice'), 'read', null), 0);
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, 0);
+      assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 1);
+      await assert.rejects(store.markAll(audience('bob'), 'read', ids[0] as string),
+        (err: unknown) => err instanceof HeraldError && err.code === 'not_found');
+    });
+
+    test('concurrent publishers get gap-free sequences, and sequence order is commit order', async (t) => {
+      const store = await backend.open(t);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        store.publish(request({ recipients: i % 2 ? ['alice', 'bob'] : ['bob', 'alice'], content: `c${i}` }))));
+      for (const topic of ['user:alice', 'user:bob']) {
+        const seqs = results.flatMap((r) => r.events.filter((e) => e.topic === topic).map((e) => e.seq)).sort((a, b) => a - b);
+        assert.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => i + 1), topic);
+        const stored = await store.eventsAfter(topic, 0, 100);
+        assert.deepEqual(stored.map((e) => e.seq), seqs);
+      }
+      // A reader that sees sequence n also sees every sequence below n.
+      const writers = Promise.all(Array.from({ length: 20 }, () => store.publish(request({ recipients: ['carol'] }))));
+      for (let i = 0; i < 50; i++) {
+        const head = (await store.heads(['user:carol'])).get('user:carol') ?? 0;
+        const events = await store.eventsAfter('user:carol', 0, 100);
+        assert.ok(events.length >= head, `head ${head} visible but only ${events.length} rows`);
+      }
+      await writers;
+      assert.equal((await store.eventsAfter('user:carol', 0, 100)).length, 20);
+    });
+
+    test('ping answers while the database is reachable', async (t) => {
+      const store = await backend.open(t);
+      await store.ping();
+    });
+  });
+}
