@@ -6,11 +6,15 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.js';
+import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { devRoutes } from './http/dev-routes.js';
 import type { Authenticate } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
+import { ipAllowList } from './http/ip-allow-list.js';
+import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
+import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { notificationRoutes } from './http/notification-routes.js';
 import { publishRoute } from './http/publish-route.js';
@@ -31,6 +35,8 @@ export interface AppDeps {
   authenticate: Authenticate;
   /** Stream authentication: everything `authenticate` accepts (plus tickets, where enabled). */
   authenticateStream(request: FastifyRequest): Promise<Principal>;
+  /** Mints and redeems stream tickets; without it `POST /v1/stream/tickets` and `/v1/session` are absent. */
+  tickets?: TicketService;
   /** Mints development tokens for the inbox page; null outside development mode. */
   mintDevToken: ((user: string) => Promise<string>) | null;
   /** Built inbox page (web/dist); not served when missing. */
@@ -46,16 +52,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },
+    // Node refuses a larger request head (the URL counts) with 431 before any parsing.
+    http: { maxHeaderSize: config.maxHeaderBytes },
+    clientErrorHandler,
     // Unknown query parameters and body fields are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   installErrorHandling(app);
+  urlLengthLimit(app, config.maxUrlBytes);
+  ipAllowList(app, config.allowIps);
   if (config.corsOrigins.length > 0) {
+    // Exact origins only (config refuses "*" and "null"); the plugin echoes the matching
+    // origin, adds `Vary: Origin`, and sends no CORS headers at all to any other origin.
     await app.register(cors, {
       origin: [...config.corsOrigins],
       credentials: true,
       allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
-      methods: ['GET', 'POST', 'PATCH'],
+      exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
       maxAge: 600,
     });
   }
@@ -65,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   publishRoute(app, deps);
   notificationRoutes(app, deps);
   devRoutes(app, deps);
+  if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', index: ['index.html'], wildcard: false });
   }

@@ -14,17 +14,36 @@ export interface Config {
   readonly jwtSecret: string | null;
   /** PEM public key (inline or a file path) for RS256/ES256/EdDSA tokens. */
   readonly jwtPublicKey: string | null;
-  /** JWKS URL or file path, from configuration only (never from a token). */
+  /** JWKS URL (http/https) or file path, from configuration only (never from a token). */
   readonly jwksUrl: string | null;
+  /** How long a fetched JWKS is trusted before it is fetched again, seconds. Default 600. */
+  readonly jwksCacheMaxAgeS: number;
+  /** Minimum time between two JWKS fetches (an unknown `kid` triggers one), seconds. Default 30. */
+  readonly jwksCooldownS: number;
+  /** Required `aud` claim; null: not checked. */
   readonly jwtAudience: string | null;
+  /** Required `iss` claim; null: not checked. */
   readonly jwtIssuer: string | null;
   /** Clock tolerance when accepting a token, seconds (0..60). Default 30. */
   readonly jwtClockToleranceS: number;
+  /**
+   * Key signing stream tickets (HS256). Default: derived from HERALD_JWT_SECRET, so every
+   * node sharing that secret accepts every node's tickets; without a secret, random per process.
+   */
+  readonly ticketSecret: string | null;
+  /** Lifetime of a stream ticket, seconds. Default 30. */
+  readonly ticketTtlS: number;
+  /** Tickets a token `sub` may mint per minute. Default 120. */
+  readonly ticketRatePerMinute: number;
+  /** Longest request URL (path + query), bytes; longer answers 414. Default 8192. */
+  readonly maxUrlBytes: number;
+  /** Largest request head (request line + headers), bytes; larger answers 431. Default 16384. */
+  readonly maxHeaderBytes: number;
   /** CIDRs allowed to reach /v1/*; empty allows all. */
   readonly allowIps: readonly string[];
   /** Peers (IPs/CIDRs) whose X-Forwarded-For is believed. */
   readonly trustProxy: readonly string[];
-  /** Origins allowed by CORS; empty disables CORS. */
+  /** Exact origins (`https://app.example.com`) allowed by CORS with credentials; empty disables CORS. */
   readonly corsOrigins: readonly string[];
   /** Interval between heartbeat comments on each stream, ms. Default 15000. */
   readonly heartbeatMs: number;
@@ -80,6 +99,22 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+// CORS with credentials must name exact origins: no `*`, no `null`, no paths.
+function originList(env: Env, name: string): string[] {
+  const items = list(env, name);
+  for (const item of items) {
+    let ok = false;
+    try {
+      const url = new URL(item);
+      ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === item;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError(`${name} must be a comma-separated list of exact origins like https://app.example.com (no "*", no path, no trailing slash; got "${item}")`);
+  }
+  return items;
+}
+
 function cidrList(env: Env, name: string): string[] {
   const items = list(env, name);
   for (const item of items) {
@@ -110,6 +145,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const jwtPublicKey = str(env, 'HERALD_JWT_PUBLIC_KEY');
   const jwksUrl = str(env, 'HERALD_JWKS_URL');
+  const ticketSecret = str(env, 'HERALD_TICKET_SECRET');
+  if (ticketSecret !== null && Buffer.byteLength(ticketSecret) < 32) {
+    throw new ConfigError('HERALD_TICKET_SECRET must be at least 32 bytes long');
+  }
   const devRaw = str(env, 'HERALD_DEV_MODE');
   if (devRaw !== null && !['true', 'false', '1', '0'].includes(devRaw)) {
     throw new ConfigError(`HERALD_DEV_MODE must be true or false (got "${devRaw}")`);
@@ -125,12 +164,19 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret,
     jwtPublicKey,
     jwksUrl,
+    jwksCacheMaxAgeS: int(env, 'HERALD_JWKS_CACHE_MAX_AGE_S', 600, 1, 7 * 24 * 3600),
+    jwksCooldownS: int(env, 'HERALD_JWKS_COOLDOWN_S', 30, 0, 3600),
     jwtAudience: str(env, 'HERALD_JWT_AUDIENCE'),
     jwtIssuer: str(env, 'HERALD_JWT_ISSUER'),
     jwtClockToleranceS: int(env, 'HERALD_JWT_CLOCK_TOLERANCE_S', 30, 0, 60),
+    ticketSecret,
+    ticketTtlS: int(env, 'HERALD_TICKET_TTL_S', 30, 5, 300),
+    ticketRatePerMinute: int(env, 'HERALD_TICKET_RATE_PER_MINUTE', 120, 1, 1000000),
+    maxUrlBytes: int(env, 'HERALD_MAX_URL_BYTES', 8192, 256, 65536),
+    maxHeaderBytes: int(env, 'HERALD_MAX_HEADER_BYTES', 16384, 4096, 1024 * 1024),
     allowIps: Object.freeze(cidrList(env, 'HERALD_ALLOW_IPS')),
     trustProxy: Object.freeze(cidrList(env, 'HERALD_TRUST_PROXY')),
-    corsOrigins: Object.freeze(list(env, 'HERALD_CORS_ORIGINS')),
+    corsOrigins: Object.freeze(originList(env, 'HERALD_CORS_ORIGINS')),
     heartbeatMs: int(env, 'HERALD_HEARTBEAT_MS', 15000, 100, 300000),
     logLevel,
     maxConnections: int(env, 'HERALD_MAX_CONNECTIONS', 20000, 1, 1000000),
@@ -154,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
-const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken']);
+const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken', 'ticketSecret']);
 
 /** The config as printed at start: secrets masked, credentials stripped from URLs. */
 export function describeConfig(config: Config): Record<string, unknown> {

@@ -1,13 +1,15 @@
 // Composition root: config -> backends -> app -> listen; drain on SIGTERM.
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { createHs256Verifier, mintToken, type TokenVerifier } from './auth/jwt.js';
+import { createTokenVerifier, mintToken, type TokenVerifier } from './auth/jwt.js';
+import { loadVerificationKeys } from './auth/keys.js';
+import { createTicketService } from './auth/tickets.js';
 import { buildApp } from './app.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { ConfigError, describeConfig, type Config } from './config.js';
 import { loadOrCreateDevSecret } from './dev-secret.js';
-import { createAuthenticate } from './http/authenticate.js';
+import { createAuthenticate, createAuthenticateStream } from './http/authenticate.js';
 import { NotificationPublisher } from './ingest/publisher.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -30,18 +32,20 @@ async function openBus(config: Config, log: Logger): Promise<{ bus: Bus; close?:
   throw new ConfigError('HERALD_AMQP_URL: RabbitMQ support is not available in this build');
 }
 
-function tokenVerifier(config: Config, secret: string): TokenVerifier {
-  return createHs256Verifier({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS });
+function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
+  const keys = loadVerificationKeys({
+    secret, publicKey: config.jwtPublicKey, jwks: config.jwksUrl,
+    jwksCacheMaxAgeS: config.jwksCacheMaxAgeS, jwksCooldownS: config.jwksCooldownS,
+  });
+  return createTokenVerifier({ keys, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS });
 }
 
 export async function startHerald(config: Config): Promise<RunningHerald> {
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'starting herald');
   let secret = config.jwtSecret;
-  if (secret === null) {
-    if (!config.devMode) throw new ConfigError('HERALD_JWT_SECRET must be set (or HERALD_JWT_PUBLIC_KEY / HERALD_JWKS_URL)');
-    secret = loadOrCreateDevSecret(config.databaseUrl);
-  }
+  if (secret === null && config.devMode) secret = loadOrCreateDevSecret(config.databaseUrl);
+  const verifier = tokenVerifier(config, secret);
   const store: NotificationStore = await openStore(config.databaseUrl);
   await store.migrate();
   const metrics = new Metrics();
@@ -49,12 +53,14 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const hub = new Hub(store, bus, config, log, metrics);
   await hub.start();
   const publisher = new NotificationPublisher(store, bus, metrics);
-  const authenticate = createAuthenticate(tokenVerifier(config, secret), metrics);
-  const devSecret = secret;
+  const authenticate = createAuthenticate(verifier, metrics);
+  const tickets = createTicketService({ ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS });
+  if (!tickets.sharedKey) log.warn('stream tickets are signed with a per-process key: set HERALD_TICKET_SECRET so every node accepts them');
+  const devSecret = config.devMode ? secret : null;
   const app = await buildApp({
-    config, store, bus, hub, publisher, metrics, log, authenticate,
-    authenticateStream: (request) => authenticate(request, 'subscribe'),
-    mintDevToken: config.devMode ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
+    config, store, bus, hub, publisher, metrics, log, authenticate, tickets,
+    authenticateStream: createAuthenticateStream(authenticate, tickets, metrics),
+    mintDevToken: devSecret ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
     webRoot: WEB_ROOT,
   });
   await app.listen({ host: config.host, port: config.port });
@@ -62,7 +68,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, port }, 'listening');
-  if (config.devMode) {
+  if (devSecret) {
     const token = await mintToken(devSecret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
     // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
     process.stderr.write(`\nHerald is running (development mode) at ${url}\n` +

@@ -1,5 +1,6 @@
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { HeraldError } from '../errors.js';
+import type { VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 
 export interface TokenVerifier {
@@ -8,26 +9,33 @@ export interface TokenVerifier {
 }
 
 export interface VerifierOptions {
-  secret: string;
+  keys: VerificationKeys;
   audience: string | null;
   issuer: string | null;
   clockToleranceS: number;
 }
 
-/** HS256 verification with the algorithm pinned and `exp` required. */
-export function createHs256Verifier(options: VerifierOptions): TokenVerifier {
-  const key = new TextEncoder().encode(options.secret);
+/** A compact JWS longer than this is refused unparsed (headers cap it anyway). */
+export const MAX_TOKEN_CHARS = 8192;
+
+/**
+ * Verification with the algorithms pinned to the configured keys, `exp` and `sub` required,
+ * `nbf` honoured, `aud`/`iss` checked when configured, and one generic answer for failures.
+ */
+export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
+  const verifyOptions: JWTVerifyOptions = {
+    algorithms: options.keys.algorithms,
+    requiredClaims: ['exp', 'sub'],
+    clockTolerance: options.clockToleranceS,
+    ...(options.audience ? { audience: options.audience } : {}),
+    ...(options.issuer ? { issuer: options.issuer } : {}),
+  };
   return {
     async verify(token) {
+      if (token.length > MAX_TOKEN_CHARS) throw new HeraldError('invalid_token');
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, key, {
-          algorithms: ['HS256'],
-          requiredClaims: ['exp', 'sub'],
-          clockTolerance: options.clockToleranceS,
-          ...(options.audience ? { audience: options.audience } : {}),
-          ...(options.issuer ? { issuer: options.issuer } : {}),
-        }));
+        ({ payload } = await jwtVerify(token, options.keys.getKey, verifyOptions));
       } catch {
         // One generic answer: the reason stays out of the response.
         throw new HeraldError('invalid_token');
@@ -37,8 +45,14 @@ export function createHs256Verifier(options: VerifierOptions): TokenVerifier {
   };
 }
 
+/** HS256-only verification (kept for callers that hold just a secret). */
+export function createHs256Verifier(options: Omit<VerifierOptions, 'keys'> & { secret: string }): TokenVerifier {
+  const secret = new TextEncoder().encode(options.secret);
+  return createTokenVerifier({ ...options, keys: { algorithms: ['HS256'], getKey: async () => secret } });
+}
+
 export function principalFromPayload(payload: JWTPayload): Principal {
-  if (!isValidUserId(payload.sub) || typeof payload.exp !== 'number') throw new HeraldError('invalid_token');
+  if (!isValidUserId(payload.sub) || typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new HeraldError('invalid_token');
   return { sub: payload.sub, scopes: parseScopes(payload.scope), groups: parseGroups(payload.groups), exp: payload.exp };
 }
 

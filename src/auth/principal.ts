@@ -33,6 +33,7 @@ export function parseGroups(claim: unknown): string[] {
 }
 
 // A user id becomes part of topic names, cursors and logs: printable, bounded.
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const USER_ID = /^[^\s\0-\x1f\x7f]{1,256}$/u;
 
 export function isValidUserId(value: unknown): value is string {

@@ -1,31 +1,50 @@
 import type { FastifyRequest } from 'fastify';
 import type { Principal, Scope } from '../auth/principal.js';
 import type { TokenVerifier } from '../auth/jwt.js';
+import type { TicketService } from '../auth/tickets.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 
 export const TOKEN_COOKIE = 'herald_token';
 
-/** Bearer header (SDK), `access_token` query (native EventSource) or the cookie, in that order. */
-export function tokenFromRequest(request: FastifyRequest): string | null {
+// RFC 6750 §2.1: the scheme is case-insensitive, the credentials are a token68.
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+/** The `Authorization: Bearer` token; '' for a malformed header, null when there is none. */
+export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
-    return match?.[1] ?? '';
-  }
-  const query = request.query as Record<string, unknown> | undefined;
-  if (typeof query?.access_token === 'string') return query.access_token;
+  if (header === undefined) return null;
+  return BEARER.exec(header)?.[1] ?? '';
+}
+
+/** The `herald_token` cookie, or null. */
+export function cookieToken(request: FastifyRequest): string | null {
   const cookie = request.headers.cookie;
-  if (cookie) {
-    for (const part of cookie.split(';')) {
-      const [name, ...rest] = part.trim().split('=');
-      if (name === TOKEN_COOKIE) return rest.join('=');
-    }
+  if (!cookie) return null;
+  for (const part of cookie.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === TOKEN_COOKIE) return rest.join('=');
   }
   return null;
 }
 
+/** Bearer header (SDK), `access_token` query (native EventSource) or the cookie, in that order. */
+export function tokenFromRequest(request: FastifyRequest): string | null {
+  const bearer = bearerToken(request);
+  if (bearer !== null) return bearer;
+  const query = request.query as Record<string, unknown> | undefined;
+  if (typeof query?.access_token === 'string') return query.access_token;
+  return cookieToken(request);
+}
+
 export type Authenticate = (request: FastifyRequest, scope: Scope) => Promise<Principal>;
+
+export function requireScope(principal: Principal, scope: Scope): Principal {
+  if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) {
+    throw new HeraldError('insufficient_scope', `This endpoint needs a token with the "${scope}" scope.`);
+  }
+  return principal;
+}
 
 export function createAuthenticate(verifier: TokenVerifier, metrics: Metrics): Authenticate {
   return async (request, scope) => {
@@ -38,9 +57,45 @@ export function createAuthenticate(verifier: TokenVerifier, metrics: Metrics): A
       metrics.authFailures.inc();
       throw err;
     }
-    if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) {
-      throw new HeraldError('insufficient_scope', `This endpoint needs a token with the "${scope}" scope.`);
+    return requireScope(principal, scope);
+  };
+}
+
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+/**
+ * A route `onRequest` hook that authenticates before anything else runs, so later hooks
+ * (the per-token rate limit) can key on the verified `sub`; read it with `principalOf`.
+ */
+export function authenticated(authenticate: Authenticate, scope: Scope): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    principals.set(request, await authenticate(request, scope));
+  };
+}
+
+/** The principal an `authenticated` hook verified for this request. */
+export function principalOf(request: FastifyRequest): Principal {
+  const principal = principals.get(request);
+  if (!principal) throw new HeraldError('invalid_token');
+  return principal;
+}
+
+/** Rate-limit key: the verified token subject (never a claim read from an unverified token). */
+export function subjectKey(request: FastifyRequest): string {
+  return `sub:${principalOf(request).sub}`;
+}
+
+/** Stream authentication: a one-time `ticket` query parameter, else whatever `authenticate` takes. */
+export function createAuthenticateStream(authenticate: Authenticate, tickets: TicketService, metrics: Metrics): (request: FastifyRequest) => Promise<Principal> {
+  return async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query?.ticket === undefined) return authenticate(request, 'subscribe');
+    try {
+      if (typeof query.ticket !== 'string') throw new HeraldError('invalid_token');
+      return await tickets.redeem(query.ticket);
+    } catch (err) {
+      metrics.authFailures.inc();
+      throw err;
     }
-    return principal;
   };
 }

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { toPublishRequest } from '../ingest/publish-request.js';
 import type { AppDeps } from '../app.js';
+import { authenticated, principalOf, subjectKey } from './authenticate.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
 export function publishRoute(app: FastifyInstance, deps: AppDeps): void {
   app.post('/v1/notifications', {
-    config: { rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000 } },
+    // Authenticated first, so the rate limit counts per verified token `sub`, before the body is read.
+    onRequest: authenticated(deps.authenticate, 'publish'),
+    config: { rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
   }, async (request, reply) => {
-    const principal = await deps.authenticate(request, 'publish');
+    const principal = principalOf(request);
     const body = request.body as Record<string, unknown> | null;
     if (body && typeof body === 'object' && 'publisher' in body) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: 'publisher is set from your token; remove it from the body.' } });

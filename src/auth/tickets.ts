@@ -1,0 +1,106 @@
+// Stream tickets: a native EventSource cannot send headers, so instead of the long-lived
+// token it carries a ticket in its URL that is valid for seconds and opens one stream.
+//
+// A ticket is an HS256 JWT under its own key and audience, so any node holding the key can
+// check it (no shared ticket table is needed to accept one), and it can never pass as an
+// access token nor an access token as a ticket. One-time use is enforced by remembering the
+// `jti`s redeemed on this node until they expire; see docs/security.md for the multi-node
+// caveat (without a shared store a ticket could be redeemed once per node within its TTL).
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import { HeraldError } from '../errors.js';
+import { isValidUserId, parseGroups, type Principal } from './principal.js';
+
+const TICKET_AUDIENCE = 'herald:stream-ticket';
+const TICKET_TYPE = 'herald-ticket+jwt';
+/** A ticket outlives no token: 30 s plus at most this skew between nodes. */
+const TICKET_CLOCK_TOLERANCE_S = 5;
+/** Bound on remembered redemptions; past it the oldest are dropped (they expire anyway). */
+const MAX_REMEMBERED = 200_000;
+
+export interface TicketSettings {
+  /** HERALD_TICKET_SECRET, or null. */
+  ticketSecret: string | null;
+  /** HERALD_JWT_SECRET (or the development secret), or null. */
+  jwtSecret: string | null;
+  ttlS: number;
+}
+
+export interface IssuedTicket {
+  ticket: string;
+  expires_in: number;
+}
+
+export interface TicketService {
+  issue(principal: Principal): Promise<IssuedTicket>;
+  /** The principal the ticket was minted for, once; HeraldError('invalid_token') otherwise. */
+  redeem(ticket: string): Promise<Principal>;
+  /** True when tickets minted here are accepted by other nodes sharing the configuration. */
+  readonly sharedKey: boolean;
+}
+
+/** The ticket key: explicit, else derived from the JWT secret (one-way), else random. */
+function ticketKey(settings: TicketSettings): { key: Uint8Array; shared: boolean } {
+  if (settings.ticketSecret !== null) return { key: new TextEncoder().encode(settings.ticketSecret), shared: true };
+  if (settings.jwtSecret !== null) {
+    // A separate key, so a ticket is never a valid access token signature and vice versa.
+    return { key: createHmac('sha256', settings.jwtSecret).update('herald stream ticket key v1').digest(), shared: true };
+  }
+  return { key: randomBytes(32), shared: false };
+}
+
+export function createTicketService(settings: TicketSettings): TicketService {
+  const { key, shared } = ticketKey(settings);
+  /** jti -> expiry (ms); insertion order is expiry order, since every ticket has one TTL. */
+  const redeemed = new Map<string, number>();
+
+  function forget(now: number): void {
+    for (const [jti, expiresAt] of redeemed) {
+      if (expiresAt > now && redeemed.size <= MAX_REMEMBERED) break;
+      redeemed.delete(jti);
+    }
+  }
+
+  return {
+    sharedKey: shared,
+    async issue(principal) {
+      const now = Math.floor(Date.now() / 1000);
+      // Never longer than the token it stands for.
+      const exp = Math.min(now + settings.ttlS, principal.exp);
+      if (exp <= now) throw new HeraldError('invalid_token');
+      const ticket = await new SignJWT({ scope: 'subscribe', groups: [...principal.groups], texp: principal.exp })
+        .setProtectedHeader({ alg: 'HS256', typ: TICKET_TYPE })
+        .setSubject(principal.sub)
+        .setAudience(TICKET_AUDIENCE)
+        .setJti(randomUUID())
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .sign(key);
+      return { ticket, expires_in: exp - now };
+    },
+    async redeem(ticket) {
+      if (ticket.length > 2048) throw new HeraldError('invalid_token');
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(ticket, key, {
+          algorithms: ['HS256'],
+          audience: TICKET_AUDIENCE,
+          typ: TICKET_TYPE,
+          requiredClaims: ['exp', 'sub', 'jti'],
+          clockTolerance: TICKET_CLOCK_TOLERANCE_S,
+        }));
+      } catch {
+        throw new HeraldError('invalid_token');
+      }
+      const { sub, jti, exp, texp } = payload;
+      if (!isValidUserId(sub) || typeof jti !== 'string' || typeof exp !== 'number' || typeof texp !== 'number') {
+        throw new HeraldError('invalid_token');
+      }
+      const now = Date.now();
+      forget(now);
+      if (redeemed.has(jti)) throw new HeraldError('invalid_token');
+      redeemed.set(jti, (exp + TICKET_CLOCK_TOLERANCE_S) * 1000);
+      return { sub, scopes: new Set(['subscribe']), groups: parseGroups(payload.groups), exp: texp };
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TicketService } from '../auth/tickets.js';
+import { HeraldError } from '../errors.js';
+import type { AppDeps } from '../app.js';
+import { authenticated, bearerToken, principalOf, subjectKey, TOKEN_COOKIE } from './authenticate.js';
+
+const NoQuery = Type.Object({}, { additionalProperties: false });
+
+/**
+ * `POST /v1/stream/tickets`: a one-time ticket for `GET /v1/stream?ticket=…`, so a native
+ * EventSource never carries the long-lived token in a URL.
+ * `POST /v1/session` / `DELETE /v1/session`: set or clear the HttpOnly `herald_token`
+ * cookie for same-origin pages, from a token sent in the Authorization header.
+ */
+export function ticketRoutes(app: FastifyInstance, deps: AppDeps, tickets: TicketService): void {
+  const { config } = deps;
+
+  app.post('/v1/stream/tickets', {
+    schema: { querystring: NoQuery },
+    onRequest: authenticated(deps.authenticate, 'subscribe'),
+    config: { rateLimit: { max: config.ticketRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
+  }, async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return tickets.issue(principalOf(request));
+  });
+
+  app.post('/v1/session', { schema: { querystring: NoQuery } }, async (request, reply) => {
+    // Only a header token becomes a cookie: a token from a URL or another cookie does not.
+    const token = bearerToken(request);
+    if (!token) throw new HeraldError('invalid_token', 'Send the token to store as "Authorization: Bearer <token>".');
+    const principal = await deps.authenticate(request, 'subscribe');
+    const maxAge = principal.exp - Math.floor(Date.now() / 1000);
+    if (maxAge <= 0) throw new HeraldError('invalid_token');
+    reply.header('set-cookie', sessionCookie(token, maxAge, request.protocol === 'https'));
+    reply.header('cache-control', 'no-store');
+    return { user: principal.sub, expires_at: new Date(principal.exp * 1000).toISOString() };
+  });
+
+  app.delete('/v1/session', { schema: { querystring: NoQuery } }, async (request, reply) => {
+    reply.header('set-cookie', sessionCookie('', 0, request.protocol === 'https'));
+    return reply.status(204).send();
+  });
+}
+
+/** HttpOnly (no script reads it), SameSite=Strict (no cross-site request carries it). */
+function sessionCookie(value: string, maxAgeS: number, secure: boolean): string {
+  return `${TOKEN_COOKIE}=${value}; Path=/v1; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+}
