@@ -1,15 +1,19 @@
 // Composition root: config -> backends -> app -> listen; drain on SIGTERM.
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { Connection } from 'rabbitmq-client';
 import { createTokenVerifier, mintToken, type TokenVerifier } from './auth/jwt.js';
 import { loadVerificationKeys } from './auth/keys.js';
 import { createTicketService } from './auth/tickets.js';
 import { buildApp } from './app.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
-import { ConfigError, describeConfig, type Config } from './config.js';
+import { RabbitMqBus } from './bus/rabbitmq-bus.js';
+import { openAmqpConnection } from './bus/rabbitmq-connection.js';
+import { describeConfig, type Config } from './config.js';
 import { loadOrCreateDevSecret } from './dev-secret.js';
 import { createAuthenticate, createAuthenticateStream } from './http/authenticate.js';
+import { AmqpIngest } from './ingest/amqp-ingest.js';
 import { NotificationPublisher } from './ingest/publisher.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -26,10 +30,20 @@ export interface RunningHerald {
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
-async function openBus(config: Config, log: Logger): Promise<{ bus: Bus; close?: () => Promise<void> }> {
-  if (config.amqpUrl === null) return { bus: new MemoryBus() };
-  void log;
-  throw new ConfigError('HERALD_AMQP_URL: RabbitMQ support is not available in this build');
+/** RabbitMQ when HERALD_AMQP_URL is set (bus and queue ingest share its connection); else in-process. */
+function openBus(config: Config, log: Logger): { bus: Bus; amqp: Connection | null } {
+  if (config.amqpUrl === null) return { bus: new MemoryBus(), amqp: null };
+  const amqp = openAmqpConnection(config.amqpUrl, log);
+  return { bus: new RabbitMqBus(amqp, { exchange: config.amqpBusExchange, log }), amqp };
+}
+
+function startIngest(amqp: Connection, publisher: NotificationPublisher, config: Config, log: Logger): AmqpIngest {
+  const ingest = new AmqpIngest(amqp, publisher, {
+    exchange: config.amqpIngestExchange, queue: config.amqpIngestQueue, deadLetterQueue: config.amqpDeadLetterQueue,
+    prefetch: config.amqpPrefetch, limits: config, log,
+  });
+  ingest.start();
+  return ingest;
 }
 
 function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
@@ -49,10 +63,11 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const store: NotificationStore = await openStore(config.databaseUrl);
   await store.migrate();
   const metrics = new Metrics();
-  const { bus } = await openBus(config, log);
+  const { bus, amqp } = openBus(config, log);
   const hub = new Hub(store, bus, config, log, metrics);
   await hub.start();
   const publisher = new NotificationPublisher(store, bus, metrics);
+  const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({ ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS });
   if (!tickets.sharedKey) log.warn('stream tickets are signed with a per-process key: set HERALD_TICKET_SECRET so every node accepts them');
@@ -83,8 +98,10 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
       log.info({ streams: hub.size, drainMs: config.drainMs }, 'draining');
       await hub.drain(config.drainMs);
       await app.close();
+      await ingest?.close();
       await hub.close();
       await bus.close();
+      await amqp?.close();
       await store.close();
       log.info('stopped');
     })();

@@ -1,0 +1,191 @@
+// Queue ingest: applications publish the POST /v1/notifications body as a persistent
+// message to the durable exchange `herald.ingest` (routing key `notification`). A message
+// is acked only after its notifications are committed (at-least-once in, exactly-once
+// stored through the idempotency key); a malformed one goes to the dead-letter queue with
+// the reason in the `x-herald-error` header (DESIGN §4.6).
+import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
+import { HeraldError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PublishRequest } from '../store/store.js';
+import { toPublishRequest, type PublishLimits } from './publish-request.js';
+import type { NotificationPublisher } from './publisher.js';
+
+export interface AmqpIngestOptions {
+  /** Durable direct exchange applications publish to. Default `herald.ingest`. */
+  exchange: string;
+  /** Durable quorum queue bound to the exchange with routing key `notification`. Default `herald.ingest`. */
+  queue: string;
+  /** Dead-letter exchange and queue (same name). Default `herald.ingest.dlq`. */
+  deadLetterQueue: string;
+  /** Unacked messages a node holds at once (and handles concurrently). Default 64. */
+  prefetch: number;
+  limits: PublishLimits;
+  log: Logger;
+  /** First wait before retrying a commit while the database is unreachable, ms. Default 250. */
+  retryDelayMs?: number;
+  /** Time spent retrying a commit in-process before the message is requeued, ms. Default 15000. */
+  retryForMs?: number;
+}
+
+export const INGEST_ROUTING_KEY = 'notification';
+/** Header naming why a message was dead-lettered. */
+export const ERROR_HEADER = 'x-herald-error';
+/** Unexpected failures of one message before it is dead-lettered instead of retried. */
+const MAX_UNEXPECTED_FAILURES = 5;
+
+class Malformed extends Error {}
+
+export class AmqpIngest {
+  #consumer: Consumer | null = null;
+  #deadLetters: Publisher | null = null;
+  #closing = false;
+  readonly #abort = new AbortController();
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly publisher: NotificationPublisher,
+    private readonly options: AmqpIngestOptions,
+  ) {}
+
+  /** Declares the topology (again on every reconnect) and starts consuming; never waits for the broker. */
+  start(): void {
+    const { exchange, queue, deadLetterQueue: dlq, prefetch } = this.options;
+    const deadLetterTopology = {
+      exchanges: [{ exchange: dlq, type: 'fanout', durable: true }],
+      queues: [{ queue: dlq, durable: true, arguments: { 'x-queue-type': 'quorum' as const } }],
+      queueBindings: [{ exchange: dlq, queue: dlq, routingKey: '' }],
+    };
+    this.#deadLetters = this.connection.createPublisher({ confirm: true, ...deadLetterTopology });
+    this.#consumer = this.connection.createConsumer({
+      queue,
+      queueOptions: {
+        durable: true,
+        // A quorum queue replicates and survives broker restarts; rejected messages and any
+        // that pass a broker-side delivery limit go to the dead-letter exchange, never dropped.
+        arguments: { 'x-queue-type': 'quorum' as const, 'x-dead-letter-exchange': dlq },
+      },
+      exchanges: [{ exchange, type: 'direct', durable: true }, ...deadLetterTopology.exchanges],
+      queueBindings: [{ exchange, queue, routingKey: INGEST_ROUTING_KEY }],
+      qos: { prefetchCount: prefetch },
+      concurrency: prefetch,
+      requeue: true,
+    }, (message) => this.#handle(message));
+    this.#consumer.on('ready', () => {
+      this.options.log.info({ queue }, 'ingest consumer ready');
+      // The dead-letter queue must exist before the first rejection, not at the first publish to it.
+      void (async () => {
+        await this.connection.queueDeclare(deadLetterTopology.queues[0] as { queue: string });
+        await this.connection.queueBind(deadLetterTopology.queueBindings[0] as { exchange: string; queue: string; routingKey: string });
+      })().catch((err: unknown) => this.options.log.warn({ err }, 'could not declare the dead-letter queue'));
+    });
+    this.#consumer.on('error', (err: unknown) => this.options.log.warn({ err }, 'ingest consumer error'));
+  }
+
+  /** Resolves to ack; throws to requeue. */
+  async #handle(message: AsyncMessage): Promise<void> {
+    let request: PublishRequest;
+    try {
+      request = this.#toRequest(message);
+    } catch (err) {
+      await this.#deadLetter(message, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const deadline = Date.now() + (this.options.retryForMs ?? 15_000);
+    let delay = this.options.retryDelayMs ?? 250;
+    for (;;) {
+      try {
+        await this.publisher.publish(request, 'amqp');
+        return;
+      } catch (err) {
+        if (err instanceof HeraldError && err.status < 500) {
+          await this.#deadLetter(message, `${err.code}: ${err.message}`);
+          return;
+        }
+        if (!isUnreachable(err)) {
+          // Not the database being away: a few attempts, then out of the queue for a person to look at.
+          const deliveries = Number(message.headers?.['x-delivery-count'] ?? 0) + 1;
+          if (deliveries >= MAX_UNEXPECTED_FAILURES) {
+            await this.#deadLetter(message, `failed ${deliveries} times: ${err instanceof Error ? err.message : String(err)}`);
+            return;
+          }
+          this.options.log.error({ err, messageId: message.messageId }, 'ingest failed; requeueing');
+          throw err;
+        }
+        if (this.#closing || Date.now() >= deadline) throw err;
+        this.options.log.warn({ err: String(err), retryInMs: delay }, 'database unreachable; retrying the ingest commit');
+        // Retrying here rather than requeueing at once: no hot loop, and the broker's
+        // delivery count (and any delivery limit) grows only once per retry window.
+        await sleep(delay, this.#abort.signal);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  #toRequest(message: AsyncMessage): PublishRequest {
+    let body: unknown = message.body;
+    if (Buffer.isBuffer(body) || typeof body === 'string') {
+      try {
+        body = JSON.parse(body.toString());
+      } catch {
+        throw new Malformed('invalid_request: the message body is not valid JSON.');
+      }
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new Malformed('invalid_request: the message body must be a JSON object.');
+    }
+    const fields = body as Record<string, unknown>;
+    const publisher = typeof fields.publisher === 'string' ? fields.publisher : (message.appId || 'amqp');
+    // A redelivery of the same message (the ack was lost) stores nothing new.
+    const withKey = fields.idempotency_key === undefined && message.messageId ? { ...fields, idempotency_key: message.messageId } : fields;
+    try {
+      return toPublishRequest(withKey, publisher, this.options.limits);
+    } catch (err) {
+      if (err instanceof HeraldError) throw new Malformed(`${err.code}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Copies the message to the dead-letter queue with the reason (confirmed) before it is acked. */
+  async #deadLetter(message: AsyncMessage, reason: string): Promise<void> {
+    this.options.log.warn({ reason, messageId: message.messageId, appId: message.appId }, 'ingest message dead-lettered');
+    const body = Buffer.isBuffer(message.body) ? message.body
+      : typeof message.body === 'string' ? Buffer.from(message.body) : Buffer.from(JSON.stringify(message.body));
+    await this.#deadLetters?.send({
+      exchange: this.options.deadLetterQueue,
+      routingKey: message.routingKey,
+      durable: true,
+      contentType: message.contentType,
+      contentEncoding: message.contentEncoding,
+      messageId: message.messageId,
+      appId: message.appId,
+      timestamp: message.timestamp,
+      headers: { ...message.headers, [ERROR_HEADER]: reason.slice(0, 1000), 'x-herald-original-exchange': message.exchange },
+    }, body);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#abort.abort();
+    await Promise.allSettled([this.#consumer?.close()]);
+    await Promise.allSettled([this.#deadLetters?.close()]);
+  }
+}
+
+/** The database (or the network to it) is away: worth retrying, not the message's fault. */
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (err instanceof HeraldError) return err.code === 'unavailable';
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code) ||
+    /connect|terminat|timeout|Connection terminated/i.test(err instanceof Error ? err.message : '');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
