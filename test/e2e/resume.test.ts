@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startHerald } from '../helpers/herald.js';
+import { openStream } from '../helpers/sse-client.js';
+
+const contents = (events: Array<{ data: { content: string } }>) => events.map((e) => e.data.content);
+
+test('Last-Event-ID replays exactly what was missed while disconnected, then goes live', async (t) => {
+  const herald = await startHerald();
+  t.after(() => herald.stop());
+  const token = await herald.token('alice');
+  const first = await openStream(herald.url, token);
+  await first.waitForEvents('ready', 1);
+  await herald.publish({ recipients: ['alice'], type: 'alert', content: 'm1' });
+  await first.waitForEvents('notification', 1);
+  const cursor = first.lastId();
+  first.close();
+
+  for (const c of ['m2', 'm3', 'm4']) await herald.publish({ recipients: ['alice'], type: 'alert', content: c });
+  const second = await openStream(herald.url, token, { lastEventId: cursor });
+  t.after(() => second.close());
+  await second.waitForEvents('notification', 3);
+  await herald.publish({ recipients: ['alice'], type: 'alert', content: 'm5' });
+  const events = await second.waitForEvents('notification', 4);
+  assert.deepEqual(contents(events), ['m2', 'm3', 'm4', 'm5']);
+  assert.equal(second.of('reset').length, 0);
+  // Every event carries the current count: all four missed ones are already unread.
+  assert.deepEqual(events.map((e) => e.data.unread_count), [4, 4, 4, 5]);
+});
+
+test('the cursor also works as the last_event_id query parameter (a reloaded native EventSource)', async (t) => {
+  const herald = await startHerald();
+  t.after(() => herald.stop());
+  const token = await herald.token('bob');
+  const published = [];
+  for (const c of ['a', 'b']) published.push(await herald.publish({ recipients: ['bob'], type: 'alert', content: c }));
+  const res = await fetch(`${herald.url}/v1/stream?access_token=${token}&last_event_id=${encodeURIComponent(await cursorAfterFirst(herald.url, token))}`);
+  const reader = res.body?.getReader();
+  let text = '';
+  while (!text.includes('"content":"b"')) text += new TextDecoder().decode((await reader?.read())?.value);
+  await reader?.cancel();
+  assert.ok(!text.includes('"content":"a"'));
+});
+
+async function cursorAfterFirst(url: string, token: string): Promise<string> {
+  const s = await openStream(url, token, { lastEventId: `${(await readyCursor(url, token)).split('.')[0]}.0.0` });
+  const [first] = await s.waitForEvents('notification', 1);
+  s.close();
+  return first?.id ?? '';
+}
+
+async function readyCursor(url: string, token: string): Promise<string> {
+  const s = await openStream(url, token);
+  const [ready] = await s.waitForEvents('ready', 1);
+  s.close();
+  return ready?.id ?? '';
+}
+
+test('after kill -9 and a restart, the cursor resumes with nothing lost and nothing twice', async (t) => {
+  const herald = await startHerald();
+  t.after(() => herald.stop());
+  const token = await herald.token('carol');
+  const before = await openStream(herald.url, token);
+  await before.waitForEvents('ready', 1);
+  for (let i = 0; i < 5; i++) await herald.publish({ recipients: ['carol'], type: 'alert', content: `before-${i}` });
+  const seen = await before.waitForEvents('notification', 5);
+  const cursor = seen[2]?.id; // as if the client had only processed three
+  await herald.kill('SIGKILL');
+  await before.ended;
+  await herald.restart();
+  for (let i = 0; i < 3; i++) await herald.publish({ recipients: ['carol'], type: 'alert', content: `after-${i}` });
+  const after = await openStream(herald.url, token, { lastEventId: cursor });
+  t.after(() => after.close());
+  const events = await after.waitForEvents('notification', 5);
+  assert.deepEqual(contents(events), ['before-3', 'before-4', 'after-0', 'after-1', 'after-2']);
+});
+
+test('an unknown, foreign or impossible cursor answers 200 with event: reset, never an error', async (t) => {
+  const herald = await startHerald();
+  t.after(() => herald.stop());
+  const token = await herald.token('dave');
+  await herald.publish({ recipients: ['dave'], type: 'alert', content: 'x' });
+  const epoch = (await readyCursor(herald.url, token)).split('.')[0];
+  for (const cursor of ['garbage', 'zzzzzz.1.0', `${epoch}.99.0`, `${epoch}.-1.0`, `${epoch}.1.5`, '']) {
+    const s = await openStream(herald.url, token, { lastEventId: cursor });
+    assert.equal(s.status, 200, cursor);
+    await s.waitForEvents('ready', 1);
+    if (cursor !== '') {
+      const [reset] = await s.waitForEvents('reset', 1);
+      assert.equal(reset?.data.unread_count, 1);
+      assert.equal(reset?.id, `${epoch}.1.0`);
+    }
+    s.close();
+    assert.equal(s.of('notification').length, 0, `no replay after reset for ${cursor}`);
+  }
+});
