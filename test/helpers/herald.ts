@@ -38,7 +38,8 @@ export interface StartOptions {
 
 export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
-  const secret = randomBytes(32).toString('base64url');
+  // Nodes of one cluster share a secret: pass HERALD_JWT_SECRET in env.
+  const secret = options.env?.HERALD_JWT_SECRET ?? randomBytes(32).toString('base64url');
   const env: Record<string, string> = {
     HERALD_HOST: '127.0.0.1',
     HERALD_PORT: '0',
@@ -66,6 +67,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         logs.push(line);
+        if (logs.length > 20_000) logs.splice(0, 10_000);
         if (line.includes('"msg":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
       }
     };
@@ -73,10 +75,16 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
     proc.stderr?.on('data', onData);
     let exited = false;
     proc.once('exit', () => { exited = true; });
-    await waitFor(() => {
-      if (exited) throw new Error(`herald exited during start:\n${logs.slice(-20).join('\n')}`);
-      return listening;
-    }, 'herald to listen', 20_000);
+    try {
+      await waitFor(() => {
+        if (exited) throw new Error(`herald exited during start:\n${logs.slice(-20).join('\n')}`);
+        return listening;
+      }, 'herald to listen', 60_000);
+    } catch (err) {
+      // A process that never listened must not outlive the test.
+      proc.kill('SIGKILL');
+      throw err;
+    }
     port = listening as unknown as number;
   }
 
