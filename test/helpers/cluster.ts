@@ -1,0 +1,177 @@
+// A local scale-out cluster for tests and scripts/cluster.mjs: N Herald nodes on one
+// PostgreSQL database and one RabbitMQ virtual host, behind nginx configured from
+// deploy/nginx/herald.conf. Loopback only, random ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MintOptions } from '../../src/auth/jwt.js';
+import { mintToken } from '../../src/auth/jwt.js';
+import { startHerald, type HeraldProcess } from './herald.js';
+import { waitFor } from './wait.js';
+
+export const NGINX_TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/herald.conf', import.meta.url));
+
+export interface NginxProcess {
+  url: string;
+  port: number;
+  dir: string;
+  accessLog(): string;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** deploy/nginx/herald.conf with these upstream ports, listen port and log path. */
+export function renderHeraldConf(template: string, options: { listenPort: number; nodePorts: number[]; accessLog: string }): string {
+  const servers = options.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`).join('\n');
+  let out = template.replace(/^(\s*server\s+[\d.]+:\d+[^;]*;\s*\n)+/m, `${servers}\n`);
+  out = out.replace(/^\s*listen\s+[^;]+;/m, `    listen 127.0.0.1:${options.listenPort};`);
+  out = out.replace(/access_log\s+\S+\s+herald_redacted;/, `access_log ${options.accessLog} herald_redacted;`);
+  if (out === template) throw new Error(`could not render ${NGINX_TEMPLATE}`);
+  return out;
+}
+
+/** Starts nginx in the foreground with its own prefix directory; `stop()` ends it. */
+export async function startNginx(nodePorts: number[], listenPort?: number): Promise<NginxProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-nginx-'));
+  // Workers may run as another user (nobody) when started by root: let them write here.
+  chmodSync(dir, 0o777);
+  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, sub), { mode: 0o777 });
+  const port = listenPort ?? (await freePort());
+  const accessLog = join(dir, 'access.log');
+  writeFileSync(join(dir, 'herald.conf'), renderHeraldConf(readFileSync(NGINX_TEMPLATE, 'utf8'), { listenPort: port, nodePorts, accessLog }));
+  writeFileSync(join(dir, 'nginx.conf'), [
+    'daemon off;',
+    'worker_processes 1;',
+    `pid ${join(dir, 'nginx.pid')};`,
+    `error_log ${join(dir, 'error.log')} warn;`,
+    'events { worker_connections 4096; }',
+    'http {',
+    `  client_body_temp_path ${join(dir, 'client_body')};`,
+    `  proxy_temp_path ${join(dir, 'proxy')};`,
+    `  fastcgi_temp_path ${join(dir, 'fastcgi')};`,
+    `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
+    `  scgi_temp_path ${join(dir, 'scgi')};`,
+    `  include ${join(dir, 'herald.conf')};`,
+    '}',
+    '',
+  ].join('\n'));
+  const nginx = process.env.HERALD_TEST_NGINX ?? 'nginx';
+  const child: ChildProcess = spawn(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  let exited = false;
+  child.once('exit', () => { exited = true; });
+  child.once('error', (err) => { stderr += String(err); exited = true; });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (exited) throw new Error(`nginx exited: ${stderr} (is nginx installed? scripts/install-system-deps.sh)`);
+    const res = await fetch(`${url}/healthz`).catch(() => null);
+    return res !== null && res.status === 200;
+  }, 'nginx to answer /healthz', 10_000, 50);
+  return {
+    url,
+    port,
+    dir,
+    accessLog: () => readFileSync(accessLog, 'utf8'),
+    errorLog: () => readFileSync(join(dir, 'error.log'), 'utf8'),
+    async stop() {
+      if (!exited) {
+        const done = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        if (!exited) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ClusterOptions {
+  nodes: number;
+  databaseUrl: string;
+  amqpUrl: string;
+  env?: Record<string, string>;
+}
+
+export interface Cluster {
+  nodes: HeraldProcess[];
+  nginx: NginxProcess;
+  secret: string;
+  token(sub: string, options?: Partial<MintOptions>): Promise<string>;
+  /** POST /v1/notifications at a base URL (nginx or a node). */
+  publish(baseUrl: string, body: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** Waits until every node answers /readyz with 200. */
+  ready(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const secret = randomBytes(32).toString('base64url');
+  const env: Record<string, string> = {
+    HERALD_DATABASE_URL: options.databaseUrl,
+    HERALD_AMQP_URL: options.amqpUrl,
+    HERALD_JWT_SECRET: secret,
+    HERALD_TICKET_SECRET: randomBytes(32).toString('base64url'),
+    HERALD_TRUST_PROXY: '127.0.0.1',
+    // info: the test helper waits for the "listening" line.
+    HERALD_LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const nodes: HeraldProcess[] = [];
+  let nginx: NginxProcess | null = null;
+  const stop = async () => {
+    await nginx?.stop();
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  try {
+    // The first node migrates the database; the others then start side by side.
+    nodes.push(await startHerald({ env }));
+    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, () => startHerald({ env }))));
+    nginx = await startNginx(nodes.map((node) => node.port));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const token = (sub: string, opts: Partial<MintOptions> = {}) => mintToken(secret, { scope: 'subscribe publish', ...opts, sub });
+  const cluster: Cluster = {
+    nodes,
+    nginx,
+    secret,
+    token,
+    async publish(baseUrl, body, publishToken) {
+      const res = await fetch(`${baseUrl}/v1/notifications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${publishToken ?? (await token('publisher', { scope: 'publish' }))}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = null;
+      try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
+      return { status: res.status, body: parsed };
+    },
+    async ready(timeoutMs = 30_000) {
+      await waitFor(async () => {
+        const answers = await Promise.all(nodes.map((node) => fetch(`${node.url}/readyz`).then((r) => r.status, () => 0)));
+        return answers.every((status) => status === 200);
+      }, 'every node to be ready', timeoutMs, 100);
+    },
+    stop,
+  };
+  await cluster.ready();
+  return cluster;
+}
