@@ -113,7 +113,8 @@ export interface Cluster {
   nginx: NginxProcess;
   secret: string;
   token(sub: string, options?: Partial<MintOptions>): Promise<string>;
-  /** POST /v1/notifications at a base URL (nginx or a node). */
+  /** POST /v1/notifications at a base URL (nginx or a node); `body` is the parsed JSON answer. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   publish(baseUrl: string, body: unknown, token?: string): Promise<{ status: number; body: any }>;
   /** Waits until every node answers /readyz with 200. */
   ready(timeoutMs?: number): Promise<void>;

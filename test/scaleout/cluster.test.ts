@@ -60,7 +60,7 @@ test('a scale-out cluster of three nodes behind nginx', { timeout: 180_000 }, as
     assert.equal(updated?.data.unread_count, 0);
   });
 
-  await t.test('nginx logs stream requests with the token redacted', async (st) => {
+  await t.test('nginx logs stream requests with the token redacted', async () => {
     const token = await cluster.token('alice');
     const res = await fetch(`${cluster.nginx.url}/v1/stream?access_token=${token}&last_event_id=x`, { signal: AbortSignal.timeout(500) })
       .then(async (r) => { await r.body?.cancel(); return r; }).catch(() => null);
