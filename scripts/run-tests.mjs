@@ -40,6 +40,12 @@ if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
+// A fresh machine gets PostgreSQL, RabbitMQ, nginx and Chromium from apt first (a no-op
+// when they are present), so `npm test` works for a newcomer as it does in CI.
+if (spawnSync('bash', ['scripts/install-system-deps.sh'], { stdio: 'inherit' }).status !== 0) {
+  console.error('could not install the system packages the tests need (scripts/install-system-deps.sh needs root or sudo)');
+  process.exit(1);
+}
 const env = { ...process.env, ...startServices() };
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit', env });
 // Leave no service running behind the suite, unless asked to keep them for another run.
