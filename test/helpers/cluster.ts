@@ -106,6 +106,8 @@ export interface ClusterOptions {
   databaseUrl: string;
   amqpUrl: string;
   env?: Record<string, string>;
+  /** nginx's port; default a free one. */
+  nginxPort?: number;
 }
 
 export interface Cluster {
@@ -143,7 +145,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // The first node migrates the database; the others then start side by side.
     nodes.push(await startHerald({ env }));
     nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, () => startHerald({ env }))));
-    nginx = await startNginx(nodes.map((node) => node.port));
+    nginx = await startNginx(nodes.map((node) => node.port), options.nginxPort);
   } catch (err) {
     await stop();
     throw err;
