@@ -3,6 +3,7 @@
 #   ctl.sh postgres stop|start|restart    ctl.sh rabbitmq stop|start|restart
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+take_lock
 [ -f "$STATE_FILE" ] || { echo "no services state in $STATE_FILE: run scripts/services/up.sh first" >&2; exit 1; }
 # shellcheck disable=SC1090
 . "$STATE_FILE"

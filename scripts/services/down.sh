@@ -2,6 +2,7 @@
 # Stops what scripts/services/up.sh started and removes its state.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+take_lock
 if [ -f "$STATE_FILE" ]; then
   # shellcheck disable=SC1090
   . "$STATE_FILE"

@@ -5,6 +5,14 @@ STATE_DIR=${HERALD_SERVICES_DIR:-$REPO/.tmp/services}
 STATE_FILE=$STATE_DIR/state.env
 ENV_FILE=$REPO/.tmp/services.env
 
+# One of up.sh / down.sh / ctl.sh at a time: two test runs starting at once must not start
+# two PostgreSQL clusters or two RabbitMQ nodes on the same state directory.
+take_lock() {
+  mkdir -p "$REPO/.tmp"
+  exec 9>"$REPO/.tmp/services.lock"
+  flock -w 300 9 || { echo "timed out waiting for $REPO/.tmp/services.lock" >&2; exit 1; }
+}
+
 pg_bindir() {
   if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/pg_ctl" ]; then pg_config --bindir; return; fi
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1

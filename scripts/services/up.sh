@@ -4,6 +4,7 @@
 # services already running are left alone. Installs nothing (see scripts/install-system-deps.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+take_lock
 mkdir -p "$STATE_DIR"
 # shellcheck disable=SC1090
 [ -f "$STATE_FILE" ] && . "$STATE_FILE"
