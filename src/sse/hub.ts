@@ -247,7 +247,7 @@ export class Hub {
       if (now >= session.expiresAt) {
         session.close('token_expired', { event: 'auth-expired', data: { reason: 'token_expired' } });
       } else if (now >= session.maxAgeAt) {
-        session.close('max_age', { event: 'reconnect', data: { reason: 'max_age' }, retryMs: jitter(1000) });
+        session.close('max_age', { retryMs: jitter(1000) });
       } else if (now - session.lastWriteAt >= this.options.heartbeatMs) {
         session.heartbeat();
       }
@@ -265,7 +265,7 @@ export class Hub {
     await Promise.all(sessions.map((session) => new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         // A jittered retry hint so clients do not all return at the same instant.
-        session.close('drain', { event: 'reconnect', data: { reason: 'drain' }, retryMs: jitter(Math.max(1000, windowMs)) });
+        session.close('drain', { retryMs: jitter(Math.max(1000, windowMs)) });
         resolve();
       }, Math.random() * windowMs);
       timer.unref();

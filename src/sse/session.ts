@@ -183,10 +183,10 @@ export class StreamSession {
   }
 
   /** Ends the stream after a final event; the blank line is written first, so it is whole. */
-  close(reason: CloseReason, finalEvent?: { event: string; data: object; retryMs?: number }): void {
+  close(reason: CloseReason, final?: { event?: string; data?: object; retryMs?: number }): void {
     if (this.closed) return;
-    if (finalEvent && !this.res.destroyed) {
-      this.res.write(encodeEvent({ event: finalEvent.event, data: JSON.stringify(finalEvent.data), retry: finalEvent.retryMs }));
+    if (final && !this.res.destroyed) {
+      this.res.write(encodeEvent({ event: final.event, data: final.data && JSON.stringify(final.data), retry: final.retryMs }));
     }
     this.closed = true;
     this.#pending = null;

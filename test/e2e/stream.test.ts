@@ -122,3 +122,15 @@ test('the per-user stream cap answers 429 with Retry-After and a JSON error', as
   t.after(() => d.close());
   assert.equal(d.status, 200);
 });
+
+test('SIGTERM drains: streams end with a retry hint spread over the window, then the process exits 0', async (t) => {
+  const herald = await startHerald({ env: { HERALD_DRAIN_MS: '600' } });
+  t.after(() => herald.stop());
+  const streams = await Promise.all(['u1', 'u2', 'u3'].map(async (u) => openStream(herald.url, await herald.token(u))));
+  await Promise.all(streams.map((s) => s.waitForEvents('ready', 1)));
+  const exitCode = herald.kill('SIGTERM');
+  await Promise.all(streams.map((s) => s.ended));
+  assert.equal(await exitCode, 0);
+  assert.ok(herald.logs.some((l) => l.includes('"msg":"draining"')));
+  assert.ok(herald.logs.some((l) => l.includes('"msg":"stopped"')));
+});
