@@ -9,8 +9,8 @@ ENV_FILE=$REPO/.tmp/services.env
 # two PostgreSQL clusters or two RabbitMQ nodes on the same state directory.
 take_lock() {
   mkdir -p "$REPO/.tmp"
-  exec 9>"$REPO/.tmp/services.lock"
-  flock -w 300 9 || { echo "timed out waiting for $REPO/.tmp/services.lock" >&2; exit 1; }
+  exec 9>"$REPO/.tmp/services.flock"
+  flock -w 300 9 || { echo "timed out waiting for $REPO/.tmp/services.flock" >&2; exit 1; }
 }
 
 pg_bindir() {
@@ -60,7 +60,7 @@ rabbit_running() {
 
 pg_start() {
   as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DATA -c fsync=on -c max_connections=200" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DATA -c fsync=on -c max_connections=200" start >/dev/null 9>&-
 }
 
 pg_stop() {
@@ -68,7 +68,8 @@ pg_stop() {
 }
 
 rabbit_start() {
-  (rabbit_env; "$(rabbit_sbin)/rabbitmq-server" -detached >/dev/null 2>&1)
+  # 9>&-: the daemons must not inherit (and so hold) the services lock.
+  (rabbit_env; "$(rabbit_sbin)/rabbitmq-server" -detached >/dev/null 2>&1 9>&-)
   # `rabbitmq-diagnostics ping` answers once the node is up; then wait for the app itself.
   local i
   for i in $(seq 1 120); do
