@@ -8,6 +8,11 @@ export interface Config {
   readonly port: number;
   /** SQLite file path / `sqlite:` URL (default `./data/herald.db`) or a `postgres://` URL. */
   readonly databaseUrl: string;
+  /**
+   * SQLite `synchronous` level: `full` (default) fsyncs every commit, so a 202 survives power
+   * loss; `normal` survives a process crash but may lose the last commits on power loss.
+   */
+  readonly sqliteSynchronous: 'full' | 'normal';
   /** `amqp://` URL selects RabbitMQ for ingest and fan-out; unset: in-process. */
   readonly amqpUrl: string | null;
   /** HS256 secret; null in the embedded default means "generate a development secret". */
@@ -135,6 +140,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
     throw new ConfigError(`HERALD_AMQP_URL must start with amqp:// or amqps:// (got "${amqpUrl}")`);
   }
+  const sqliteSynchronous = str(env, 'HERALD_SQLITE_SYNCHRONOUS') ?? 'full';
+  if (sqliteSynchronous !== 'full' && sqliteSynchronous !== 'normal') {
+    throw new ConfigError(`HERALD_SQLITE_SYNCHRONOUS must be full or normal (got "${sqliteSynchronous}")`);
+  }
   const logLevel = str(env, 'HERALD_LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`HERALD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${logLevel}")`);
@@ -160,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port: int(env, 'HERALD_PORT', 8080, 0, 65535),
     databaseUrl,
+    sqliteSynchronous,
     amqpUrl,
     jwtSecret,
     jwtPublicKey,

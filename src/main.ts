@@ -60,7 +60,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   let secret = config.jwtSecret;
   if (secret === null && config.devMode) secret = loadOrCreateDevSecret(config.databaseUrl);
   const verifier = tokenVerifier(config, secret);
-  const store: NotificationStore = await openStore(config.databaseUrl);
+  const store: NotificationStore = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
   await store.migrate();
   const metrics = new Metrics();
   const { bus, amqp } = openBus(config, log);

@@ -14,7 +14,12 @@ export function sqlitePath(url: string): string {
   return url.replace(/^sqlite:(\/\/)?/, '');
 }
 
-export async function openStore(databaseUrl: string): Promise<NotificationStore> {
+export interface StoreOptions {
+  /** SQLite only; see Config.sqliteSynchronous. */
+  sqliteSynchronous?: 'full' | 'normal';
+}
+
+export async function openStore(databaseUrl: string, options: StoreOptions = {}): Promise<NotificationStore> {
   if (isPostgresUrl(databaseUrl)) {
     const pg = (await import('pg')).default;
     // int8 (sequence numbers, counts) as JS numbers: they stay far below 2^53.
@@ -29,8 +34,8 @@ export async function openStore(databaseUrl: string): Promise<NotificationStore>
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
-  // FULL: a 202 means the notification is on disk, not only in the page cache.
-  sqlite.pragma('synchronous = FULL');
+  // FULL (default): a 202 means the notification is on disk, not only in the page cache.
+  sqlite.pragma(`synchronous = ${options.sqliteSynchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
   return new KyselyNotificationStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
 }
