@@ -59,6 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
   installErrorHandling(app);
+  // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
+  app.removeContentTypeParser('text/plain');
   urlLengthLimit(app, config.maxUrlBytes);
   ipAllowList(app, config.allowIps);
   if (config.corsOrigins.length > 0) {

@@ -28,7 +28,7 @@ export function ticketRoutes(app: FastifyInstance, deps: AppDeps, tickets: Ticke
   app.post('/v1/session', { schema: { querystring: NoQuery } }, async (request, reply) => {
     // Only a header token becomes a cookie: a token from a URL or another cookie does not.
     const token = bearerToken(request);
-    if (!token) throw new HeraldError('invalid_token', 'Send the token to store as "Authorization: Bearer <token>".');
+    if (!token) throw new HeraldError('invalid_token');
     const principal = await deps.authenticate(request, 'subscribe');
     const maxAge = principal.exp - Math.floor(Date.now() / 1000);
     if (maxAge <= 0) throw new HeraldError('invalid_token');

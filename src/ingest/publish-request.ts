@@ -68,6 +68,11 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
   if (data !== null && (typeof data !== 'object' || Array.isArray(data))) {
     throw new HeraldError('invalid_request', 'data must be a JSON object.');
   }
+  // Checked before anything recursive (JSON.stringify, the request hash) walks it: a deeply
+  // nested body would otherwise overflow the stack and answer 500.
+  if (data !== null && depthOver(data, MAX_DATA_DEPTH)) {
+    throw new HeraldError('invalid_request', `data must not nest deeper than ${MAX_DATA_DEPTH} levels.`);
+  }
   if (data !== null && Buffer.byteLength(JSON.stringify(data)) > limits.maxDataBytes) {
     throw new HeraldError('payload_too_large', `data is over ${limits.maxDataBytes} bytes as JSON.`);
   }
@@ -78,6 +83,20 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
     requestHash: createHash('sha256').update(stableStringify(fields)).digest('base64url'),
     ...fields,
   };
+}
+
+const MAX_DATA_DEPTH = 32;
+
+/** True when `value` nests objects/arrays deeper than `max`; iterative, so any depth is safe. */
+function depthOver(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** JSON with object keys sorted, so equal bodies hash equal whatever their key order. */

@@ -38,10 +38,12 @@ function cell(text: string): string {
 
 export function writeSecurityDoc(notes: string[]): void {
   const passed = rows.filter((r) => r.actual === r.expected).length;
+  const controls = rows.filter((r) => r.input.startsWith('control:')).length;
   const lines = [
     BEGIN,
     '',
-    `${rows.length} hostile inputs tried, ${passed} answered as expected (last run: ${new Date().toISOString().slice(0, 10)}).`,
+    `${rows.length - controls} hostile inputs and ${controls} controls (valid requests that must still work) tried; ` +
+      `${passed} of ${rows.length} answered exactly as expected (last run: ${new Date().toISOString().slice(0, 10)}).`,
     '',
     '| # | group | hostile input | expected | actual |',
     '|---|---|---|---|---|',
