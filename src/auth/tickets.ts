@@ -15,6 +15,8 @@ const TICKET_AUDIENCE = 'herald:stream-ticket';
 const TICKET_TYPE = 'herald-ticket+jwt';
 /** A ticket outlives no token: 30 s plus at most this skew between nodes. */
 const TICKET_CLOCK_TOLERANCE_S = 5;
+/** Longest ticket accepted (it travels in a URL); the stream route allows as much. */
+export const MAX_TICKET_CHARS = 4096;
 /** Bound on remembered redemptions; past it the oldest are dropped (they expire anyway). */
 const MAX_REMEMBERED = 200_000;
 
@@ -76,10 +78,13 @@ export function createTicketService(settings: TicketSettings): TicketService {
         .setIssuedAt(now)
         .setExpirationTime(exp)
         .sign(key);
+      if (ticket.length > MAX_TICKET_CHARS) {
+        throw new HeraldError('invalid_request', 'This token names too many groups to fit a ticket in a URL; use the Authorization header or the session cookie.');
+      }
       return { ticket, expires_in: exp - now };
     },
     async redeem(ticket) {
-      if (ticket.length > 2048) throw new HeraldError('invalid_token');
+      if (ticket.length > MAX_TICKET_CHARS) throw new HeraldError('invalid_token');
       let payload;
       try {
         ({ payload } = await jwtVerify(ticket, key, {

@@ -9,7 +9,7 @@ import type { AppDeps } from '../app.js';
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
-  ticket: Type.Optional(Type.String({ maxLength: 512 })),
+  ticket: Type.Optional(Type.String({ maxLength: 4096 })),
   last_event_id: Type.Optional(Type.String({ maxLength: 4096 })),
 }, { additionalProperties: false });
 

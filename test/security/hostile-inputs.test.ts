@@ -518,6 +518,11 @@ describe('tickets and the session cookie', () => {
     const t = await ticket();
     return `${t.status}, expires_in ${t.expires_in}, ${await useTicket(t.ticket)}`;
   });
+  hostile('ticket', 'control: a ticket for a 256-character sub with 20 groups', '200, 200 ready', async () => {
+    const token = remember(await h.token('s'.repeat(256), { scope: 'subscribe', groups: Array.from({ length: 20 }, (_, i) => `group-number-${i}`) }));
+    const t = await ticket(token);
+    return `${t.status}, ${await useTicket(t.ticket)}`;
+  });
   hostile('ticket', 'the same ticket used a second time', '200 ready then 401 invalid_token', async () => {
     const t = await ticket();
     return `${await useTicket(t.ticket)} then ${await useTicket(t.ticket)}`;
