@@ -1,10 +1,11 @@
 // A minimal test SSE reader over fetch + eventsource-parser that records every event.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { waitFor } from './wait.js';
 
 export interface RecordedEvent {
   event: string;
   id: string | undefined;
+  // Parsed JSON of any shape: tests assert on the fields they expect.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   data: any;
   raw: string;
 }
@@ -31,11 +32,19 @@ export async function openStream(url: string, token: string | null, options: { l
   const res = await fetch(`${url}/v1/stream`, { headers, signal: controller.signal });
   const events: RecordedEvent[] = [];
   const comments: string[] = [];
+  // Waiters are checked on every event, so a wait ends the moment its event arrives.
+  const waiters = new Set<() => void>();
+  const byType = new Map<string, RecordedEvent[]>();
   const parser = createParser({
     onEvent: (e: EventSourceMessage) => {
       let data: unknown = e.data;
       try { data = JSON.parse(e.data); } catch { /* keep text */ }
-      events.push({ event: e.event ?? 'message', id: e.id, data, raw: e.data });
+      const recorded = { event: e.event ?? 'message', id: e.id, data, raw: e.data };
+      events.push(recorded);
+      const list = byType.get(recorded.event) ?? [];
+      list.push(recorded);
+      byType.set(recorded.event, list);
+      for (const waiter of waiters) waiter();
     },
     onComment: (c) => comments.push(c),
   });
@@ -52,9 +61,21 @@ export async function openStream(url: string, token: string | null, options: { l
     events,
     comments,
     ended,
-    of: (event) => events.filter((e) => e.event === event),
-    waitForEvents: (event, count, timeoutMs = 10_000) =>
-      waitFor(() => (stream.of(event).length >= count ? stream.of(event) : null), `${count} "${event}" events (have ${stream.of(event).length})`, timeoutMs),
+    of: (event) => [...(byType.get(event) ?? [])],
+    waitForEvents: (event, count, timeoutMs = 10_000) => new Promise<RecordedEvent[]>((resolve, reject) => {
+      const check = () => {
+        if ((byType.get(event)?.length ?? 0) < count) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(stream.of(event));
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} "${event}" events (have ${stream.of(event).length})`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    }),
     lastId: () => [...events].reverse().find((e) => e.id !== undefined)?.id,
     close: () => controller.abort(),
   };
