@@ -30,7 +30,11 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
   const vhost = await createAmqpVhost();
   let started: Cluster | null = null;
   const cleanups: Array<() => Promise<void>> = [];
+  let publishing = true;
+  let aborted = false;
   t.after(async () => {
+    publishing = false;
+    aborted = true;
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     // Whatever happened, leave the shared services running for the next test.
     await serviceCtl('postgres', 'start').catch(() => {});
@@ -54,7 +58,6 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
   const outcomes = new Map<string, Outcome>();
   let refused = 0;
   const refusedBy = new Map<string, number>();
-  let publishing = true;
   const countRefused = (why: string) => {
     refused++;
     refusedBy.set(why, (refusedBy.get(why) ?? 0) + 1);
@@ -68,7 +71,7 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
       const outcome: Outcome = { user, accepted: false };
       outcomes.set(key, outcome);
       const body = JSON.stringify({ recipients: [user], type: 'fault.test', content: key, idempotency_key: key });
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS && !aborted; attempt++) {
         try {
           const res = await fetch(`${cluster.nginx.url}/v1/notifications`, {
             method: 'POST', headers: { authorization: `Bearer ${publishToken}`, 'content-type': 'application/json' }, body,
@@ -104,7 +107,7 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
       const outcome: Outcome = { user, accepted: false };
       outcomes.set(key, outcome);
       const body = Buffer.from(JSON.stringify({ recipients: [user], type: 'fault.test', content: key, publisher: 'fault-amqp' }));
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS && !aborted; attempt++) {
         try {
           await Promise.race([
             amqpOut.send({ exchange: 'herald.ingest', routingKey: 'notification', durable: true, contentType: 'application/json', messageId: key }, body),
@@ -122,6 +125,7 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
   }
 
   const publishers = [...Array.from({ length: HTTP_PUBLISHERS }, (_, i) => httpPublisher(i)), amqpPublisher()];
+  cleanups.push(async () => { await Promise.all(publishers); });
   const acceptedCount = () => [...outcomes.values()].filter((o) => o.accepted).length;
   const log = (msg: string) => console.log(`[faults] ${msg} (accepted so far ${acceptedCount()}, refused ${refused})`);
   const publishFor = async (ms: number) => {
