@@ -25,8 +25,11 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     // int8 (sequence numbers, counts) as JS numbers: they stay far below 2^53.
     pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
-    // An idle client losing its connection (database restart) must not crash the process.
+    // A client losing its connection (database restart) must not crash the process: idle
+    // ones report through the pool, checked-out ones (between two statements of a
+    // transaction) emit on themselves. The statement in flight still fails and is retried.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
   }
   const BetterSqlite3 = (await import('better-sqlite3')).default;

@@ -168,10 +168,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       return { status: res.status, body: parsed };
     },
     async ready(timeoutMs = 30_000) {
+      let last = '';
       await waitFor(async () => {
-        const answers = await Promise.all(nodes.map((node) => fetch(`${node.url}/readyz`).then((r) => r.status, () => 0)));
-        return answers.every((status) => status === 200);
-      }, 'every node to be ready', timeoutMs, 100);
+        const answers = await Promise.all(nodes.map((node) => fetch(`${node.url}/readyz`).then(async (r) => `${r.status} ${await r.text()}`, (err: Error) => `0 ${err.message}`)));
+        last = answers.join(' | ');
+        return answers.every((answer) => answer.startsWith('200'));
+      }, 'every node to be ready', timeoutMs, 100).catch((err: Error) => {
+        const tails = nodes.map((node, i) => `node ${i}:\n${node.logs.slice(-8).join('\n')}`).join('\n');
+        throw new Error(`${err.message}; last answers: ${last}\n${tails}`);
+      });
     },
     stop,
   };
