@@ -69,7 +69,10 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const publisher = new NotificationPublisher(store, bus, metrics);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const authenticate = createAuthenticate(verifier, metrics);
-  const tickets = createTicketService({ ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS });
+  const tickets = createTicketService({
+    ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS,
+    redeemOnce: (jti, expiresAtMs) => store.redeemOnce(jti, expiresAtMs),
+  });
   if (!tickets.sharedKey) log.warn('stream tickets are signed with a per-process key: set HERALD_TICKET_SECRET so every node accepts them');
   const devSecret = config.devMode ? secret : null;
   const app = await buildApp({

@@ -2,10 +2,9 @@
 // token it carries a ticket in its URL that is valid for seconds and opens one stream.
 //
 // A ticket is an HS256 JWT under its own key and audience, so any node holding the key can
-// check it (no shared ticket table is needed to accept one), and it can never pass as an
-// access token nor an access token as a ticket. One-time use is enforced by remembering the
-// `jti`s redeemed on this node until they expire; see docs/security.md for the multi-node
-// caveat (without a shared store a ticket could be redeemed once per node within its TTL).
+// check it, and it can never pass as an access token nor an access token as a ticket.
+// One-time use is enforced by recording each redeemed `jti` in the store (a unique key), so
+// a ticket opens one stream in the whole cluster.
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { HeraldError } from '../errors.js';
@@ -17,8 +16,6 @@ const TICKET_TYPE = 'herald-ticket+jwt';
 const TICKET_CLOCK_TOLERANCE_S = 5;
 /** Longest ticket accepted (it travels in a URL); the stream route allows as much. */
 export const MAX_TICKET_CHARS = 4096;
-/** Bound on remembered redemptions; past it the oldest are dropped (they expire anyway). */
-const MAX_REMEMBERED = 200_000;
 
 export interface TicketSettings {
   /** HERALD_TICKET_SECRET, or null. */
@@ -26,6 +23,8 @@ export interface TicketSettings {
   /** HERALD_JWT_SECRET (or the development secret), or null. */
   jwtSecret: string | null;
   ttlS: number;
+  /** Records a ticket id as used until the given time; false when it was already used. */
+  redeemOnce(jti: string, expiresAtMs: number): Promise<boolean>;
 }
 
 export interface IssuedTicket {
@@ -53,15 +52,6 @@ function ticketKey(settings: TicketSettings): { key: Uint8Array; shared: boolean
 
 export function createTicketService(settings: TicketSettings): TicketService {
   const { key, shared } = ticketKey(settings);
-  /** jti -> expiry (ms); insertion order is expiry order, since every ticket has one TTL. */
-  const redeemed = new Map<string, number>();
-
-  function forget(now: number): void {
-    for (const [jti, expiresAt] of redeemed) {
-      if (expiresAt > now && redeemed.size <= MAX_REMEMBERED) break;
-      redeemed.delete(jti);
-    }
-  }
 
   return {
     sharedKey: shared,
@@ -101,10 +91,7 @@ export function createTicketService(settings: TicketSettings): TicketService {
       if (!isValidUserId(sub) || typeof jti !== 'string' || typeof exp !== 'number' || typeof texp !== 'number') {
         throw new HeraldError('invalid_token');
       }
-      const now = Date.now();
-      forget(now);
-      if (redeemed.has(jti)) throw new HeraldError('invalid_token');
-      redeemed.set(jti, (exp + TICKET_CLOCK_TOLERANCE_S) * 1000);
+      if (!(await settings.redeemOnce(jti, (exp + TICKET_CLOCK_TOLERANCE_S) * 1000))) throw new HeraldError('invalid_token');
       return { sub, scopes: new Set(['subscribe']), groups: parseGroups(payload.groups), exp: texp };
     },
   };

@@ -14,6 +14,7 @@ type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived
 /** The NotificationStore on Kysely; the dialect differences are the two flags below. */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
+  #redemptions = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -188,6 +189,17 @@ export class KyselyNotificationStore implements NotificationStore {
           seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(trx);
       return Number(result.numAffectedRows ?? 0n);
     });
+  }
+
+  async redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
+    const now = Date.now();
+    // Expired rows are swept now and then; they can never be redeemed again anyway.
+    if (++this.#redemptions % 100 === 0) await this.db.deleteFrom('redeemed_tickets').where('expires_at', '<', now).execute();
+    const inserted = await this.db.insertInto('redeemed_tickets').values({ jti: id, expires_at: expiresAtMs })
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .returning('jti')
+      .executeTakeFirst();
+    return inserted !== undefined;
   }
 
   async ping(): Promise<void> {

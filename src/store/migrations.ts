@@ -52,6 +52,17 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`insert into herald_meta (key, value) values ('epoch', ${randomEpoch()})`.execute(db);
       },
     },
+    '0002_redeemed_tickets': {
+      async up(db: Kysely<unknown>) {
+        // One-time stream tickets are redeemed here, so a ticket opens one stream in the
+        // whole cluster, not one per node.
+        await db.schema.createTable('redeemed_tickets')
+          .addColumn('jti', 'text', (c) => c.primaryKey())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('redeemed_tickets_expires_at').on('redeemed_tickets').column('expires_at').execute();
+      },
+    },
   };
 }
 

@@ -25,6 +25,11 @@ export interface Database {
     seen_at: string | null;
     archived_at: string | null;
   };
+  redeemed_tickets: {
+    jti: string;
+    /** ms since epoch; rows past it are deleted. */
+    expires_at: number;
+  };
   idempotency_keys: {
     publisher: string;
     key: string;

@@ -102,6 +102,11 @@ export interface NotificationStore {
   updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null>;
   /** Marks every visible notification read or seen, optionally only up to (and including) one id. */
   markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number>;
+  /**
+   * Records a one-time credential (a stream ticket's `jti`) as used until `expiresAtMs`;
+   * false when it was already used, on any node sharing this database.
+   */
+  redeemOnce(id: string, expiresAtMs: number): Promise<boolean>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -220,6 +220,16 @@ for (const backend of backends) {
       assert.equal((await store.eventsAfter('user:carol', 0, 100)).length, 20);
     });
 
+    test('redeemOnce accepts an id once, until and after it expires', async (t) => {
+      const store = await backend.open(t);
+      const later = Date.now() + 60_000;
+      assert.equal(await store.redeemOnce('ticket-1', later), true);
+      assert.equal(await store.redeemOnce('ticket-1', later), false);
+      assert.equal(await store.redeemOnce('ticket-2', later), true);
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.redeemOnce('ticket-3', later)));
+      assert.equal(results.filter(Boolean).length, 1, 'concurrent redemptions: exactly one wins');
+    });
+
     test('ping answers while the database is reachable', async (t) => {
       const store = await backend.open(t);
       await store.ping();

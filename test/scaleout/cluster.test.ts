@@ -60,6 +60,19 @@ test('a scale-out cluster of three nodes behind nginx', { timeout: 180_000 }, as
     assert.equal(updated?.data.unread_count, 0);
   });
 
+  await t.test('a stream ticket opens one stream in the whole cluster, on whichever node redeems it', async () => {
+    const token = await cluster.token('tess');
+    const res = await fetch(`${a.url}/v1/stream/tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const { ticket } = await res.json() as { ticket: string };
+    const first = await fetch(`${b.url}/v1/stream?ticket=${encodeURIComponent(ticket)}`);
+    assert.equal(first.status, 200, 'minted on one node, redeemed on another');
+    await first.body?.cancel();
+    const replayed = await fetch(`${c.url}/v1/stream?ticket=${encodeURIComponent(ticket)}`);
+    assert.equal(replayed.status, 401, 'the same ticket on a third node');
+    assert.equal(((await replayed.json()) as { error: { code: string } }).error.code, 'invalid_token');
+  });
+
   await t.test('nginx logs stream requests with the token redacted', async () => {
     const token = await cluster.token('alice');
     const res = await fetch(`${cluster.nginx.url}/v1/stream?access_token=${token}&last_event_id=x`, { signal: AbortSignal.timeout(500) })
