@@ -34,18 +34,23 @@ class FakeLocks {
 }
 
 test('tabs share one stream; a follower takes over from the last cursor when the leader closes', async (t) => {
-  let sent = 0;
+  // A server with a store: notifications are published over time, and every connection
+  // sends all of them after its cursor, as Herald does on resume.
+  let published = 0;
+  const publishing = setInterval(() => {
+    if (published < 6) published += 1;
+  }, 15);
   const server = await startScriptedServer([
     (req, res) => {
       sseHead(res);
-      const from = Number(String(req.headers['last-event-id'] ?? 'e.0').split('.')[1]);
-      res.write(readyEvent(`e.${from}`));
-      // A live stream: publishes arrive every few ms, each resumable from its cursor.
+      let cursor = Number(String(req.headers['last-event-id'] ?? 'e.0').split('.')[1]);
+      res.write(readyEvent(`e.${cursor}`));
       const timer = setInterval(() => {
-        if (sent >= 6) return;
-        sent += 1;
-        res.write(sseEvent('notification', notification(`n${sent}`), `e.${sent}`));
-      }, 15);
+        while (cursor < published) {
+          cursor += 1;
+          res.write(sseEvent('notification', notification(`n${cursor}`), `e.${cursor}`));
+        }
+      }, 5);
       res.on('close', () => clearInterval(timer));
     },
   ]);
@@ -59,6 +64,7 @@ test('tabs share one stream; a follower takes over from the last cursor when the
     tab.on('state', ({ newState }) => states[i]?.push(newState));
   });
   t.after(async () => {
+    clearInterval(publishing);
     for (const tab of tabs) tab.close();
     await server.close();
   });
