@@ -184,12 +184,14 @@ test('heartbeat comments keep a quiet connection alive', async (t) => {
   const { server } = await observe(t, [
     (_req, res) => {
       sseHead(res);
-      res.write(readyEvent('e.0', 30));
+      // Beats every 20 ms against a 250 ms watchdog (2.5 × 100 ms): a margin no loaded
+      // machine's event loop stalls eat, over a window ten times the heartbeat.
+      res.write(readyEvent('e.0', 100));
       const beat = setInterval(() => res.write(': hb\n\n'), 20);
       res.on('close', () => clearInterval(beat));
     },
   ]);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.equal(server.requests.length, 1);
 });
 
