@@ -147,10 +147,8 @@ export class Hub {
     this.metrics.closed.inc({ reason });
   }
 
-  /** Builds the close hook sessions report to; kept here so the maps stay private. */
-  get onSessionClosed(): (session: StreamSession, reason: CloseReason) => void {
-    return (session, reason) => this.#onSessionClosed(session, reason);
-  }
+  /** The close hook every session reports to (bound once, so the maps stay private). */
+  readonly onSessionClosed = (session: StreamSession, reason: CloseReason): void => this.#onSessionClosed(session, reason);
 
   #onBusMessage(message: BusMessage): void {
     if (message.kind === 'notification') this.#onNotification(message.event);
