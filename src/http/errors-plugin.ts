@@ -1,13 +1,13 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERRORS, errorBody, HeraldError, type ErrorCode } from '../errors.js';
 
-// Fastify's own failures mapped onto Herald's stable codes.
-const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+// Fastify's own failures mapped onto Herald's stable codes, each with the message it answers.
+const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', message: ERRORS.payload_too_large.message },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', message: ERRORS.unsupported_media_type.message },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', message: 'Content-Length does not match the body.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_request', message: 'The body is empty; send a JSON object.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_request', message: 'The body is not valid JSON.' },
 };
 
 /** Every error leaves as `{"error":{"code","message"}}` with the status of its code. */
@@ -16,14 +16,17 @@ export function installErrorHandling(app: FastifyInstance): void {
     let herald: HeraldError;
     if (error instanceof HeraldError) herald = error;
     else if (error.validation) herald = new HeraldError('invalid_request', validationMessage(error));
-    else if (error.code && FASTIFY_CODES[error.code]) herald = new HeraldError(FASTIFY_CODES[error.code] as ErrorCode, fastifyMessage(error));
-    else if (error instanceof SyntaxError || (error.statusCode === 400)) herald = new HeraldError('invalid_request', 'The body is not valid JSON.');
+    else if (error.code && FASTIFY_ERRORS[error.code]) {
+      const known = FASTIFY_ERRORS[error.code] as { code: ErrorCode; message: string };
+      herald = new HeraldError(known.code, known.message);
+    } else if (error instanceof SyntaxError) herald = new HeraldError('invalid_request', 'The body is not valid JSON.');
+    else if (error.statusCode === 400) herald = new HeraldError('invalid_request', error.message);
     else if (error.statusCode === 429) herald = new HeraldError('rate_limited', error.message, Number(reply.getHeader('retry-after')) || 60);
     else if (error.statusCode === 413) herald = new HeraldError('payload_too_large');
     else if (error.statusCode === 415) herald = new HeraldError('unsupported_media_type');
     else {
       request.log.error({ err: error }, 'request failed');
-      herald = new HeraldError(isUnavailable(error) ? 'unavailable' : 'internal', undefined, isUnavailable(error) ? 2 : undefined);
+      herald = isUnavailable(error) ? new HeraldError('unavailable', undefined, 2) : new HeraldError('internal');
     }
     if (herald.code === 'invalid_token') reply.header('www-authenticate', 'Bearer error="invalid_token"');
     if (herald.code === 'insufficient_scope') reply.header('www-authenticate', 'Bearer error="insufficient_scope"');
@@ -43,12 +46,6 @@ function validationMessage(error: FastifyError): string {
     return `${where}: unknown parameter "${String(first.params.additionalProperty)}".`;
   }
   return `${where}: ${first.message ?? 'is invalid'}.`;
-}
-
-function fastifyMessage(error: FastifyError): string {
-  const code = FASTIFY_CODES[error.code] as ErrorCode;
-  if (code === 'invalid_request') return 'The body is not valid JSON.';
-  return ERRORS[code].message;
 }
 
 // Errors from an unreachable database or broker answer 503 so clients retry.
