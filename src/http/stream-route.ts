@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
+import { HeraldError } from '../errors.js';
 import { encodeEvent } from '../sse/encode.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
@@ -24,8 +25,14 @@ const SSE_HEADERS = {
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
   app.get('/v1/stream', { schema: { querystring: StreamQuery } }, async (request, reply) => {
-    const principal = await deps.authenticateStream(request);
-    hub.admit(principal.sub, request.ip);
+    let principal;
+    try {
+      principal = await deps.authenticateStream(request);
+      hub.admit(principal.sub, request.ip);
+    } catch (err) {
+      deps.metrics.rejected.inc({ code: err instanceof HeraldError ? err.code : 'internal' });
+      throw err;
+    }
     const header = request.headers['last-event-id'];
     const query = request.query as { last_event_id?: string };
     const rawCursor = (typeof header === 'string' ? header : undefined) ?? query.last_event_id ?? null;
@@ -51,6 +58,7 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
       bufferLimit: config.streamBufferBytes,
       pendingLimit: 10000,
       onClose: hub.onSessionClosed,
+      onReplayed: hub.onReplayed,
     });
     request.log.info({ connection: session.id, user: principal.sub }, 'stream opened');
     try {

@@ -147,6 +147,9 @@ export class Hub {
     this.metrics.closed.inc({ reason });
   }
 
+  /** Counts events a session sent from the store instead of live. */
+  readonly onReplayed = (count: number): void => this.metrics.replayed.inc(count);
+
   /** The close hook every session reports to (bound once, so the maps stay private). */
   readonly onSessionClosed = (session: StreamSession, reason: CloseReason): void => this.#onSessionClosed(session, reason);
 

@@ -30,6 +30,8 @@ export interface SessionOptions {
   /** Live events buffered while a replay runs before the session is cut. */
   pendingLimit: number;
   onClose(session: StreamSession, reason: CloseReason): void;
+  /** Counts events sent from the store (resume or gap fill) rather than live. */
+  onReplayed(count: number): void;
 }
 
 const REPLAY_PAGE = 500;
@@ -141,9 +143,13 @@ export class StreamSession {
           for (;;) {
             const events = await store.eventsAfter(topic, this.sent.get(topic) ?? 0, REPLAY_PAGE);
             if (this.closed) return;
+            let replayed = 0;
             for (const event of events) {
-              if (event.seq > (this.sent.get(topic) ?? 0)) this.#send(encodeTopicEvent(event));
+              if (event.seq <= (this.sent.get(topic) ?? 0)) continue;
+              this.#send(encodeTopicEvent(event));
+              replayed += 1;
             }
+            if (replayed > 0) this.options.onReplayed(replayed);
             if (events.length < REPLAY_PAGE) break;
           }
         }

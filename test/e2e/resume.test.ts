@@ -26,6 +26,7 @@ test('Last-Event-ID replays exactly what was missed while disconnected, then goe
   assert.equal(second.of('reset').length, 0);
   // Every event carries the current count: all four missed ones are already unread.
   assert.deepEqual(events.map((e) => e.data.unread_count), [4, 4, 4, 5]);
+  assert.equal(await herald.metric('herald_replayed_total'), 3, 'three sent from the store, one live');
 });
 
 test('the cursor also works as the last_event_id query parameter (a reloaded native EventSource)', async (t) => {

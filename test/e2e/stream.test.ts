@@ -116,6 +116,7 @@ test('the per-user stream cap answers 429 with Retry-After and a JSON error', as
   assert.equal(c.status, 429);
   assert.ok(Number(c.headers.get('retry-after')) > 0);
   assert.equal(c.events[0]?.data.error.code, 'too_many_connections');
+  assert.equal(await herald.metric('herald_stream_rejected_total{code="too_many_connections"}'), 1);
   a.close();
   await waitFor(async () => (await herald.connections()) === 1, 'the closed stream to be released');
   const d = await openStream(herald.url, token);

@@ -26,6 +26,8 @@ export interface HeraldProcess {
   publish(body: unknown, token?: string): Promise<{ status: number; body: any }>;
   /** Open streams, read from the herald_stream_connections metric. */
   connections(): Promise<number>;
+  /** A metric's value from /metrics; `series` is the name with its labels, e.g. `x_total{code="y"}`. */
+  metric(series: string): Promise<number>;
   /** Sends a signal (default SIGKILL) and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   /** Starts the process again on the same port and database. */
@@ -109,10 +111,11 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
-    async connections() {
+    connections: () => herald.metric('herald_stream_connections'),
+    async metric(series) {
       const text = await (await fetch(`${url}/metrics`)).text();
-      const match = /^herald_stream_connections (\d+)/m.exec(text);
-      return match ? Number(match[1]) : 0;
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
     },
     async kill(signal = 'SIGKILL') {
       const proc = child;
