@@ -3,14 +3,13 @@ import { existsSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Principal } from './auth/principal.js';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { devRoutes } from './http/dev-routes.js';
-import type { Authenticate } from './http/authenticate.js';
+import type { Authenticate, AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
@@ -34,7 +33,7 @@ export interface AppDeps {
   log: Logger;
   authenticate: Authenticate;
   /** Stream authentication: everything `authenticate` accepts (plus tickets, where enabled). */
-  authenticateStream(request: FastifyRequest): Promise<Principal>;
+  authenticateStream: AuthenticateStream;
   /** Mints and redeems stream tickets; without it `POST /v1/stream/tickets` and `/v1/session` are absent. */
   tickets?: TicketService;
   /** Mints development tokens for the inbox page; null outside development mode. */

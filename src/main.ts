@@ -64,7 +64,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   await store.migrate();
   const metrics = new Metrics();
   const { bus, amqp } = openBus(config, log);
-  const hub = new Hub(store, bus, config, log, metrics);
+  const hub = new Hub({ store, bus, options: config, log, metrics });
   await hub.start();
   const publisher = new NotificationPublisher(store, bus, metrics);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;

@@ -34,10 +34,22 @@ export interface IssuedTicket {
 
 export interface TicketService {
   issue(principal: Principal): Promise<IssuedTicket>;
-  /** The principal the ticket was minted for, once; HeraldError('invalid_token') otherwise. */
+  /** Checks a ticket without using it up; HeraldError('invalid_token') when it is not valid. */
+  verify(ticket: string): Promise<VerifiedTicket>;
+  /** Uses the ticket up (cluster-wide); HeraldError('invalid_token') when it was used already. */
+  spend(ticket: VerifiedTicket): Promise<void>;
+  /** verify + spend: the principal the ticket was minted for, once. */
   redeem(ticket: string): Promise<Principal>;
   /** True when tickets minted here are accepted by other nodes sharing the configuration. */
   readonly sharedKey: boolean;
+}
+
+/** A valid ticket, not yet used up: the stream is admitted before it is spent. */
+export interface VerifiedTicket {
+  principal: Principal;
+  jti: string;
+  /** Until when its id must be remembered as used, ms since epoch. */
+  usedUntilMs: number;
 }
 
 /** The ticket key: explicit, else derived from the JWT secret (one-way), else random. */
@@ -73,7 +85,7 @@ export function createTicketService(settings: TicketSettings): TicketService {
       }
       return { ticket, expires_in: exp - now };
     },
-    async redeem(ticket) {
+    async verify(ticket) {
       if (ticket.length > MAX_TICKET_CHARS) throw new HeraldError('invalid_token');
       let payload;
       try {
@@ -91,8 +103,19 @@ export function createTicketService(settings: TicketSettings): TicketService {
       if (!isValidUserId(sub) || typeof jti !== 'string' || typeof exp !== 'number' || typeof texp !== 'number') {
         throw new HeraldError('invalid_token');
       }
-      if (!(await settings.redeemOnce(jti, (exp + TICKET_CLOCK_TOLERANCE_S) * 1000))) throw new HeraldError('invalid_token');
-      return { sub, scopes: new Set(['subscribe']), groups: parseGroups(payload.groups), exp: texp };
+      return {
+        principal: { sub, scopes: new Set(['subscribe']), groups: parseGroups(payload.groups), exp: texp },
+        jti,
+        usedUntilMs: (exp + TICKET_CLOCK_TOLERANCE_S) * 1000,
+      };
+    },
+    async spend(verified) {
+      if (!(await settings.redeemOnce(verified.jti, verified.usedUntilMs))) throw new HeraldError('invalid_token');
+    },
+    async redeem(ticket) {
+      const verified = await this.verify(ticket);
+      await this.spend(verified);
+      return verified.principal;
     },
   };
 }

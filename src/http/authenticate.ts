@@ -85,14 +85,40 @@ export function subjectKey(request: FastifyRequest): string {
   return `sub:${principalOf(request).sub}`;
 }
 
-/** Stream authentication: a one-time `ticket` query parameter, else whatever `authenticate` takes. */
-export function createAuthenticateStream(authenticate: Authenticate, tickets: TicketService, metrics: Metrics): (request: FastifyRequest) => Promise<Principal> {
+/** Who opens a stream, and how to use up a one-time ticket once the stream is admitted. */
+export interface StreamCredential {
+  principal: Principal;
+  /** Uses up the ticket (a no-op for a token); throws HeraldError('invalid_token') when already used. */
+  spend(): Promise<void>;
+}
+
+export type AuthenticateStream = (request: FastifyRequest) => Promise<StreamCredential>;
+
+const NOTHING_TO_SPEND = async (): Promise<void> => {};
+
+/**
+ * Stream authentication: a one-time `ticket` query parameter, else whatever `authenticate`
+ * takes. A ticket is only checked here; the route spends it after admission, so a node
+ * that refuses the stream (full, draining) leaves it usable on the next one.
+ */
+export function createAuthenticateStream(authenticate: Authenticate, tickets: TicketService, metrics: Metrics): AuthenticateStream {
   return async (request) => {
     const query = request.query as Record<string, unknown> | undefined;
-    if (query?.ticket === undefined) return authenticate(request, 'subscribe');
+    if (query?.ticket === undefined) return { principal: await authenticate(request, 'subscribe'), spend: NOTHING_TO_SPEND };
     try {
       if (typeof query.ticket !== 'string') throw new HeraldError('invalid_token');
-      return await tickets.redeem(query.ticket);
+      const verified = await tickets.verify(query.ticket);
+      return {
+        principal: verified.principal,
+        spend: async () => {
+          try {
+            await tickets.spend(verified);
+          } catch (err) {
+            metrics.authFailures.inc();
+            throw err;
+          }
+        },
+      };
     } catch (err) {
       metrics.authFailures.inc();
       throw err;

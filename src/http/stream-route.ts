@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
-import { encodeEvent } from '../sse/encode.js';
+import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
 import type { AppDeps } from '../app.js';
@@ -11,7 +11,7 @@ import type { AppDeps } from '../app.js';
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
   ticket: Type.Optional(Type.String({ maxLength: 4096 })),
-  last_event_id: Type.Optional(Type.String({ maxLength: 4096 })),
+  last_event_id: Type.Optional(Type.String({ maxLength: MAX_CURSOR_CHARS })),
 }, { additionalProperties: false });
 
 const SSE_HEADERS = {
@@ -25,42 +25,64 @@ const SSE_HEADERS = {
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
   app.get('/v1/stream', { schema: { querystring: StreamQuery } }, async (request, reply) => {
-    let principal;
+    const res = reply.raw;
+    // The client may leave while the token is checked; a session built after that must not
+    // take a slot (its 'close' has already fired and would never come again).
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+    };
+    res.once('close', onGone);
+    let session: StreamSession;
     try {
-      principal = await deps.authenticateStream(request);
-      hub.admit(principal.sub, request.ip);
+      const credential = await deps.authenticateStream(request);
+      // Admission before the ticket is spent: a full or draining node answers 503 and the
+      // next node (nginx retries it) can still accept the same ticket.
+      hub.admit(credential.principal.sub, request.ip);
+      if (gone) return reply.hijack();
+      const { principal } = credential;
+      const audience = audienceOf(principal);
+      const maxAge = config.maxStreamAgeMs;
+      const now = hub.clock.now();
+      session = new StreamSession(res, {
+        id: randomUUID(),
+        audience,
+        audienceKey: audienceKey(audience),
+        ip: request.ip,
+        epoch: store.epoch,
+        expiresAt: principal.exp * 1000,
+        maxAgeAt: maxAge > 0 ? now + maxAge * (0.9 + Math.random() * 0.1) : Infinity,
+        bufferLimit: config.streamBufferBytes,
+        pendingLimit: 10000,
+        store,
+        clock: hub.clock,
+        onClose: hub.onSessionClosed,
+        onReplayed: hub.onReplayed,
+      });
+      res.off('close', onGone);
+      hub.register(session);
+      try {
+        await credential.spend();
+      } catch (err) {
+        session.close('refused');
+        throw err;
+      }
     } catch (err) {
       deps.metrics.rejected.inc({ code: err instanceof HeraldError ? err.code : 'internal' });
       throw err;
     }
+    if (session.closed) return reply.hijack();
+
     const header = request.headers['last-event-id'];
     const query = request.query as { last_event_id?: string };
     const rawCursor = (typeof header === 'string' ? header : undefined) ?? query.last_event_id ?? null;
 
     reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS });
     request.raw.socket.setNoDelay(true);
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
-    res.write(encodeEvent({ retry: 1000 + Math.floor(Math.random() * 2000) }));
-
-    const audience = audienceOf(principal);
-    const maxAge = config.maxStreamAgeMs;
-    const session = new StreamSession(res, {
-      id: randomUUID(),
-      audience,
-      audienceKey: audienceKey(audience),
-      ip: request.ip,
-      epoch: store.epoch,
-      expiresAt: principal.exp * 1000,
-      maxAgeAt: maxAge > 0 ? Date.now() + maxAge * (0.9 + Math.random() * 0.1) : Infinity,
-      bufferLimit: config.streamBufferBytes,
-      pendingLimit: 10000,
-      onClose: hub.onSessionClosed,
-      onReplayed: hub.onReplayed,
-    });
-    request.log.info({ connection: session.id, user: principal.sub }, 'stream opened');
+    session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, 1000 + Math.floor(Math.random() * 2000));
+    request.log.info({ connection: session.id, user: session.user }, 'stream opened');
     try {
       await hub.open(session, rawCursor);
     } catch (err) {

@@ -1,14 +1,30 @@
-// The stream cursor: `<epoch>.<user seq>.<broadcast seq>[.<group>:<seq>]*`.
-// Short, ASCII and free of CR/LF, so it survives Last-Event-ID headers and CORS.
+// The stream cursor, sent as the `id:` of every event and returned as Last-Event-ID:
+//   `<epoch>.<user seq>.<broadcast seq>.k<check>[.<group key>:<seq>]*`
+// It rides on every event and in a header that CORS preflights when long, so it stays
+// short and ASCII: a group is keyed by its name when that is short, else by a hash of it
+// (`~` + base36), so a user with 100 long group names still resumes with a ~1.5 KB cursor.
+// `check` binds the cursor to the database's content: it folds in the id of the last
+// event seen on each topic, so a restored backup whose heads pass the cursor again (with
+// other events at those positions) is detected and answered with `reset`.
+import type { Audience } from '../store/store.js';
 
 export interface Cursor {
   epoch: string;
-  /** Last delivered sequence per topic. */
+  /** Last delivered sequence per topic of the audience. */
   seqs: Map<string, number>;
+  /** The check over the ids at those positions; null for a cursor of the older form without one. */
+  check: number | null;
+  /** The cursor names groups this audience no longer follows (its check cannot be verified). */
+  foreign: boolean;
 }
 
 const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SEQ = /^\d{1,15}$/;
+const CHECK = /^k[0-9a-z]{1,7}$/;
+/** Group names up to this length are their own key; longer ones are hashed. */
+const SHORT_NAME = 8;
+/** The longest cursor accepted: 100 groups of hashed keys fit well inside it. */
+export const MAX_CURSOR_CHARS = 4096;
 
 export function isValidGroupName(name: string): boolean {
   return GROUP_NAME.test(name);
@@ -18,28 +34,74 @@ export function userTopic(user: string): string {
   return `user:${user}`;
 }
 
-export function encodeCursor(epoch: string, user: string, seqs: ReadonlyMap<string, number>): string {
-  let out = `${epoch}.${seqs.get(userTopic(user)) ?? 0}.${seqs.get('broadcast') ?? 0}`;
-  for (const [topic, seq] of seqs) {
-    if (topic.startsWith('group:')) out += `.${topic.slice(6)}:${seq}`;
+/** FNV-1a, 32 bits: cheap, stable across processes, good enough to key and check. */
+export function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
   }
-  return out;
+  return hash >>> 0;
 }
 
-/** Parses a cursor; null when it is not one (the stream then answers `reset`). */
-export function decodeCursor(raw: string, user: string): Cursor | null {
-  if (raw.length > 4096) return null;
-  const parts = raw.split('.');
-  const [epoch, userSeq, broadcastSeq, ...groups] = parts;
-  if (!epoch || !/^[a-z0-9]{1,32}$/.test(epoch) || !SEQ.test(userSeq ?? '') || !SEQ.test(broadcastSeq ?? '')) return null;
-  const seqs = new Map<string, number>([
-    [userTopic(user), Number(userSeq)],
-    ['broadcast', Number(broadcastSeq)],
-  ]);
-  for (const group of groups) {
-    const [name, seq, extra] = group.split(':');
-    if (extra !== undefined || !name || !GROUP_NAME.test(name) || !SEQ.test(seq ?? '')) return null;
-    seqs.set(`group:${name}`, Number(seq));
+/** Encodes and decodes the cursors of one audience (its group keys are computed once). */
+export class CursorFormat {
+  readonly #epoch: string;
+  readonly #userTopic: string;
+  /** Group topic -> its key in the cursor. */
+  readonly #keys = new Map<string, string>();
+  /** Key -> group topic. */
+  readonly #topics = new Map<string, string>();
+
+  constructor(epoch: string, audience: Audience) {
+    this.#epoch = epoch;
+    this.#userTopic = userTopic(audience.user);
+    const hashed = new Map<string, string[]>();
+    for (const topic of audience.topics) {
+      if (!topic.startsWith('group:')) continue;
+      const name = topic.slice(6);
+      if (name.length <= SHORT_NAME) this.#setKey(topic, name);
+      else {
+        const key = `~${hash32(name).toString(36)}`;
+        hashed.set(key, [...(hashed.get(key) ?? []), topic]);
+      }
+    }
+    // Two of this audience's groups with one hash keep their names: never ambiguous.
+    for (const [key, topics] of hashed) {
+      if (topics.length === 1) this.#setKey(topics[0] as string, key);
+      else for (const topic of topics) this.#setKey(topic, topic.slice(6));
+    }
   }
-  return { epoch, seqs };
+
+  #setKey(topic: string, key: string): void {
+    this.#keys.set(topic, key);
+    this.#topics.set(key, topic);
+  }
+
+  encode(seqs: ReadonlyMap<string, number>, check: number): string {
+    let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get('broadcast') ?? 0}.k${check.toString(36)}`;
+    for (const [topic, key] of this.#keys) out += `.${key}:${seqs.get(topic) ?? 0}`;
+    return out;
+  }
+
+  /** Parses a cursor; null when it is not one (the stream then answers `reset`). */
+  decode(raw: string): Cursor | null {
+    if (raw.length > MAX_CURSOR_CHARS) return null;
+    const [epoch, userSeq, broadcastSeq, ...rest] = raw.split('.');
+    if (!epoch || !/^[a-z0-9]{1,32}$/.test(epoch) || !SEQ.test(userSeq ?? '') || !SEQ.test(broadcastSeq ?? '')) return null;
+    const seqs = new Map<string, number>([[this.#userTopic, Number(userSeq)], ['broadcast', Number(broadcastSeq)]]);
+    let check: number | null = null;
+    let foreign = false;
+    if (rest[0] !== undefined && CHECK.test(rest[0])) check = Number.parseInt((rest.shift() as string).slice(1), 36);
+    for (const part of rest) {
+      const [key, seq, extra] = part.split(':');
+      if (extra !== undefined || !key || !SEQ.test(seq ?? '')) return null;
+      if (!key.startsWith('~') && !GROUP_NAME.test(key)) return null;
+      // Older cursors key every group by its full name.
+      const topic = this.#topics.get(key) ?? (key.startsWith('~') ? undefined : `group:${key}`);
+      if (topic === undefined || !this.#keys.has(topic)) foreign = true;
+      else seqs.set(topic, Number(seq));
+    }
+    return { epoch, seqs, check, foreign };
+  }
 }

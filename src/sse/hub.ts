@@ -3,8 +3,9 @@ import type { Bus, BusMessage, UpdatePayload } from '../bus/bus.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
-import { decodeCursor } from './cursor.js';
-import { encodeTopicEvent, StreamSession, type CloseReason, type EncodedEvent } from './session.js';
+import { systemClock, type Clock } from './clock.js';
+import { hash32 } from './cursor.js';
+import { encodeTopicEvent, type CloseReason, type EncodedEvent, type StartPosition, type StreamSession } from './session.js';
 import { UnreadTracker } from './unread-tracker.js';
 
 export interface HubOptions {
@@ -14,22 +15,40 @@ export interface HubOptions {
   maxConnectionsPerIp: number;
 }
 
+export interface HubDeps {
+  store: NotificationStore;
+  bus: Bus;
+  options: HubOptions;
+  log: Logger;
+  metrics: Metrics;
+  clock?: Clock;
+}
+
 /** This node's view of one topic: who follows it and the last sequence fanned out. */
 interface TopicChannel {
   sessions: Set<StreamSession>;
   delivered: number;
+  /** hash32 of the id at `delivered`, null when not known (then a rewind shows in the head). */
+  deliveredIdHash: number | null;
   /** Resolves once `delivered` holds the topic's head from the store. */
   ready: Promise<void>;
   fetching: boolean;
   fetchAgain: boolean;
 }
 
+/** The count shared by every session of one audience, and the order of the snapshot it holds. */
 interface TrackerEntry {
   tracker: UnreadTracker;
+  audience: Audience;
   sessions: number;
+  /** Order number of the newest snapshot applied: an older one finishing later is ignored. */
+  appliedOrder: number;
 }
 
 const FETCH_PAGE = 500;
+
+/** The inbox change sent when a count was corrected without a known cause (after a fault). */
+const COUNT_REFRESH: UpdatePayload = { ids: [], status: null, archived: null, seen: null, all: false, notification: null };
 
 /** Identifies an audience (user + topics) so sessions with the same view share a count. */
 export function audienceKey(audience: Audience): string {
@@ -38,91 +57,135 @@ export function audienceKey(audience: Audience): string {
 
 /**
  * Fans events out to this node's streams. Bus messages are hints: a topic's events are
- * delivered strictly in sequence, and a gap is read from the store first (DESIGN §4.3).
+ * delivered strictly in sequence and a gap is read from the store first; an inbox change
+ * makes the node re-read the count itself, so lost or reordered hints cannot skew it.
  */
 export class Hub {
+  readonly #store: NotificationStore;
+  readonly #bus: Bus;
+  readonly #options: HubOptions;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #clock: Clock;
   readonly #topics = new Map<string, TopicChannel>();
   readonly #users = new Map<string, Set<StreamSession>>();
   readonly #ips = new Map<string, number>();
   readonly #trackers = new Map<string, TrackerEntry>();
   readonly #sessions = new Set<StreamSession>();
   #sweepTimer: NodeJS.Timeout | null = null;
-  #lastResync = Date.now();
+  #lastResync: number;
+  #snapshotOrder = 0;
   #draining = false;
 
-  constructor(
-    private readonly store: NotificationStore,
-    private readonly bus: Bus,
-    private readonly options: HubOptions,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-  ) {}
+  constructor(deps: HubDeps) {
+    this.#store = deps.store;
+    this.#bus = deps.bus;
+    this.#options = deps.options;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.#clock = deps.clock ?? systemClock;
+    this.#lastResync = this.#clock.now();
+  }
 
   get size(): number {
     return this.#sessions.size;
   }
 
+  get clock(): Clock {
+    return this.#clock;
+  }
+
   async start(): Promise<void> {
-    await this.bus.start({ onMessage: (m) => this.#onBusMessage(m), onResync: () => this.resync() });
+    await this.#bus.start({ onMessage: (m) => this.#onBusMessage(m), onResync: () => this.#onBusResync() });
     // One sweep for every stream: heartbeats, token expiry, head re-checks.
-    const tickMs = Math.min(1000, this.options.heartbeatMs);
-    this.#sweepTimer = setInterval(() => this.#sweep(), tickMs);
+    const tickMs = Math.min(1000, this.#options.heartbeatMs);
+    this.#sweepTimer = setInterval(() => this.sweep(), tickMs);
     this.#sweepTimer.unref();
   }
 
-  /** Throws the answer for a stream that must not open (limits, draining). */
+  /** Throws the answer for a stream that must not open (limits, draining). Spends nothing. */
   admit(user: string, ip: string): void {
     if (this.#draining) throw new HeraldError('unavailable', 'This node is shutting down; reconnect.', 1);
-    if (this.#sessions.size >= this.options.maxConnections) throw new HeraldError('overloaded', 'This node holds its maximum number of streams.', 5);
-    if ((this.#users.get(user)?.size ?? 0) >= this.options.maxConnectionsPerUser) {
-      throw new HeraldError('too_many_connections', `At most ${this.options.maxConnectionsPerUser} streams per user; close one first.`, 5);
+    if (this.#sessions.size >= this.#options.maxConnections) throw new HeraldError('overloaded', 'This node holds its maximum number of streams.', 5);
+    if ((this.#users.get(user)?.size ?? 0) >= this.#options.maxConnectionsPerUser) {
+      throw new HeraldError('too_many_connections', `At most ${this.#options.maxConnectionsPerUser} streams per user; close one first.`, 5);
     }
-    if ((this.#ips.get(ip) ?? 0) >= this.options.maxConnectionsPerIp) {
-      throw new HeraldError('too_many_connections', `At most ${this.options.maxConnectionsPerIp} streams per client address.`, 5);
+    if ((this.#ips.get(ip) ?? 0) >= this.#options.maxConnectionsPerIp) {
+      throw new HeraldError('too_many_connections', `At most ${this.#options.maxConnectionsPerIp} streams per client address.`, 5);
     }
   }
 
-  /**
-   * Registers the session for live events first, then reads the unread snapshot, answers
-   * `ready` (and `reset` for an unusable cursor), then replays from the cursor and goes live.
-   */
-  async open(session: StreamSession, rawCursor: string | null): Promise<void> {
+  /** Takes the session's slot at once (call right after admit, before any await). */
+  register(session: StreamSession): void {
     this.#sessions.add(session);
     addTo(this.#users, session.user, session);
     this.#ips.set(session.ip, (this.#ips.get(session.ip) ?? 0) + 1);
-    this.metrics.connections.set(this.#sessions.size);
-    this.metrics.opened.inc();
-    await Promise.all(session.audience.topics.map((topic) => this.#join(topic, session)));
-    const snapshot = await this.store.unreadSnapshot(session.audience);
-    if (session.closed) return;
-    let entry = this.#trackers.get(session.audienceKey);
-    if (entry) entry.tracker.onSnapshot(snapshot);
-    else this.#trackers.set(session.audienceKey, (entry = { tracker: new UnreadTracker(snapshot), sessions: 0 }));
-    entry.sessions += 1;
-    session.tracker = entry.tracker;
+    this.#metrics.connections.set(this.#sessions.size);
+    this.#metrics.opened.inc();
+  }
 
-    const cursor = rawCursor === null ? null : decodeCursor(rawCursor, session.user);
-    const usable = cursor !== null && cursor.epoch === this.store.epoch &&
-      [...cursor.seqs].every(([topic, seq]) => seq <= (snapshot.heads.get(topic) ?? seq));
-    for (const topic of session.audience.topics) {
+  /**
+   * Joins the session's topics for live events first, reads the count and heads in one
+   * snapshot, checks the cursor, starts the session (`ready`, and `reset` for a cursor it
+   * cannot resume), then replays from the cursor and goes live.
+   */
+  async open(session: StreamSession, rawCursor: string | null): Promise<void> {
+    const { audience } = session;
+    await Promise.all(audience.topics.map((topic) => this.#join(topic, session)));
+    const order = ++this.#snapshotOrder;
+    const snapshot = await this.#store.unreadSnapshot(audience);
+    if (session.closed) return;
+
+    const cursor = rawCursor === null ? null : session.cursorFormat.decode(rawCursor);
+    let usable = cursor !== null && cursor.epoch === this.#store.epoch && !cursor.foreign &&
+      [...cursor.seqs].every(([topic, seq]) => seq <= (snapshot.heads.get(topic) ?? 0));
+    // The ids at the cursor's positions and at the heads, in one read.
+    const wanted: Array<[string, number]> = [];
+    for (const topic of audience.topics) {
       const head = snapshot.heads.get(topic) ?? 0;
-      session.sent.set(topic, usable ? (cursor.seqs.get(topic) ?? head) : head);
+      if (head > 0) wanted.push([topic, head]);
+      const seq = usable ? cursor?.seqs.get(topic) : undefined;
+      if (seq !== undefined && seq > 0 && seq !== head) wanted.push([topic, seq]);
     }
-    session.writeEvent('ready', {
-      connection_id: session.id, unread_count: session.unread, cursor: session.cursor(), heartbeat_ms: this.options.heartbeatMs,
-    }, true);
-    if (rawCursor !== null && !usable) {
-      session.writeEvent('reset', { reason: 'unknown_cursor', unread_count: session.unread, cursor: session.cursor() }, true);
+    const ids = await this.#store.idsAt(wanted);
+    if (session.closed) return;
+    if (usable && cursor) usable = cursorMatches(cursor.seqs, cursor.check, ids);
+
+    const positions = new Map<string, StartPosition>();
+    for (const topic of audience.topics) {
+      const head = snapshot.heads.get(topic) ?? 0;
+      const seq = (usable ? cursor?.seqs.get(topic) : undefined) ?? head;
+      positions.set(topic, { seq, id: seq === 0 ? null : (ids.get(`${topic}\n${seq}`) ?? null) });
     }
-    await session.replay(this.store);
+    let entry = this.#trackers.get(session.audienceKey);
+    if (!entry) {
+      entry = { tracker: new UnreadTracker(snapshot), audience, sessions: 0, appliedOrder: order };
+      this.#trackers.set(session.audienceKey, entry);
+    } else if (order > entry.appliedOrder) {
+      entry.appliedOrder = order;
+      entry.tracker.onSnapshot(snapshot);
+    }
+    entry.sessions += 1;
+    session.start(entry.tracker, positions, rawCursor !== null && !usable, this.#options.heartbeatMs);
+    if (rawCursor !== null && !usable) this.#metrics.resets.inc();
+    // An inbox change that arrived while this session was opening may postdate its snapshot.
+    if (session.hasHeldUpdates) await this.#refresh(entry);
+    session.flushHeldUpdates();
+    await session.replay();
   }
 
   async #join(topic: string, session: StreamSession): Promise<void> {
     let channel = this.#topics.get(topic);
     if (!channel) {
-      const created: TopicChannel = { sessions: new Set(), delivered: 0, ready: Promise.resolve(), fetching: false, fetchAgain: false };
-      created.ready = this.store.heads([topic]).then((heads) => {
+      const created: TopicChannel = {
+        sessions: new Set(), delivered: 0, deliveredIdHash: null, ready: Promise.resolve(), fetching: false, fetchAgain: false,
+      };
+      created.ready = this.#store.heads([topic]).then((heads) => {
         created.delivered = Math.max(created.delivered, heads.get(topic) ?? 0);
+      }, (err: unknown) => {
+        // Forget the channel, so the next stream joining this topic reads the head again.
+        if (this.#topics.get(topic) === created) this.#topics.delete(topic);
+        throw err;
       });
       this.#topics.set(topic, (channel = created));
     }
@@ -141,35 +204,43 @@ export class Hub {
       channel?.sessions.delete(session);
       if (channel && channel.sessions.size === 0 && !channel.fetching) this.#topics.delete(topic);
     }
-    const entry = this.#trackers.get(session.audienceKey);
-    if (entry && session.tracker === entry.tracker && --entry.sessions === 0) this.#trackers.delete(session.audienceKey);
-    this.metrics.connections.set(this.#sessions.size);
-    this.metrics.closed.inc({ reason });
+    if (session.started) {
+      const entry = this.#trackers.get(session.audienceKey);
+      if (entry && --entry.sessions === 0) this.#trackers.delete(session.audienceKey);
+    }
+    this.#metrics.connections.set(this.#sessions.size);
+    this.#metrics.closed.inc({ reason });
   }
 
   /** Counts events a session sent from the store instead of live. */
-  readonly onReplayed = (count: number): void => this.metrics.replayed.inc(count);
+  readonly onReplayed = (count: number): void => this.#metrics.replayed.inc(count);
 
   /** The close hook every session reports to (bound once, so the maps stay private). */
   readonly onSessionClosed = (session: StreamSession, reason: CloseReason): void => this.#onSessionClosed(session, reason);
 
   #onBusMessage(message: BusMessage): void {
     if (message.kind === 'notification') this.#onNotification(message.event);
-    else this.#onUpdated(message);
+    else this.#onUpdated(message.user, message.update);
   }
 
   #onNotification(event: TopicEvent): void {
     const channel = this.#topics.get(event.topic);
-    if (!channel || event.seq <= channel.delivered) return;
+    if (!channel || event.seq < channel.delivered) return;
+    if (event.seq === channel.delivered) {
+      // The same position with another id: the database was rewound (restored).
+      if (channel.deliveredIdHash !== null && hash32(event.notification.id) !== channel.deliveredIdHash) this.#rewound(event.topic, channel);
+      return;
+    }
     if (event.seq === channel.delivered + 1 && !channel.fetching) this.#fanOut(channel, encodeTopicEvent(event));
     else void this.#fetch(event.topic);
   }
 
   #fanOut(channel: TopicChannel, event: EncodedEvent): void {
     channel.delivered = event.seq;
-    for (const session of channel.sessions) session.offer(event, this.store);
-    this.metrics.delivered.inc(channel.sessions.size);
-    this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.acceptedAt) / 1000);
+    channel.deliveredIdHash = event.idHash;
+    for (const session of channel.sessions) session.offer(event);
+    this.#metrics.delivered.inc(channel.sessions.size);
+    this.#metrics.deliveryLatency.observe(Math.max(0, this.#clock.now() - event.acceptedAt) / 1000);
   }
 
   /** Reads a topic's events after what this node delivered, in order; one reader per topic. */
@@ -186,7 +257,14 @@ export class Hub {
       do {
         channel.fetchAgain = false;
         for (;;) {
-          const events = await this.store.eventsAfter(topic, channel.delivered, FETCH_PAGE);
+          // From the last delivered event itself when its id is known: a different id there
+          // means the database was rewound and this node's position is meaningless.
+          const checkLast = channel.deliveredIdHash !== null && channel.delivered > 0;
+          const events = await this.#store.eventsAfter(topic, channel.delivered - (checkLast ? 1 : 0), FETCH_PAGE);
+          if (checkLast && events[0]?.seq === channel.delivered && hash32(events[0].notification.id) !== channel.deliveredIdHash) {
+            this.#rewound(topic, channel);
+            return;
+          }
           for (const event of events) {
             if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeTopicEvent(event));
           }
@@ -195,65 +273,94 @@ export class Hub {
       } while (channel.fetchAgain);
     } catch (err) {
       // The store is unreachable; the next sweep's resync retries.
-      this.log.warn({ err, topic }, 'could not read topic events; will retry');
+      this.#log.warn({ err, topic }, 'could not read topic events; will retry');
     } finally {
       channel.fetching = false;
-      if (channel.sessions.size === 0) this.#topics.delete(topic);
+      if (channel.sessions.size === 0 && this.#topics.get(topic) === channel) this.#topics.delete(topic);
     }
+  }
+
+  /**
+   * The topic's head went back (a restored backup): positions on this node mean nothing
+   * now. Its streams close with a retry hint; on reconnect their cursors get `reset`.
+   */
+  #rewound(topic: string, channel: TopicChannel): void {
+    this.#log.warn({ topic, delivered: channel.delivered }, 'topic head went back (database restored?); resetting its streams');
+    if (this.#topics.get(topic) === channel) this.#topics.delete(topic);
+    for (const session of [...channel.sessions]) session.close('reset', { retryMs: jitter(1000) });
   }
 
   /** Re-reads every followed topic's head and fetches what this node has not delivered. */
   resync(): void {
     const topics = [...this.#topics.keys()];
     if (topics.length === 0) return;
-    this.store.heads(topics).then((heads) => {
+    this.#store.heads(topics).then((heads) => {
       for (const [topic, head] of heads) {
         const channel = this.#topics.get(topic);
-        if (channel && head > channel.delivered) void this.#fetch(topic);
+        if (!channel) continue;
+        if (head < channel.delivered) this.#rewound(topic, channel);
+        else if (head > channel.delivered) void this.#fetch(topic);
       }
-    }, (err: unknown) => this.log.warn({ err }, 'could not re-read topic heads; will retry'));
+    }, (err: unknown) => this.#log.warn({ err }, 'could not re-read topic heads; will retry'));
   }
 
-  #onUpdated(message: Extract<BusMessage, { kind: 'updated' }>): void {
-    const sessions = this.#users.get(message.user);
+  /** The bus may have lost messages: re-read heads, and every count (inbox changes may be lost too). */
+  #onBusResync(): void {
+    this.resync();
+    for (const [key, entry] of this.#trackers) {
+      const before = entry.tracker.unread;
+      this.#refresh(entry).then(() => {
+        if (entry.tracker.unread === before) return;
+        for (const session of this.#sessionsOf(entry.audience.user, key)) session.update(COUNT_REFRESH);
+      }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
+    }
+  }
+
+  /** Reads the audience's count again; the newest snapshot started wins whatever order they finish in. */
+  async #refresh(entry: TrackerEntry): Promise<void> {
+    const order = ++this.#snapshotOrder;
+    const snapshot = await this.#store.unreadSnapshot(entry.audience);
+    if (order <= entry.appliedOrder) return;
+    entry.appliedOrder = order;
+    entry.tracker.onSnapshot(snapshot);
+  }
+
+  #sessionsOf(user: string, key: string): StreamSession[] {
+    return [...(this.#users.get(user) ?? [])].filter((session) => session.audienceKey === key);
+  }
+
+  /** An inbox change of `user` (on any node): recount each of the user's audiences, then tell its streams. */
+  #onUpdated(user: string, update: UpdatePayload): void {
+    const sessions = this.#users.get(user);
     if (!sessions) return;
-    const refreshed = new Set<string>();
-    for (const session of sessions) {
-      if (refreshed.has(session.audienceKey)) continue;
-      refreshed.add(session.audienceKey);
-      const entry = this.#trackers.get(session.audienceKey);
-      if (!entry) continue;
-      if (session.audienceKey === message.audienceKey) {
-        entry.tracker.onSnapshot({ unread: message.unread, heads: new Map(message.heads) });
-        this.#sendUpdate(message.user, session.audienceKey, message.update);
-      } else {
-        // Another set of topics (other groups): its count needs its own snapshot.
-        this.store.unreadSnapshot(session.audience).then((snapshot) => {
-          entry.tracker.onSnapshot(snapshot);
-          this.#sendUpdate(message.user, session.audienceKey, message.update);
-        }, (err: unknown) => this.log.warn({ err }, 'could not refresh unread count'));
+    const keys = new Set([...sessions].map((session) => session.audienceKey));
+    for (const key of keys) {
+      const entry = this.#trackers.get(key);
+      // Not started yet: the sessions hold the change and recount when they start.
+      if (!entry) {
+        for (const session of this.#sessionsOf(user, key)) session.update(update);
+        continue;
       }
+      this.#refresh(entry).then(() => {
+        for (const session of this.#sessionsOf(user, key)) session.update(update);
+      }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
     }
   }
 
-  #sendUpdate(user: string, key: string, update: UpdatePayload): void {
-    for (const session of this.#users.get(user) ?? []) {
-      if (session.audienceKey === key) session.writeEvent('notification.updated', { ...update, unread_count: session.unread }, false);
-    }
-  }
-
-  #sweep(): void {
-    const now = Date.now();
+  /** Heartbeats, token expiry, maximum age, and the periodic head re-check. Runs on a timer. */
+  sweep(): void {
+    const now = this.#clock.now();
     for (const session of this.#sessions) {
+      if (!session.started) continue;
       if (now >= session.expiresAt) {
         session.close('token_expired', { event: 'auth-expired', data: { reason: 'token_expired' } });
       } else if (now >= session.maxAgeAt) {
         session.close('max_age', { retryMs: jitter(1000) });
-      } else if (now - session.lastWriteAt >= this.options.heartbeatMs) {
+      } else if (now - session.lastWriteAt >= this.#options.heartbeatMs) {
         session.heartbeat();
       }
     }
-    if (now - this.#lastResync >= this.options.heartbeatMs) {
+    if (now - this.#lastResync >= this.#options.heartbeatMs) {
       this.#lastResync = now;
       this.resync();
     }
@@ -277,6 +384,19 @@ export class Hub {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     for (const session of [...this.#sessions]) session.close('drain');
   }
+}
+
+/** True when the ids at the cursor's positions fold to its check (a cursor without one is trusted). */
+function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, ids: ReadonlyMap<string, string>): boolean {
+  let folded = 0;
+  for (const [topic, seq] of seqs) {
+    if (seq === 0) continue;
+    const id = ids.get(`${topic}\n${seq}`);
+    // The event the cursor points at is gone (retention) or never existed here.
+    if (id === undefined) return false;
+    folded ^= hash32(id);
+  }
+  return check === null || folded === check;
 }
 
 function jitter(maxMs: number): number {

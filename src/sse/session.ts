@@ -1,18 +1,29 @@
 import type { ServerResponse } from 'node:http';
+import type { UpdatePayload } from '../bus/bus.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
+import type { Clock } from './clock.js';
+import { CursorFormat, hash32 } from './cursor.js';
 import { encodeComment, encodeEvent, notificationEventHead, notificationEventTail } from './encode.js';
-import { encodeCursor } from './cursor.js';
 import type { UnreadTracker } from './unread-tracker.js';
 
-export type CloseReason = 'client' | 'slow_consumer' | 'token_expired' | 'max_age' | 'drain' | 'error';
+export type CloseReason = 'client' | 'slow_consumer' | 'token_expired' | 'max_age' | 'drain' | 'reset' | 'refused' | 'error';
 
 /** A notification event ready to write: the shared head bytes plus where it sits. */
 export interface EncodedEvent {
   topic: string;
   seq: number;
+  /** hash32 of the notification id, folded into the reader's cursor check. */
+  idHash: number;
   head: Buffer;
   /** When the notification was accepted (ms since epoch), for the latency histogram. */
   acceptedAt: number;
+}
+
+/** Where a stream starts on one topic: the last sequence the client has, and that event's id. */
+export interface StartPosition {
+  seq: number;
+  /** The notification id at `seq`, null when seq is 0. */
+  id: string | null;
 }
 
 export interface SessionOptions {
@@ -27,19 +38,23 @@ export interface SessionOptions {
   maxAgeAt: number;
   /** Bytes the socket may hold unsent before the session is cut. */
   bufferLimit: number;
-  /** Live events buffered while a replay runs before the session is cut. */
+  /** Live events held while a replay runs before the session is cut. */
   pendingLimit: number;
+  store: NotificationStore;
+  clock: Clock;
   onClose(session: StreamSession, reason: CloseReason): void;
   /** Counts events sent from the store (resume or gap fill) rather than live. */
   onReplayed(count: number): void;
 }
 
-const REPLAY_PAGE = 500;
+/** Rows read per store query while replaying. */
+export const REPLAY_PAGE = 500;
 
 export function encodeTopicEvent(event: TopicEvent): EncodedEvent {
   return {
     topic: event.topic,
     seq: event.seq,
+    idHash: hash32(event.notification.id),
     head: Buffer.from(notificationEventHead('notification', event.notification)),
     acceptedAt: Date.parse(event.notification.created_at),
   };
@@ -47,7 +62,8 @@ export function encodeTopicEvent(event: TopicEvent): EncodedEvent {
 
 /**
  * One open stream. It knows the last sequence it sent per topic, so anything offered twice
- * is dropped and any gap is filled from the store before later events go out.
+ * is dropped and any gap is filled from the store before later events go out. Until the
+ * hub starts it (after `ready`), live events and inbox updates are held, never written.
  */
 export class StreamSession {
   readonly id: string;
@@ -56,46 +72,97 @@ export class StreamSession {
   readonly ip: string;
   readonly expiresAt: number;
   readonly maxAgeAt: number;
-  readonly sent = new Map<string, number>();
-  lastWriteAt = Date.now();
+  lastWriteAt: number;
   closed = false;
-  tracker: UnreadTracker | null = null;
-  /** Live events that arrived while a replay was running; null once live. */
+  readonly #res: ServerResponse;
+  readonly #options: SessionOptions;
+  readonly #cursor: CursorFormat;
+  readonly #sent = new Map<string, number>();
+  /** hash32 of the last id sent per topic, and their XOR: the cursor's check. */
+  readonly #idHashes = new Map<string, number>();
+  #check = 0;
+  #tracker: UnreadTracker | null = null;
+  #headersSent = false;
+  /** Live events held while a replay runs (or before start); null when live. */
   #pending: EncodedEvent[] | null = [];
+  /** Inbox updates that arrived before `ready`; null once started. */
+  #heldUpdates: UpdatePayload[] | null = [];
   #replaying = false;
+  #drainWaiter: (() => void) | null = null;
 
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly options: SessionOptions,
-  ) {
+  constructor(res: ServerResponse, options: SessionOptions) {
+    this.#res = res;
+    this.#options = options;
     this.id = options.id;
     this.audience = options.audience;
     this.audienceKey = options.audienceKey;
     this.ip = options.ip;
     this.expiresAt = options.expiresAt;
     this.maxAgeAt = options.maxAgeAt;
+    this.lastWriteAt = options.clock.now();
+    this.#cursor = new CursorFormat(options.epoch, options.audience);
     res.on('close', () => this.close('client'));
     res.on('error', () => this.close('error'));
+    res.on('drain', () => this.#wakeDrainWaiter());
   }
 
   get user(): string {
     return this.audience.user;
   }
 
+  get cursorFormat(): CursorFormat {
+    return this.#cursor;
+  }
+
+  /** True once the hub has started it (positions and count known, `ready` written). */
+  get started(): boolean {
+    return this.#tracker !== null;
+  }
+
   get unread(): number {
-    return this.tracker?.unread ?? 0;
+    return this.#tracker?.unread ?? 0;
+  }
+
+  get hasHeldUpdates(): boolean {
+    return (this.#heldUpdates?.length ?? 0) > 0;
+  }
+
+  /** The last sequence sent on a topic. */
+  sentOn(topic: string): number {
+    return this.#sent.get(topic) ?? 0;
   }
 
   cursor(): string {
-    return encodeCursor(this.options.epoch, this.audience.user, this.sent);
+    return this.#cursor.encode(this.#sent, this.#check);
+  }
+
+  /** Sends the response head (200, SSE headers) and a first line, so no proxy waits. */
+  sendHead(headers: Record<string, string>, retryMs: number): void {
+    if (this.closed || this.#headersSent) return;
+    this.#headersSent = true;
+    this.#res.writeHead(200, headers);
+    this.write(encodeEvent({ retry: retryMs }));
+  }
+
+  /** Sets where each topic starts and the count, then writes `ready` (and `reset` when asked). */
+  start(tracker: UnreadTracker, positions: ReadonlyMap<string, StartPosition>, reset: boolean, heartbeatMs: number): void {
+    for (const [topic, position] of positions) {
+      this.#sent.set(topic, position.seq);
+      const hash = position.id === null ? 0 : hash32(position.id);
+      this.#idHashes.set(topic, hash);
+      this.#check ^= hash;
+    }
+    this.#tracker = tracker;
+    this.writeEvent('ready', { connection_id: this.id, unread_count: this.unread, cursor: this.cursor(), heartbeat_ms: heartbeatMs }, true);
+    if (reset) this.writeEvent('reset', { reason: 'unknown_cursor', unread_count: this.unread, cursor: this.cursor() }, true);
   }
 
   /** Writes bytes; cuts the session when its unsent bytes pass the bound (it resumes by cursor). */
   write(chunk: string | Buffer): boolean {
     if (this.closed) return false;
-    this.res.write(chunk);
-    this.lastWriteAt = Date.now();
-    if (this.res.writableLength > this.options.bufferLimit) {
+    this.#res.write(chunk);
+    this.lastWriteAt = this.#options.clock.now();
+    if (this.#res.writableLength > this.#options.bufferLimit) {
       this.close('slow_consumer');
       return false;
     }
@@ -110,15 +177,32 @@ export class StreamSession {
     this.write(encodeComment('hb'));
   }
 
+  /** An inbox change of this user: written with the current count, or held until `ready`. */
+  update(payload: UpdatePayload): void {
+    if (this.closed) return;
+    if (this.#heldUpdates !== null) {
+      this.#heldUpdates.push(payload);
+      return;
+    }
+    this.writeEvent('notification.updated', { ...payload, unread_count: this.unread }, false);
+  }
+
+  /** Writes the updates held before `ready` (the hub refreshed the count first). */
+  flushHeldUpdates(): void {
+    const held = this.#heldUpdates ?? [];
+    this.#heldUpdates = null;
+    for (const payload of held) this.update(payload);
+  }
+
   /** Live path: called by the hub for every event of a topic this session follows. */
-  offer(event: EncodedEvent, store: NotificationStore): void {
+  offer(event: EncodedEvent): void {
     if (this.closed) return;
     if (this.#pending !== null) {
       this.#pending.push(event);
-      if (this.#pending.length > this.options.pendingLimit) this.close('slow_consumer');
+      if (this.#pending.length > this.#options.pendingLimit) this.close('slow_consumer');
       return;
     }
-    const sent = this.sent.get(event.topic) ?? 0;
+    const sent = this.sentOn(event.topic);
     if (event.seq <= sent) return;
     if (event.seq === sent + 1) {
       this.#send(event);
@@ -126,14 +210,16 @@ export class StreamSession {
     }
     // A gap: fill it from the store, holding later live events until it is filled.
     this.#pending = [event];
-    void this.replay(store);
+    void this.replay();
   }
 
   /**
-   * Sends every stored event after `sent` for each topic, then the live events held
-   * meanwhile, dropping those the replay already sent; repeats if a gap remains.
+   * Sends every stored event after `sent` for each topic (with this reader's read state),
+   * then the live events held meanwhile, dropping those the replay already sent; repeats
+   * if a gap remains. It waits for the socket to drain, so a reader that keeps up gets any
+   * backlog on one connection.
    */
-  async replay(store: NotificationStore): Promise<void> {
+  async replay(): Promise<void> {
     if (this.#replaying) return;
     this.#replaying = true;
     this.#pending ??= [];
@@ -141,21 +227,23 @@ export class StreamSession {
       for (;;) {
         for (const topic of this.audience.topics) {
           for (;;) {
-            const events = await store.eventsAfter(topic, this.sent.get(topic) ?? 0, REPLAY_PAGE);
+            const events = await this.#options.store.eventsAfter(topic, this.sentOn(topic), REPLAY_PAGE, this.user);
             if (this.closed) return;
             let replayed = 0;
             for (const event of events) {
-              if (event.seq <= (this.sent.get(topic) ?? 0)) continue;
+              if (event.seq <= this.sentOn(topic)) continue;
               this.#send(encodeTopicEvent(event));
               replayed += 1;
+              if (this.#res.writableNeedDrain) await this.#drained();
+              if (this.closed) return;
             }
-            if (replayed > 0) this.options.onReplayed(replayed);
+            if (replayed > 0) this.#options.onReplayed(replayed);
             if (events.length < REPLAY_PAGE) break;
           }
         }
         const held: EncodedEvent[] = this.#pending ?? [];
         this.#pending = null;
-        if (this.#drainHeld(held)) return;
+        if (this.#sendHeld(held)) return;
         this.#pending = [];
       }
     } catch {
@@ -165,11 +253,23 @@ export class StreamSession {
     }
   }
 
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#drainWaiter = resolve;
+    });
+  }
+
+  #wakeDrainWaiter(): void {
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = null;
+    waiter?.();
+  }
+
   /** True when every held event was sent or already covered; false at a gap. */
-  #drainHeld(held: EncodedEvent[]): boolean {
+  #sendHeld(held: EncodedEvent[]): boolean {
     for (const event of held) {
       if (this.closed) return true;
-      const sent = this.sent.get(event.topic) ?? 0;
+      const sent = this.sentOn(event.topic);
       if (event.seq <= sent) continue;
       if (event.seq !== sent + 1) return false;
       this.#send(event);
@@ -178,26 +278,35 @@ export class StreamSession {
   }
 
   #send(event: EncodedEvent): void {
-    this.tracker?.onEvent(event.topic, event.seq);
-    this.sent.set(event.topic, event.seq);
+    this.#tracker?.onEvent(event.topic, event.seq);
+    this.#sent.set(event.topic, event.seq);
+    this.#check ^= (this.#idHashes.get(event.topic) ?? 0) ^ event.idHash;
+    this.#idHashes.set(event.topic, event.idHash);
     // One writev for the shared head and this reader's tail.
-    const socket = this.res.socket;
+    const socket = this.#res.socket;
     socket?.cork();
     this.write(event.head);
     this.write(notificationEventTail(this.unread, this.cursor()));
     socket?.uncork();
   }
 
-  /** Ends the stream after a final event; the blank line is written first, so it is whole. */
+  /**
+   * Ends the stream after a final event; the blank line is written first, so it is whole.
+   * Before the head is sent (a refused or abandoned request) it only lets go of its slot.
+   */
   close(reason: CloseReason, final?: { event?: string; data?: object; retryMs?: number }): void {
     if (this.closed) return;
-    if (final && !this.res.destroyed) {
-      this.res.write(encodeEvent({ event: final.event, data: final.data && JSON.stringify(final.data), retry: final.retryMs }));
+    if (final && this.#headersSent && !this.#res.destroyed) {
+      this.#res.write(encodeEvent({ event: final.event, data: final.data && JSON.stringify(final.data), retry: final.retryMs }));
     }
     this.closed = true;
     this.#pending = null;
-    if (reason === 'slow_consumer' || reason === 'error') this.res.destroy();
-    else this.res.end();
-    this.options.onClose(this, reason);
+    this.#heldUpdates = null;
+    this.#wakeDrainWaiter();
+    if (this.#headersSent) {
+      if (reason === 'slow_consumer' || reason === 'error') this.#res.destroy();
+      else this.#res.end();
+    }
+    this.#options.onClose(this, reason);
   }
 }

@@ -11,7 +11,7 @@ import type {
 type NotificationRow = Selectable<Database['notifications']>;
 type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null };
 
-/** The NotificationStore on Kysely; the dialect differences are the two flags below. */
+/** The NotificationStore on Kysely; the one dialect difference is the snapshot's isolation level. */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
   #redemptions = 0;
@@ -54,7 +54,7 @@ export class KyselyNotificationStore implements NotificationStore {
             .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey)
             .executeTakeFirstOrThrow();
           if (existing.request_hash !== request.requestHash) throw new HeraldError('idempotency_conflict');
-          return { events: JSON.parse(existing.response) as TopicEvent[], replayed: true };
+          return { events: await this.#storedEvents(trx, existing.response), replayed: true };
         }
       }
 
@@ -84,11 +84,25 @@ export class KyselyNotificationStore implements NotificationStore {
       }
       const events = rows.map((row) => ({ topic: row.topic, seq: row.seq, notification: toNotification(row, null) }));
       if (request.idempotencyKey !== null) {
-        await trx.updateTable('idempotency_keys').set({ response: JSON.stringify(events) })
+        // Only the ids: the replay reads the rows back, so a key costs ~40 bytes per notification.
+        await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((row) => row.id) }) })
           .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
       }
       return { events, replayed: false };
     });
+  }
+
+  /** The events an idempotency key answered with, read back from their ids (in that order). */
+  async #storedEvents(trx: Transaction<Database>, response: string): Promise<TopicEvent[]> {
+    const stored = JSON.parse(response) as { ids: string[] } | TopicEvent[];
+    // Keys written before ids were stored compactly hold the whole answer.
+    if (Array.isArray(stored)) return stored;
+    const byId = new Map<string, TopicEvent>();
+    for (let i = 0; i < stored.ids.length; i += 500) {
+      const rows = await trx.selectFrom('notifications').selectAll().where('id', 'in', stored.ids.slice(i, i + 500)).execute();
+      for (const row of rows) byId.set(row.id, { topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) });
+    }
+    return stored.ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** Increments the topic head under its row lock; the lock is held until commit. */
@@ -100,11 +114,32 @@ export class KyselyNotificationStore implements NotificationStore {
     return Number(row.head);
   }
 
-  async eventsAfter(topic: string, afterSeq: number, limit: number): Promise<TopicEvent[]> {
-    const rows = await this.db.selectFrom('notifications').selectAll()
-      .where('topic', '=', topic).where('seq', '>', afterSeq)
-      .orderBy('seq').limit(limit).execute();
-    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) }));
+  async eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]> {
+    if (reader === undefined) {
+      const rows = await this.db.selectFrom('notifications').selectAll()
+        .where('topic', '=', topic).where('seq', '>', afterSeq)
+        .orderBy('seq').limit(limit).execute();
+      return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) }));
+    }
+    const rows = await this.db.selectFrom('notifications as n')
+      .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', reader))
+      .selectAll('n')
+      .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
+      .where('n.topic', '=', topic).where('n.seq', '>', afterSeq)
+      .orderBy('n.seq').limit(limit).execute();
+    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, row) }));
+  }
+
+  async idsAt(positions: ReadonlyArray<readonly [string, number]>): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    for (let i = 0; i < positions.length; i += 200) {
+      const chunk = positions.slice(i, i + 200);
+      const rows = await this.db.selectFrom('notifications').select(['topic', 'seq', 'id'])
+        .where((eb) => eb.or(chunk.map(([topic, seq]) => eb.and([eb('topic', '=', topic), eb('seq', '=', seq)]))))
+        .execute();
+      for (const row of rows) ids.set(`${row.topic}\n${Number(row.seq)}`, row.id);
+    }
+    return ids;
   }
 
   async heads(topics: readonly string[]): Promise<Map<string, number>> {
@@ -142,24 +177,31 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('notifications').selectAll()
-        .where('id', '=', id).where('topic', 'in', [...audience.topics]).executeTakeFirst();
-      if (!row) return null;
-      const current = await trx.selectFrom('receipts').select(['read_at', 'seen_at', 'archived_at'])
-        .where('user_id', '=', audience.user).where('notification_pk', '=', row.pk).executeTakeFirst();
-      const now = new Date().toISOString();
-      const next: ReceiptColumns = { read_at: current?.read_at ?? null, seen_at: current?.seen_at ?? null, archived_at: current?.archived_at ?? null };
-      if (change.status === 'read') next.read_at ??= now;
-      if (change.status === 'unread') next.read_at = null;
-      if (change.seen || change.status === 'read') next.seen_at ??= now;
-      if (change.archived === true) next.archived_at ??= now;
-      if (change.archived === false) next.archived_at = null;
-      await trx.insertInto('receipts').values({ user_id: audience.user, notification_pk: row.pk, ...next })
-        .onConflict((oc) => oc.columns(['user_id', 'notification_pk']).doUpdateSet(next))
-        .execute();
-      return toNotification(row, next);
-    });
+    const row = await this.db.selectFrom('notifications').selectAll()
+      .where('id', '=', id).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+    if (!row) return null;
+    const now = new Date().toISOString();
+    const read = change.status === 'read';
+    // One statement that computes each column from the row as it is when the write lands:
+    // two concurrent changes (read, archive) both stick, where read-then-write lost one.
+    const keep = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`${sql.ref(`receipts.${column}`)}`;
+    const stamp = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`coalesce(${sql.ref(`receipts.${column}`)}, ${now})`;
+    const state = await this.db.insertInto('receipts')
+      .values({
+        user_id: audience.user,
+        notification_pk: row.pk,
+        read_at: read ? now : null,
+        seen_at: read || change.seen ? now : null,
+        archived_at: change.archived === true ? now : null,
+      })
+      .onConflict((oc) => oc.columns(['user_id', 'notification_pk']).doUpdateSet({
+        read_at: read ? stamp('read_at') : change.status === 'unread' ? null : keep('read_at'),
+        seen_at: read || change.seen ? stamp('seen_at') : keep('seen_at'),
+        archived_at: change.archived === true ? stamp('archived_at') : change.archived === false ? null : keep('archived_at'),
+      }))
+      .returning(['read_at', 'seen_at', 'archived_at'])
+      .executeTakeFirstOrThrow();
+    return toNotification(row, state);
   }
 
   async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {

@@ -19,17 +19,55 @@ export interface StoreOptions {
   sqliteSynchronous?: 'full' | 'normal';
 }
 
+/**
+ * Nothing waits on PostgreSQL forever: a paused or black-holed server would otherwise hang
+ * a publish that holds topic row locks, and the queue consumer behind it. The server ends
+ * statements (lock waits included) and abandoned transactions; the client gives up on an
+ * answer that never comes; keepalive finds dead peers. Each can be overridden in the
+ * database URL (`?statement_timeout=…&query_timeout=…`), which wins over these.
+ */
+const PG_TIMEOUTS = {
+  connectionTimeoutMillis: 5000,
+  statement_timeout: 10_000,
+  query_timeout: 15_000,
+  idle_in_transaction_session_timeout: 30_000,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+};
+
+/**
+ * After a client-side query timeout the connection still waits for that answer, and every
+ * later query on it would queue behind: destroy it, so the pool opens a fresh one.
+ */
+function dropConnectionOnQueryTimeout(client: import('pg').PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (result instanceof Promise) {
+      result.catch((err: unknown) => {
+        if (err instanceof Error && err.message === 'Query read timeout') {
+          (client as unknown as { connection?: { stream?: { destroy(err: Error): void } } }).connection?.stream?.destroy(err);
+        }
+      });
+    }
+    return result;
+  };
+}
+
 export async function openStore(databaseUrl: string, options: StoreOptions = {}): Promise<NotificationStore> {
   if (isPostgresUrl(databaseUrl)) {
     const pg = (await import('pg')).default;
     // int8 (sequence numbers, counts) as JS numbers: they stay far below 2^53.
     pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
+    const pool = new pg.Pool({ ...PG_TIMEOUTS, connectionString: databaseUrl, max: 10 });
     // A client losing its connection (database restart) must not crash the process: idle
     // ones report through the pool, checked-out ones (between two statements of a
     // transaction) emit on themselves. The statement in flight still fails and is retried.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      dropConnectionOnQueryTimeout(client);
+    });
     return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
   }
   const BetterSqlite3 = (await import('better-sqlite3')).default;

@@ -92,8 +92,13 @@ export interface NotificationStore {
    * Throws HeraldError('idempotency_conflict') when the key was used with another body.
    */
   publish(request: PublishRequest): Promise<PublishResult>;
-  /** Events of a topic with seq > afterSeq, in sequence order. */
-  eventsAfter(topic: string, afterSeq: number, limit: number): Promise<TopicEvent[]>;
+  /**
+   * Events of a topic with seq > afterSeq, in sequence order. With a reader, each carries
+   * that user's read/seen/archived state (a resumed stream shows what was already read).
+   */
+  eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]>;
+  /** The notification ids at these (topic, seq) positions, keyed `${topic}\n${seq}`; absent rows are left out. */
+  idsAt(positions: ReadonlyArray<readonly [string, number]>): Promise<Map<string, string>>;
   /** Current head (last sequence number, 0 when empty) of each topic. */
   heads(topics: readonly string[]): Promise<Map<string, number>>;
   unreadSnapshot(audience: Audience): Promise<UnreadSnapshot>;

@@ -27,7 +27,7 @@ test('the stream answers SSE headers, a retry hint and ready, then delivers live
   const [first] = await stream.waitForEvents('notification', 1);
   const forAlice = published.body.notifications.find((n: { recipient: string }) => n.recipient === 'alice');
   assert.deepEqual(first?.data, { ...forAlice, unread_count: 1 });
-  assert.match(first?.id ?? '', /^[a-z0-9]+\.1\.0$/);
+  assert.match(first?.id ?? '', /^[a-z0-9]+\.1\.0\.k[0-9a-z]+$/);
 
   await herald.publish({ recipients: ['alice'], type: 'alert', content: 'second' });
   const events = await stream.waitForEvents('notification', 2);
@@ -80,7 +80,7 @@ test('broadcast reaches everyone; group topics reach only members named in the t
   assert.deepEqual(devEvents.map((e) => e.data.content), ['tonight']);
   assert.equal(opsEvents[0]?.data.topic, 'group:ops');
   assert.equal(opsEvents[0]?.data.recipient, null);
-  assert.match(opsEvents[1]?.id ?? '', /\.0\.1\.ops:1$/);
+  assert.match(opsEvents[1]?.id ?? '', /\.0\.1\.k[0-9a-z]+\.ops:1$/);
 
   // Read state of a topic notification is per user.
   const dave = await herald.token('dave', { groups: ['dev'] });
