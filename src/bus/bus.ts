@@ -1,6 +1,6 @@
 // Fan-out between Herald nodes. Messages are hints: a node that misses, repeats or
 // reorders them still delivers every event exactly once, because it reads gaps from the
-// store (DESIGN §4.3). The in-process bus serves the embedded default.
+// store (docs/architecture.md). The in-process bus serves the embedded default.
 import type { TopicEvent } from '../store/store.js';
 
 /** The `notification.updated` payload that other tabs of the user receive. */

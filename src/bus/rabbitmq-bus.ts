@@ -1,5 +1,5 @@
 // Fan-out between nodes over a RabbitMQ fanout exchange, one exclusive queue per node.
-// Messages stay hints (DESIGN §4.3): whatever the broker loses during a restart or a
+// Messages stay hints (see bus.ts): whatever the broker loses during a restart or a
 // reconnect, the hub reads back from the store when onResync() tells it to.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -13,7 +13,7 @@ export interface RabbitMqBusOptions {
   log: Logger;
   /** Longest wait for the broker to take a hint before it is kept for the reconnect, ms. Default 1000. */
   sendTimeoutMs?: number;
-  /** Most topics whose latest unsent hint is kept while disconnected. Default 10000. */
+  /** Most topics and users whose latest unsent hint is kept while disconnected. Default 10000. */
   maxPendingTopics?: number;
 }
 
@@ -33,7 +33,7 @@ export class RabbitMqBus implements Bus {
   #publisher: Publisher | null = null;
   /** True between the consumer's (re)setup and the next connection loss. */
   #consuming = false;
-  /** Latest hint per topic that could not be sent: other nodes learn the head on reconnect. */
+  /** Latest hint per topic (and per user) that could not be sent: other nodes learn of it on reconnect. */
   readonly #pending = new Map<string, BusMessage>();
   readonly #onConnection = (): void => {
     this.#consuming = false;
@@ -105,14 +105,16 @@ export class RabbitMqBus implements Bus {
     if (outcome !== 'sent') this.#keep(message);
   }
 
-  /** Keeps the newest notification hint per topic; update hints are not worth keeping. */
+  /**
+   * Keeps the newest hint per topic and per user while the broker is away, so other nodes
+   * learn of new events and of inbox changes (and recount) once it is back.
+   */
   #keep(message: BusMessage): void {
-    if (message.kind !== 'notification') return;
-    const topic = message.event.topic;
-    const kept = this.#pending.get(topic);
-    if (kept?.kind === 'notification' && kept.event.seq >= message.event.seq) return;
-    this.#pending.delete(topic);
-    this.#pending.set(topic, message);
+    const key = message.kind === 'notification' ? `t:${message.event.topic}` : `u:${message.user}`;
+    const kept = this.#pending.get(key);
+    if (message.kind === 'notification' && kept?.kind === 'notification' && kept.event.seq >= message.event.seq) return;
+    this.#pending.delete(key);
+    this.#pending.set(key, message);
     if (this.#pending.size > this.#maxPending) {
       const oldest = this.#pending.keys().next().value;
       if (oldest !== undefined) this.#pending.delete(oldest);

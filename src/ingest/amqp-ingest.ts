@@ -2,7 +2,7 @@
 // message to the durable exchange `herald.ingest` (routing key `notification`). A message
 // is acked only after its notifications are committed (at-least-once in, exactly-once
 // stored through the idempotency key); a malformed one goes to the dead-letter queue with
-// the reason in the `x-herald-error` header (DESIGN §4.6).
+// the reason in the `x-herald-error` header.
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
 import { HeraldError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -23,8 +23,14 @@ export interface AmqpIngestOptions {
   log: Logger;
   /** First wait before retrying a commit while the database is unreachable, ms. Default 250. */
   retryDelayMs?: number;
-  /** Time spent retrying a commit in-process before the message is requeued, ms. Default 15000. */
-  retryForMs?: number;
+  /** Longest wait between two retries of a commit while the database is unreachable, ms. Default 5000. */
+  maxRetryDelayMs?: number;
+  /**
+   * Deliveries of one message before the broker dead-letters it (the quorum queue's
+   * `x-delivery-limit`). Default 20. Only crashes and unexpected errors redeliver: an
+   * unreachable database never does, so a valid message is not dead-lettered by an outage.
+   */
+  deliveryLimit?: number;
 }
 
 export const INGEST_ROUTING_KEY = 'notification';
@@ -62,7 +68,7 @@ export class AmqpIngest {
         durable: true,
         // A quorum queue replicates and survives broker restarts; rejected messages and any
         // that pass a broker-side delivery limit go to the dead-letter exchange, never dropped.
-        arguments: { 'x-queue-type': 'quorum' as const, 'x-dead-letter-exchange': dlq },
+        arguments: { 'x-queue-type': 'quorum' as const, 'x-dead-letter-exchange': dlq, 'x-delivery-limit': this.options.deliveryLimit ?? 20 },
       },
       exchanges: [{ exchange, type: 'direct', durable: true }, ...deadLetterTopology.exchanges],
       queueBindings: [{ exchange, queue, routingKey: INGEST_ROUTING_KEY }],
@@ -90,7 +96,6 @@ export class AmqpIngest {
       await this.#deadLetter(message, err instanceof Error ? err.message : String(err));
       return;
     }
-    const deadline = Date.now() + (this.options.retryForMs ?? 15_000);
     let delay = this.options.retryDelayMs ?? 250;
     for (;;) {
       try {
@@ -111,12 +116,14 @@ export class AmqpIngest {
           this.options.log.error({ err, messageId: message.messageId }, 'ingest failed; requeueing');
           throw err;
         }
-        if (this.#closing || Date.now() >= deadline) throw err;
+        // Shutting down: back to the queue for another node (one delivery counted).
+        if (this.#closing) throw err;
         this.options.log.warn({ err: String(err), retryInMs: delay }, 'database unreachable; retrying the ingest commit');
-        // Retrying here rather than requeueing at once: no hot loop, and the broker's
-        // delivery count (and any delivery limit) grows only once per retry window.
+        // The message stays with this node until the database answers, however long that
+        // takes: a requeue would count a delivery each time and, past the queue's delivery
+        // limit, the broker would dead-letter a valid message. Prefetch bounds what is held.
         await sleep(delay, this.#abort.signal);
-        delay = Math.min(delay * 2, 5000);
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
       }
     }
   }

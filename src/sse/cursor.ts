@@ -79,7 +79,7 @@ export class CursorFormat {
   }
 
   encode(seqs: ReadonlyMap<string, number>, check: number): string {
-    let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get('broadcast') ?? 0}.k${check.toString(36)}`;
+    let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get('broadcast') ?? 0}.k${(check >>> 0).toString(36)}`;
     for (const [topic, key] of this.#keys) out += `.${key}:${seqs.get(topic) ?? 0}`;
     return out;
   }

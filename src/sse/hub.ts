@@ -396,7 +396,7 @@ function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, 
     if (id === undefined) return false;
     folded ^= hash32(id);
   }
-  return check === null || folded === check;
+  return check === null || folded >>> 0 === check;
 }
 
 function jitter(maxMs: number): number {

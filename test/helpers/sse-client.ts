@@ -24,12 +24,12 @@ export interface TestStream {
   close(): void;
 }
 
-export async function openStream(url: string, token: string | null, options: { lastEventId?: string; headers?: Record<string, string> } = {}): Promise<TestStream> {
+export async function openStream(url: string, token: string | null, options: { lastEventId?: string; headers?: Record<string, string>; query?: string } = {}): Promise<TestStream> {
   const controller = new AbortController();
   const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
   if (token) headers.authorization = `Bearer ${token}`;
   if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
-  const res = await fetch(`${url}/v1/stream`, { headers, signal: controller.signal });
+  const res = await fetch(`${url}/v1/stream${options.query ? `?${options.query}` : ''}`, { headers, signal: controller.signal });
   const events: RecordedEvent[] = [];
   const comments: string[] = [];
   // Waiters are checked on every event, so a wait ends the moment its event arrives.

@@ -1,0 +1,181 @@
+// An in-process Herald for the core tests: the real app, hub, sessions and store (SQLite,
+// in memory or in a file), a bus the test can steer, and a clock the test moves. The app
+// listens on a random loopback port so streams are real sockets; other routes are injected.
+import type { FastifyInstance } from 'fastify';
+import { createTokenVerifier, mintToken } from '../../src/auth/jwt.js';
+import { loadVerificationKeys } from '../../src/auth/keys.js';
+import { createTicketService } from '../../src/auth/tickets.js';
+import { buildApp } from '../../src/app.js';
+import type { Bus, BusHandlers, BusMessage } from '../../src/bus/bus.js';
+import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { loadConfig } from '../../src/config.js';
+import { createAuthenticate, createAuthenticateStream } from '../../src/http/authenticate.js';
+import { NotificationPublisher } from '../../src/ingest/publisher.js';
+import { createLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import type { Clock } from '../../src/sse/clock.js';
+import { Hub } from '../../src/sse/hub.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { NotificationStore } from '../../src/store/store.js';
+
+export const SECRET = 'core-test-secret-core-test-secret-0123456789';
+
+/** A clock that only moves when the test says so. */
+export class FakeClock implements Clock {
+  #now = Date.now();
+  now(): number {
+    return this.#now;
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/**
+ * The in-process bus with a hand on it: a filter decides per message whether it is
+ * delivered now, dropped (a broker losing it) or held until `release()`.
+ */
+export class SteeredBus implements Bus {
+  readonly #inner = new MemoryBus();
+  #handlers: BusHandlers | null = null;
+  filter: (message: BusMessage) => 'deliver' | 'drop' | 'hold' = () => 'deliver';
+  readonly held: BusMessage[] = [];
+
+  async start(handlers: BusHandlers): Promise<void> {
+    this.#handlers = handlers;
+    await this.#inner.start(handlers);
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    const verdict = this.filter(message);
+    if (verdict === 'hold') this.held.push(message);
+    else if (verdict === 'deliver') await this.#inner.publish(message);
+  }
+
+  /** Delivers the held messages, in the order given (default: as held). */
+  release(order: (held: BusMessage[]) => BusMessage[] = (held) => held): void {
+    const messages = order(this.held.splice(0));
+    for (const message of messages) this.#handlers?.onMessage(message);
+  }
+
+  /** What the RabbitMQ bus does after a reconnect. */
+  resync(): void {
+    this.#handlers?.onResync();
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.#inner.close();
+  }
+}
+
+/** The store with some methods replaced (private fields stay on the real object). */
+export function overrideStore(store: NotificationStore, overrides: Partial<NotificationStore>): NotificationStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (Object.hasOwn(overrides, prop)) return (overrides as Record<string | symbol, unknown>)[prop];
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** A promise the test resolves when it wants: holds a store call in place. */
+export function gate(): { promise: Promise<void>; open(): void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+export interface CoreOptions {
+  env?: Record<string, string>;
+  /** SQLite file (default: in memory). */
+  databasePath?: string;
+  wrapStore?(store: NotificationStore): NotificationStore;
+}
+
+export interface CoreHerald {
+  url: string;
+  app: FastifyInstance;
+  hub: Hub;
+  store: NotificationStore;
+  bus: SteeredBus;
+  clock: FakeClock;
+  metrics: Metrics;
+  publisher: NotificationPublisher;
+  token(user: string, claims?: { groups?: string[]; scope?: string; ttlS?: number }): Promise<string>;
+  /** POST /v1/notifications as `publisher` (publish scope); returns status and body. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  publish(body: Record<string, unknown>): Promise<{ status: number; body: any }>;
+  /** An authenticated request through app.inject. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  request(method: 'GET' | 'POST' | 'PATCH', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** The value of one metric sample in /metrics text, 0 when absent. */
+  metric(name: string, labels?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> {
+  const config = loadConfig({
+    HERALD_JWT_SECRET: SECRET,
+    HERALD_DATABASE_URL: options.databasePath ?? ':memory:',
+    HERALD_LOG_LEVEL: 'silent',
+    HERALD_DEV_MODE: 'false',
+    ...options.env,
+  });
+  const log = createLogger('silent');
+  const realStore = await openStore(config.databaseUrl);
+  await realStore.migrate();
+  const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
+  const metrics = new Metrics();
+  const bus = new SteeredBus();
+  const clock = new FakeClock();
+  const hub = new Hub({ store, bus, options: config, log, metrics, clock });
+  await hub.start();
+  const publisher = new NotificationPublisher(store, bus, metrics);
+  const verifier = createTokenVerifier({
+    keys: loadVerificationKeys({ secret: SECRET, publicKey: null, jwks: null, jwksCacheMaxAgeS: 600, jwksCooldownS: 30 }),
+    audience: null, issuer: null, clockToleranceS: 0,
+  });
+  const authenticate = createAuthenticate(verifier, metrics);
+  const tickets = createTicketService({ ticketSecret: null, jwtSecret: SECRET, ttlS: 30, redeemOnce: (jti, until) => store.redeemOnce(jti, until) });
+  const app = await buildApp({
+    config, store, bus, hub, publisher, metrics, log, authenticate, tickets,
+    authenticateStream: createAuthenticateStream(authenticate, tickets, metrics),
+    mintDevToken: null,
+    webRoot: '/nonexistent',
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const publisherToken = await mintToken(SECRET, { sub: 'publisher', scope: 'publish', ttlS: 3600 });
+
+  const request: CoreHerald['request'] = async (method, path, token, body) => {
+    const res = await app.inject({
+      method, url: path, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      payload: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
+  };
+  return {
+    url, app, hub, store, bus, clock, metrics, publisher,
+    token: (user, claims = {}) => mintToken(SECRET, { sub: user, scope: claims.scope ?? 'subscribe', groups: claims.groups, ttlS: claims.ttlS ?? 3600 }),
+    publish: (body) => request('POST', '/v1/notifications', publisherToken, body),
+    request,
+    async metric(name, labels = '') {
+      const text = await metrics.registry.metrics();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+      return line ? Number(line.split(' ').pop()) : 0;
+    },
+    async close() {
+      await hub.close();
+      await app.close();
+      await realStore.close();
+    },
+  };
+}
