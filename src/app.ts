@@ -48,6 +48,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId: () => randomUUID(),
+    // Closing (after the drain window) ends every connection, including a stream whose
+    // reader stopped reading and would otherwise hold the process open forever.
+    forceCloseConnections: true,
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },

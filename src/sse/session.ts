@@ -304,7 +304,8 @@ export class StreamSession {
     this.#heldUpdates = null;
     this.#wakeDrainWaiter();
     if (this.#headersSent) {
-      if (reason === 'slow_consumer' || reason === 'error') this.#res.destroy();
+      // A reader that does not read would never take the rest: drop it. Others end cleanly.
+      if (reason === 'slow_consumer') this.#res.destroy();
       else this.#res.end();
     }
     this.#options.onClose(this, reason);
