@@ -31,7 +31,7 @@ after(async () => {
   writeSecurityDoc(notes);
 });
 
-async function start(env: Record<string, string>): Promise<HeraldProcess> {
+async function start(env: Record<string, string | undefined>): Promise<HeraldProcess> {
   const herald = await startHerald({ env });
   servers.push(herald);
   return herald;
@@ -159,7 +159,7 @@ describe('public keys: RS256 PEM inline + ES256 JWKS file', () => {
     ec = ecPair.privateKey;
     const jwksPath = join(dir, 'jwks.json');
     writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...(await exportJWK(ecPair.publicKey)), kid: 'file-1', alg: 'ES256', use: 'sig' }] }));
-    h = await start({ HERALD_JWT_SECRET: '', HERALD_JWT_PUBLIC_KEY: rsaPem, HERALD_JWKS_URL: jwksPath, HERALD_JWT_AUDIENCE: AUD, HERALD_JWT_ISSUER: ISS });
+    h = await start({ HERALD_JWT_SECRET: undefined, HERALD_JWT_PUBLIC_KEY: rsaPem, HERALD_JWKS_URL: jwksPath, HERALD_JWT_AUDIENCE: AUD, HERALD_JWT_ISSUER: ISS });
   });
 
   hostile('key', 'control: RS256 signed by the configured key', '200', async () => probe(h, await signJwt('RS256', rsa, claims())));
@@ -220,7 +220,7 @@ describe('JWKS URL: rotation by kid, no URL from a token', () => {
       res.end(JSON.stringify({ keys: [attackerJwk] }));
     });
     attackerUrl = await listen(attacker);
-    h = await start({ HERALD_JWT_SECRET: '', HERALD_JWKS_URL: `${jwksUrl}/jwks.json`, HERALD_JWKS_COOLDOWN_S: '1', HERALD_JWT_AUDIENCE: AUD, HERALD_JWT_ISSUER: ISS });
+    h = await start({ HERALD_JWT_SECRET: undefined, HERALD_JWKS_URL: `${jwksUrl}/jwks.json`, HERALD_JWKS_COOLDOWN_S: '1', HERALD_JWT_AUDIENCE: AUD, HERALD_JWT_ISSUER: ISS });
   });
 
   hostile('jwks', 'control: ES256 token with kid k1', '200', async () => probe(h, await signJwt('ES256', k1, claims(), { kid: 'k1' })));
