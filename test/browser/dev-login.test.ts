@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { mintToken } from '../../src/auth/jwt.js';
+import { devSecretPath } from '../../src/dev-secret.js';
 import { startHerald } from '../helpers/herald.js';
 import { launchChromium } from './chromium.js';
 
@@ -18,7 +21,10 @@ test('in development mode the page mints a token for a typed-in user name and ne
   assert.equal(new URL(page.url()).hash, '');
   assert.ok(!page.url().includes('token'), page.url());
 
-  const answer = await h.publish({ recipients: ['frank'], type: 'welcome', title: 'Hello Frank', content: 'Your inbox works.' });
+  // Development mode signs with its own generated secret (no key may be configured beside it).
+  const devSecret = readFileSync(devSecretPath(h.env.HERALD_DATABASE_URL ?? ''), 'utf8').trim();
+  const publishToken = await mintToken(devSecret, { sub: 'publisher', scope: 'publish' });
+  const answer = await h.publish({ recipients: ['frank'], type: 'welcome', title: 'Hello Frank', content: 'Your inbox works.' }, publishToken);
   assert.equal(answer.status, 202);
   await page.locator('[data-testid="notification"]', { hasText: 'Your inbox works.' }).waitFor();
   assert.equal(await page.locator('[data-testid="unread-count"]').textContent(), '1');
