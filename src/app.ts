@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from 'helmet';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { devRoutes } from './http/dev-routes.js';
-import type { Authenticate, AuthenticateStream } from './http/authenticate.js';
+import { authenticateRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
@@ -42,6 +43,41 @@ export interface AppDeps {
   webRoot: string;
 }
 
+/**
+ * Headers for every answer: the page may only load its own script and style, connect to its
+ * own origin and never be framed; nothing is MIME-sniffed; no Referer leaves (a URL may carry
+ * a token); `/v1` answers are never cached (they are per user). HSTS is left to the TLS
+ * proxy. The stream sets its own Cache-Control, which replaces no-store there.
+ */
+function securityHeaders(app: FastifyInstance): void {
+  // Built once: a helmet middleware rebuilt per request (as @fastify/helmet does) costs ~40 µs.
+  const setHeaders = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: false,
+    referrerPolicy: { policy: 'no-referrer' },
+    xFrameOptions: { action: 'deny' },
+  });
+  // On the raw response, so the stream's own writeHead (it hijacks the reply) carries them too.
+  app.addHook('onRequest', (request, reply, done) => setHeaders(request.raw, reply.raw, () => done()));
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.url.startsWith('/v1') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}
+
 /** The HTTP application. It never listens by itself: main.ts does, tests inject or listen. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -65,6 +101,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   urlLengthLimit(app, config.maxUrlBytes);
   ipAllowList(app, config.allowIps);
+  securityHeaders(app);
+  // After the IP allow-list, before any body is read: one way for every /v1 route that
+  // declares `config.auth` (the stream authenticates in its handler; a GET has no body).
+  authenticateRoutes(app, deps.authenticate, config.corsOrigins);
   if (config.corsOrigins.length > 0) {
     // Exact origins only (config refuses "*" and "null"); the plugin echoes the matching
     // origin, adds `Vary: Origin`, and sends no CORS headers at all to any other origin.
@@ -85,7 +125,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   devRoutes(app, deps);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
-    await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', index: ['index.html'], wildcard: false });
+    await app.register(fastifyStatic, {
+      root: deps.webRoot, prefix: '/', index: ['index.html'], wildcard: false,
+      // Source maps give away the page's source layout: served in development mode only.
+      allowedPath: (pathName) => config.devMode || !pathName.endsWith('.map'),
+    });
   }
   return app;
 }

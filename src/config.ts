@@ -25,9 +25,9 @@ export interface Config {
   readonly jwksCacheMaxAgeS: number;
   /** Minimum time between two JWKS fetches (an unknown `kid` triggers one), seconds. Default 30. */
   readonly jwksCooldownS: number;
-  /** Required `aud` claim; null: not checked. */
+  /** Required `aud` claim; null: not checked (allowed with HERALD_JWT_SECRET only). */
   readonly jwtAudience: string | null;
-  /** Required `iss` claim; null: not checked. */
+  /** Required `iss` claim; null: not checked (required with HERALD_JWKS_URL). */
   readonly jwtIssuer: string | null;
   /** Clock tolerance when accepting a token, seconds (0..60). Default 30. */
   readonly jwtClockToleranceS: number;
@@ -65,6 +65,10 @@ export interface Config {
   readonly maxStreamAgeMs: number;
   /** Window over which SIGTERM spreads stream closes, ms. Default 10000. */
   readonly drainMs: number;
+  /**
+   * Bearer token `/metrics` requires. Unset: `/metrics` answers only a direct request from a
+   * loopback address to a server listening on loopback.
+   */
   readonly metricsToken: string | null;
   /** Body limit of POST requests, bytes. Default 1 MiB. */
   readonly maxBodyBytes: number;
@@ -73,7 +77,10 @@ export interface Config {
   readonly maxDataBytes: number;
   /** Publishes per minute per token sub. Default 6000. */
   readonly publishRatePerMinute: number;
-  /** Development conveniences: generated secret, token minting for the inbox page. */
+  /**
+   * Development conveniences: generated secret, token minting for the inbox page. Only on a
+   * loopback HERALD_HOST and never beside a configured key.
+   */
   readonly devMode: boolean;
   readonly amqpIngestExchange: string;
   readonly amqpIngestQueue: string;
@@ -98,6 +105,33 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
 function str(env: Env, name: string): string | null {
   const raw = env[name];
   return raw === undefined || raw.trim() === '' ? null : raw.trim();
+}
+
+/**
+ * Variables holding a key or a setting that only tightens security. Set but blank, each
+ * stops the start: an empty value is what a missing CI secret or a `KEY=` line gives, and
+ * treating it as unset would quietly fall back to development mode or an unchecked claim.
+ */
+const NO_BLANK = [
+  'HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL', 'HERALD_TICKET_SECRET', 'HERALD_METRICS_TOKEN',
+  'HERALD_JWT_AUDIENCE', 'HERALD_JWT_ISSUER',
+] as const;
+
+function refuseBlank(env: Env): void {
+  for (const name of NO_BLANK) {
+    const raw = env[name];
+    if (raw !== undefined && raw.trim() === '') {
+      throw new ConfigError(`${name} is set but empty: give it a value or unset it`);
+    }
+  }
+}
+
+/** `localhost`, 127.0.0.0/8 or ::1 (bracketed or not): names that only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost' || name === '::1' || name === '0:0:0:0:0:0:0:1') return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  return /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
 function list(env: Env, name: string): string[] {
@@ -135,6 +169,7 @@ function cidrList(env: Env, name: string): string[] {
 }
 
 export function loadConfig(env: Env = process.env): Config {
+  refuseBlank(env);
   const databaseUrl = str(env, 'HERALD_DATABASE_URL') ?? './data/herald.db';
   const amqpUrl = str(env, 'HERALD_AMQP_URL');
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
@@ -162,9 +197,28 @@ export function loadConfig(env: Env = process.env): Config {
   if (devRaw !== null && !['true', 'false', '1', '0'].includes(devRaw)) {
     throw new ConfigError(`HERALD_DEV_MODE must be true or false (got "${devRaw}")`);
   }
+  const jwtAudience = str(env, 'HERALD_JWT_AUDIENCE');
+  const jwtIssuer = str(env, 'HERALD_JWT_ISSUER');
+  // RFC 8725 §3.9: a public key or JWKS usually belongs to an identity provider that signs
+  // tokens for many applications; only `aud` (and, for a provider's JWKS, `iss`) tells a
+  // token meant for Herald from one issued to another application for the same user.
+  if ((jwtPublicKey || jwksUrl) && !jwtAudience) {
+    throw new ConfigError(`HERALD_JWT_AUDIENCE is required with ${jwksUrl ? 'HERALD_JWKS_URL' : 'HERALD_JWT_PUBLIC_KEY'}: set it to the "aud" your identity provider puts in tokens for Herald`);
+  }
+  if (jwksUrl && !jwtIssuer) {
+    throw new ConfigError('HERALD_JWT_ISSUER is required with HERALD_JWKS_URL: set it to the "iss" of your identity provider');
+  }
+  const hasKey = Boolean(jwtSecret || jwtPublicKey || jwksUrl);
   // Development mode is the embedded default: no key configured at all.
-  const devMode = devRaw !== null ? devRaw === 'true' || devRaw === '1' : !jwtSecret && !jwtPublicKey && !jwksUrl;
+  const devMode = devRaw !== null ? devRaw === 'true' || devRaw === '1' : !hasKey;
+  if (devMode && hasKey) {
+    const key = jwtSecret ? 'HERALD_JWT_SECRET' : jwtPublicKey ? 'HERALD_JWT_PUBLIC_KEY' : 'HERALD_JWKS_URL';
+    throw new ConfigError(`HERALD_DEV_MODE=true cannot be combined with ${key}: development tokens would be trusted in production; unset one of them`);
+  }
   const host = str(env, 'HERALD_HOST') ?? '127.0.0.1';
+  if (devMode && !isLoopbackHost(host)) {
+    throw new ConfigError(`HERALD_HOST=${host} is not a loopback address, and development mode (no key configured) mints tokens for anyone: set HERALD_JWT_SECRET (or a public key) or listen on 127.0.0.1`);
+  }
   return Object.freeze({
     host,
     port: int(env, 'HERALD_PORT', 8080, 0, 65535),
@@ -176,8 +230,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwksUrl,
     jwksCacheMaxAgeS: int(env, 'HERALD_JWKS_CACHE_MAX_AGE_S', 600, 1, 7 * 24 * 3600),
     jwksCooldownS: int(env, 'HERALD_JWKS_COOLDOWN_S', 30, 0, 3600),
-    jwtAudience: str(env, 'HERALD_JWT_AUDIENCE'),
-    jwtIssuer: str(env, 'HERALD_JWT_ISSUER'),
+    jwtAudience,
+    jwtIssuer,
     jwtClockToleranceS: int(env, 'HERALD_JWT_CLOCK_TOLERANCE_S', 30, 0, 60),
     ticketSecret,
     ticketTtlS: int(env, 'HERALD_TICKET_TTL_S', 30, 5, 300),

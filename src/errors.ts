@@ -2,9 +2,13 @@
 export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   invalid_cursor: { status: 400, message: 'The cursor is malformed.' },
+  duplicate_cookie: { status: 400, message: 'More than one herald_token cookie was sent, so which account is meant is unclear; clear this site\'s cookies and sign in again.' },
   invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },
   ip_not_allowed: { status: 403, message: 'Requests from this address are not allowed.' },
+  origin_not_allowed: { status: 403, message: 'A request that changes state with the herald_token cookie must come from this site or an origin in HERALD_CORS_ORIGINS (Origin header).' },
+  host_not_allowed: { status: 403, message: 'Development tokens are minted only for requests addressed to localhost, 127.0.0.1 or [::1].' },
+  metrics_token_required: { status: 403, message: 'Set HERALD_METRICS_TOKEN to read /metrics other than directly from loopback on a loopback-only server.' },
   topic_not_allowed: { status: 403, message: 'The token may not publish to or read this topic.' },
   not_found: { status: 404, message: 'Not found.' },
   method_not_allowed: { status: 405, message: 'Method not allowed.' },

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal, Scope } from '../auth/principal.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { TicketService } from '../auth/tickets.js';
@@ -17,15 +17,30 @@ export function bearerToken(request: FastifyRequest): string | null {
   return BEARER.exec(header)?.[1] ?? '';
 }
 
-/** The `herald_token` cookie, or null. */
+/**
+ * The `herald_token` cookie, or null. Two of them are refused: a sibling subdomain or another
+ * port can plant a more specific cookie that the browser sends first, logging the victim
+ * into the attacker's account.
+ */
 export function cookieToken(request: FastifyRequest): string | null {
   const cookie = request.headers.cookie;
   if (!cookie) return null;
+  let found: string | null = null;
   for (const part of cookie.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === TOKEN_COOKIE) return rest.join('=');
+    if (name !== TOKEN_COOKIE) continue;
+    if (found !== null) throw new HeraldError('duplicate_cookie');
+    found = rest.join('=');
   }
-  return null;
+  return found;
+}
+
+/** True when the credential `tokenFromRequest` picks is the cookie (no header, no query token). */
+export function authenticatesByCookie(request: FastifyRequest): boolean {
+  if (bearerToken(request) !== null) return false;
+  const query = request.query as Record<string, unknown> | undefined;
+  if (typeof query?.access_token === 'string') return false;
+  return cookieToken(request) !== null;
 }
 
 /** Bearer header (SDK), `access_token` query (native EventSource) or the cookie, in that order. */
@@ -61,16 +76,59 @@ export function createAuthenticate(verifier: TokenVerifier, metrics: Metrics): A
   };
 }
 
+/** What a route declares in its `config.auth`; routes without it are not authenticated here. */
+export interface RouteAuth {
+  scope: Scope;
+  /** Only an `Authorization: Bearer` token counts (turning a token into a cookie). */
+  bearerOnly?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A cookie rides along on requests other sites trigger (SameSite=Strict still lets a sibling
+ * subdomain or another port of the same host through), so a state-changing request that the
+ * cookie authenticates must name an origin we trust: `Sec-Fetch-Site: same-origin` (set by
+ * the browser, no page can forge it), an `Origin` whose host is the `Host` it was sent to,
+ * or an origin listed in HERALD_CORS_ORIGINS.
+ */
+export function checkCookieOrigin(request: FastifyRequest, allowedOrigins: readonly string[]): void {
+  if (request.headers['sec-fetch-site'] === 'same-origin') return;
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null') {
+    if (allowedOrigins.includes(origin)) return;
+    let host: string | null = null;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = null;
+    }
+    if (host !== null && host === request.headers.host?.toLowerCase()) return;
+  }
+  throw new HeraldError('origin_not_allowed');
+}
+
 const principals = new WeakMap<FastifyRequest, Principal>();
 
 /**
- * A route `onRequest` hook that authenticates before anything else runs, so later hooks
- * (the per-token rate limit) can key on the verified `sub`; read it with `principalOf`.
+ * One `onRequest` hook authenticates every route that declares `config.auth`, before the
+ * body is read or parsed (an unauthenticated request is answered 401 whatever its body) and
+ * before the per-token rate limit, which keys on the verified `sub`; read it with `principalOf`.
  */
-export function authenticated(authenticate: Authenticate, scope: Scope): (request: FastifyRequest) => Promise<void> {
-  return async (request) => {
-    principals.set(request, await authenticate(request, scope));
-  };
+export function authenticateRoutes(app: FastifyInstance, authenticate: Authenticate, allowedOrigins: readonly string[]): void {
+  app.addHook('onRequest', async (request) => {
+    const auth = request.routeOptions.config.auth;
+    if (!auth) return;
+    if (auth.bearerOnly && !bearerToken(request)) throw new HeraldError('invalid_token');
+    if (STATE_CHANGING.has(request.method) && authenticatesByCookie(request)) checkCookieOrigin(request, allowedOrigins);
+    principals.set(request, await authenticate(request, auth.scope));
+  });
 }
 
 /** The principal an `authenticated` hook verified for this request. */

@@ -1,16 +1,37 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { isValidUserId } from '../auth/principal.js';
+import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
 
 const DevTokenBody = Type.Object({ user: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
 
+/** Development tokens minted per client address per minute: enough for a person, not for a script. */
+export const DEV_TOKENS_PER_MINUTE = 20;
+
+/** The host part of a Host header: `[::1]:8080` → `[::1]`, `localhost:8080` → `localhost`. */
+function hostName(header: string | undefined): string {
+  if (!header) return '';
+  const bracketed = /^(\[[^\]]*\])(?::\d+)?$/.exec(header);
+  if (bracketed) return bracketed[1] as string;
+  return header.replace(/:\d+$/, '');
+}
+
 /** Development mode only: the inbox page mints a token for a typed-in user name. */
 export function devRoutes(app: FastifyInstance, deps: AppDeps): void {
   const mint = deps.mintDevToken;
   if (!mint) return;
-  app.post('/v1/dev/token', { schema: { body: DevTokenBody } }, async (request) => {
+  app.post('/v1/dev/token', {
+    schema: { body: DevTokenBody },
+    // The server listens on loopback only, but a page on a name the attacker controls can be
+    // re-pointed at 127.0.0.1 (DNS rebinding); its requests then carry the attacker's name in
+    // Host. Checked before the body is read.
+    onRequest: async (request) => {
+      if (!isLoopbackHost(hostName(request.headers.host))) throw new HeraldError('host_not_allowed');
+    },
+    config: { rateLimit: { max: DEV_TOKENS_PER_MINUTE, timeWindow: 60_000 } },
+  }, async (request) => {
     const { user } = request.body as { user: string };
     if (!isValidUserId(user)) throw new HeraldError('invalid_request', 'user must be 1 to 256 printable characters without spaces.');
     return { token: await mint(user) };

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
 
@@ -13,9 +14,16 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.status(503).send({ error: { code: 'unavailable', message: 'A dependency is unreachable.' }, checks });
   });
 
+  // Without a token, only a scrape made on this machine, straight to a loopback-only server,
+  // is answered: on any other interface, or relayed by a proxy (which adds a forwarding
+  // header and makes the request look local), the metrics would be open to the network.
+  const loopbackOnly = isLoopbackHost(deps.config.host);
   app.get('/metrics', async (request, reply) => {
     const token = deps.config.metricsToken;
-    if (token !== null) {
+    if (token === null) {
+      const relayed = ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((name) => request.headers[name] !== undefined);
+      if (!loopbackOnly || relayed || !isLoopbackHost(request.raw.socket.remoteAddress ?? '')) throw new HeraldError('metrics_token_required');
+    } else {
       const given = Buffer.from(request.headers.authorization ?? '');
       const expected = Buffer.from(`Bearer ${token}`);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HeraldError('invalid_token');

@@ -6,6 +6,7 @@ import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../sse/hub.js';
 import type { AppDeps } from '../app.js';
+import { principalOf } from './authenticate.js';
 
 const InboxQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all')])),
@@ -30,6 +31,9 @@ const MarkAllBody = Type.Union([
   Type.Object({ up_to: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
   Type.Null(),
 ]);
+
+/** Every inbox route: authenticated in onRequest (app.ts) before its body is read. */
+const SUBSCRIBE = { auth: { scope: 'subscribe' } } as const;
 
 /** The inbox cursor is the row position, wrapped so clients treat it as opaque. */
 function encodePageCursor(position: number): string {
@@ -56,8 +60,8 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     return snapshot.unread;
   }
 
-  app.get('/v1/notifications', { schema: { querystring: InboxQuery } }, async (request) => {
-    const principal = await deps.authenticate(request, 'subscribe');
+  app.get('/v1/notifications', { schema: { querystring: InboxQuery }, config: SUBSCRIBE }, async (request) => {
+    const principal = principalOf(request);
     const query = request.query as { status?: 'unread' | 'read' | 'all'; type?: string; limit?: number; cursor?: string; archived?: boolean };
     const audience = audienceOf(principal);
     const page = await store.listInbox(audience, {
@@ -75,14 +79,14 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     };
   });
 
-  app.get('/v1/notifications/unread-count', { schema: { querystring: TokenOnlyQuery } }, async (request) => {
-    const principal = await deps.authenticate(request, 'subscribe');
+  app.get('/v1/notifications/unread-count', { schema: { querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+    const principal = principalOf(request);
     const { unread } = await store.unreadSnapshot(audienceOf(principal));
     return { unread_count: unread };
   });
 
-  app.patch('/v1/notifications/:id', { schema: { params: IdParams, body: PatchBody, querystring: TokenOnlyQuery } }, async (request) => {
-    const principal = await deps.authenticate(request, 'subscribe');
+  app.patch('/v1/notifications/:id', { schema: { params: IdParams, body: PatchBody, querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+    const principal = principalOf(request);
     const { id } = request.params as { id: string };
     const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true };
     const notification = await store.updateState(audienceOf(principal), id, change);
@@ -95,8 +99,8 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   for (const what of ['read', 'seen'] as const) {
-    app.post(`/v1/notifications/${what}-all`, { schema: { body: MarkAllBody, querystring: TokenOnlyQuery } }, async (request) => {
-      const principal = await deps.authenticate(request, 'subscribe');
+    app.post(`/v1/notifications/${what}-all`, { schema: { body: MarkAllBody, querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+      const principal = principalOf(request);
       const body = request.body as { up_to?: string } | null | undefined;
       const updated = await store.markAll(audienceOf(principal), what, body?.up_to ?? null);
       const unread = await announce(principal, {

@@ -1,14 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { toPublishRequest } from '../ingest/publish-request.js';
 import type { AppDeps } from '../app.js';
-import { authenticated, principalOf, subjectKey } from './authenticate.js';
+import { principalOf, subjectKey } from './authenticate.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
 export function publishRoute(app: FastifyInstance, deps: AppDeps): void {
   app.post('/v1/notifications', {
-    // Authenticated first, so the rate limit counts per verified token `sub`, before the body is read.
-    onRequest: authenticated(deps.authenticate, 'publish'),
-    config: { rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
+    // Authenticated in onRequest (app.ts), so the rate limit counts per verified token `sub`, before the body is read.
+    config: { auth: { scope: 'publish' }, rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
   }, async (request, reply) => {
     const principal = principalOf(request);
     const body = request.body as Record<string, unknown> | null;

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TicketService } from '../auth/tickets.js';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
-import { authenticated, bearerToken, principalOf, subjectKey, TOKEN_COOKIE } from './authenticate.js';
+import { bearerToken, principalOf, subjectKey, TOKEN_COOKIE } from './authenticate.js';
 
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
@@ -18,21 +18,28 @@ export function ticketRoutes(app: FastifyInstance, deps: AppDeps, tickets: Ticke
 
   app.post('/v1/stream/tickets', {
     schema: { querystring: NoQuery },
-    onRequest: authenticated(deps.authenticate, 'subscribe'),
-    config: { rateLimit: { max: config.ticketRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
+    config: { auth: { scope: 'subscribe' }, rateLimit: { max: config.ticketRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     return tickets.issue(principalOf(request));
   });
 
-  app.post('/v1/session', { schema: { querystring: NoQuery } }, async (request, reply) => {
-    // Only a header token becomes a cookie: a token from a URL or another cookie does not.
+  // Only a header token becomes a cookie: a token from a URL or another cookie does not.
+  app.post('/v1/session', { schema: { querystring: NoQuery }, config: { auth: { scope: 'subscribe', bearerOnly: true } } }, async (request, reply) => {
     const token = bearerToken(request);
     if (!token) throw new HeraldError('invalid_token');
-    const principal = await deps.authenticate(request, 'subscribe');
+    const principal = principalOf(request);
     const maxAge = principal.exp - Math.floor(Date.now() / 1000);
     if (maxAge <= 0) throw new HeraldError('invalid_token');
     reply.header('set-cookie', sessionCookie(token, maxAge, request.protocol === 'https'));
+    reply.header('cache-control', 'no-store');
+    return { user: principal.sub, expires_at: new Date(principal.exp * 1000).toISOString() };
+  });
+
+  // Who the session cookie (or token) belongs to: lets a reloaded page find its session
+  // without the token ever being readable by script.
+  app.get('/v1/session', { schema: { querystring: NoQuery }, config: { auth: { scope: 'subscribe' } } }, async (request, reply) => {
+    const principal = principalOf(request);
     reply.header('cache-control', 'no-store');
     return { user: principal.sub, expires_at: new Date(principal.exp * 1000).toISOString() };
   });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
@@ -72,7 +72,16 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   }
   const BetterSqlite3 = (await import('better-sqlite3')).default;
   const path = sqlitePath(databaseUrl);
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:') {
+    // Notifications are private: a new folder is 0700 and a new database file 0600 (SQLite
+    // gives its -wal and -shm files the database file's mode).
+    mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
   const sqlite = new BetterSqlite3(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL (default): a 202 means the notification is on disk, not only in the page cache.

@@ -65,7 +65,7 @@ test('migrate creates the schema; the embedded default keeps its development sec
   assert.equal(migrated.status, 0, migrated.stderr);
   assert.match(migrated.stdout, /database migrated \(epoch [a-z0-9]+\)/);
 
-  const server = await startHerald({ env: { ...env, HERALD_JWT_SECRET: '' } });
+  const server = await startHerald({ env: { ...env, HERALD_JWT_SECRET: undefined } });
   t.after(() => server.stop());
   await waitFor(() => server.logs.some((l) => l.includes('Development token:')), 'the banner');
   const banner = server.logs.find((l) => l.includes('Development token:')) ?? '';

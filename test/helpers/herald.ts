@@ -37,14 +37,15 @@ export interface HeraldProcess {
 }
 
 export interface StartOptions {
-  env?: Record<string, string>;
+  /** Variables for the process; `undefined` removes a default (e.g. HERALD_JWT_SECRET for development mode). */
+  env?: Record<string, string | undefined>;
 }
 
 export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   // Nodes of one cluster share a secret: pass HERALD_JWT_SECRET in env.
   const secret = options.env?.HERALD_JWT_SECRET ?? randomBytes(32).toString('base64url');
-  const env: Record<string, string> = {
+  const merged: Record<string, string | undefined> = {
     HERALD_HOST: '127.0.0.1',
     HERALD_PORT: '0',
     HERALD_DATABASE_URL: join(dir, 'herald.db'),
@@ -53,6 +54,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
     HERALD_DRAIN_MS: '0',
     ...options.env,
   };
+  const env = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const logs: string[] = [];
   let child: ChildProcess | null = null;
   let port = 0;

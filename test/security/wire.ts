@@ -2,6 +2,7 @@
 // send) and a stream recorder that keeps the exact bytes as well as the parsed events.
 import { connect } from 'node:net';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { ERRORS } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 export interface RawResponse {
@@ -116,4 +117,21 @@ export function malformedLines(raw: string): string[] {
   // The spec ends a line at CRLF, LF or CR; Herald only writes LF, so split on LF and
   // flag any CR left inside a line.
   return raw.split('\n').filter((line) => line.includes('\r') || !FIELD_LINE.test(line));
+}
+
+/** "status code" of an API answer, plus any missing header the code requires. */
+export async function answer(res: Response): Promise<string> {
+  const text = await res.text();
+  let code = '';
+  let message = '';
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? '';
+    message = body.error?.message ?? '';
+  } catch { /* not JSON */ }
+  let out = code ? `${res.status} ${code}` : String(res.status);
+  if (res.status === 401 && res.headers.get('www-authenticate') !== 'Bearer error="invalid_token"') out += ' (no WWW-Authenticate)';
+  if (code === 'invalid_token' && message !== ERRORS.invalid_token.message) out += ' (detailed message!)';
+  if ((res.status === 429 || res.status === 503) && !/^\d+$/.test(res.headers.get('retry-after') ?? '')) out += ' (no Retry-After)';
+  return out;
 }

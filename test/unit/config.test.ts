@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, describeConfig, loadConfig } from '../../src/config.js';
+import { ConfigError, describeConfig, isLoopbackHost, loadConfig } from '../../src/config.js';
 
-test('defaults follow DESIGN §6', () => {
+test('defaults: loopback, SQLite beside the process, development mode', () => {
   const c = loadConfig({});
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.port, 8080);
@@ -36,4 +36,62 @@ test('secrets and URL credentials are masked when the config is printed', () => 
   assert.ok(!shown.includes('x'.repeat(40)));
   assert.ok(!shown.includes(':pw@'));
   assert.equal(c.devMode, false);
+});
+
+const refusal = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+    return 'accepted';
+  } catch (err) {
+    return err instanceof ConfigError ? err.message : `not a ConfigError: ${String(err)}`;
+  }
+};
+
+test('an empty HERALD_JWT_SECRET stops the start instead of turning development mode on', () => {
+  assert.equal(refusal({ HERALD_JWT_SECRET: '' }), 'HERALD_JWT_SECRET is set but empty: give it a value or unset it');
+});
+
+test('a blank (whitespace-only) key variable stops the start', () => {
+  assert.equal(refusal({ HERALD_TICKET_SECRET: ' \t' }), 'HERALD_TICKET_SECRET is set but empty: give it a value or unset it');
+});
+
+test('an empty HERALD_METRICS_TOKEN stops the start instead of leaving /metrics unguarded', () => {
+  assert.equal(refusal({ HERALD_METRICS_TOKEN: '' }), 'HERALD_METRICS_TOKEN is set but empty: give it a value or unset it');
+});
+
+test('development mode refuses a non-loopback HERALD_HOST', () => {
+  assert.match(refusal({ HERALD_HOST: '0.0.0.0' }), /^HERALD_HOST=0\.0\.0\.0 is not a loopback address, and development mode/);
+});
+
+test('development mode listens on localhost and ::1', () => {
+  assert.equal(loadConfig({ HERALD_HOST: 'localhost' }).devMode, true);
+  assert.equal(loadConfig({ HERALD_HOST: '::1' }).devMode, true);
+});
+
+test('a key on a public interface is not development mode', () => {
+  const c = loadConfig({ HERALD_HOST: '0.0.0.0', HERALD_JWT_SECRET: 'x'.repeat(40) });
+  assert.equal(c.devMode, false);
+});
+
+test('HERALD_DEV_MODE=true beside a key is refused', () => {
+  assert.match(refusal({ HERALD_DEV_MODE: 'true', HERALD_JWT_SECRET: 'x'.repeat(40) }), /^HERALD_DEV_MODE=true cannot be combined with HERALD_JWT_SECRET/);
+});
+
+test('a public key needs HERALD_JWT_AUDIENCE', () => {
+  assert.match(refusal({ HERALD_JWT_PUBLIC_KEY: '/keys/idp.pem' }), /^HERALD_JWT_AUDIENCE is required with HERALD_JWT_PUBLIC_KEY/);
+});
+
+test('a JWKS needs HERALD_JWT_ISSUER as well as the audience', () => {
+  assert.match(refusal({ HERALD_JWKS_URL: 'https://idp.example/jwks.json', HERALD_JWT_AUDIENCE: 'herald' }), /^HERALD_JWT_ISSUER is required with HERALD_JWKS_URL/);
+});
+
+test('a JWKS with audience and issuer is accepted', () => {
+  const c = loadConfig({ HERALD_JWKS_URL: 'https://idp.example/jwks.json', HERALD_JWT_AUDIENCE: 'herald', HERALD_JWT_ISSUER: 'https://idp.example' });
+  assert.equal(c.devMode, false);
+  assert.equal(c.jwtAudience, 'herald');
+});
+
+test('isLoopbackHost knows the loopback names and no others', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '::ffff:127.0.0.1']) assert.equal(isLoopbackHost(host), true, host);
+  for (const host of ['0.0.0.0', '::', '10.0.0.1', 'localhost.evil.example', '128.0.0.1', '']) assert.equal(isLoopbackHost(host), false, host);
 });

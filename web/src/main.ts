@@ -1,16 +1,30 @@
 import { createHeraldClient, type HeraldClient, type HeraldError } from '../../client/src/index.js';
 import { InboxView } from './inbox-view.js';
-import { mintDevToken, subjectOf, tokenFromFragment } from './token.js';
+import { currentSession, dropTokenFromUrl, mintDevToken, startSession, subjectOf, tokenFromFragment } from './token.js';
 
 const PAGE_SIZE = 50;
 
-function start(): void {
+async function start(): Promise<void> {
   const token = tokenFromFragment(location.hash);
+  // Out of the address bar before anything else runs: history, session restore and a
+  // copied URL must never carry the token.
+  if (location.hash) dropTokenFromUrl();
   if (token) {
-    openInbox(token);
-  } else {
-    showLogin();
+    await signIn(token);
+    return;
   }
+  const session = await currentSession().catch(() => undefined);
+  if (session) openInbox(null, session.user);
+  else showLogin();
+}
+
+/**
+ * Trades the token for the HttpOnly session cookie (what a reload uses) and keeps it in
+ * memory for this page's requests; it is never written to the URL or to storage.
+ */
+async function signIn(token: string): Promise<void> {
+  await startSession(token).catch(() => undefined);
+  openInbox(token, subjectOf(token));
 }
 
 function showLogin(): void {
@@ -27,11 +41,9 @@ function showLogin(): void {
     const submit = form.querySelector('button') as HTMLButtonElement;
     submit.disabled = true;
     mintDevToken(input.value.trim())
-      .then((token) => {
-        // The fragment keeps the token across reloads and never reaches the server.
-        history.replaceState(null, '', `#token=${encodeURIComponent(token)}`);
+      .then(async (token) => {
         login.hidden = true;
-        openInbox(token);
+        await signIn(token);
       })
       .catch((err: unknown) => {
         submit.disabled = false;
@@ -47,14 +59,14 @@ function showLogin(): void {
   });
 }
 
-function openInbox(token: string): void {
-  const user = subjectOf(token);
+/** Opens the inbox with `token`, or with the session cookie alone when it is null. */
+function openInbox(token: string | null, user: string | undefined): void {
   (document.getElementById('user') as HTMLElement).textContent = user ?? '';
   (document.getElementById('inbox') as HTMLElement).hidden = false;
 
   const client: HeraldClient = createHeraldClient({
     url: new URL('.', location.href).toString(),
-    getToken: () => token,
+    ...(token ? { getToken: () => token } : {}),
     shareKey: user ?? 'anonymous',
   });
   let nextCursor: string | null = null;
@@ -149,4 +161,4 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-start();
+void start();

@@ -1,4 +1,9 @@
-/** Where the page gets its token: the URL fragment (never sent to the server) or dev minting. */
+/**
+ * Where the page gets its token: the URL fragment (never sent to the server, removed from the
+ * address bar at once) or dev minting; then it is traded for the HttpOnly session cookie, so
+ * a reload finds the session without the token being stored anywhere a script or the history
+ * can read it.
+ */
 
 export function tokenFromFragment(hash: string): string | undefined {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
@@ -17,6 +22,29 @@ export function subjectOf(token: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Removes `#token=…` from the address bar and the history entry, keeping path and query. */
+export function dropTokenFromUrl(): void {
+  history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+}
+
+export interface Session {
+  user: string;
+}
+
+/** Sets the HttpOnly `herald_token` cookie from `token`; undefined when the server refuses. */
+export async function startSession(token: string): Promise<Session | undefined> {
+  const response = await fetch('v1/session', { method: 'POST', headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
+  if (!response.ok) return undefined;
+  return (await response.json()) as Session;
+}
+
+/** The session the cookie holds, if any (the page cannot read the HttpOnly cookie itself). */
+export async function currentSession(): Promise<Session | undefined> {
+  const response = await fetch('v1/session', { headers: { Accept: 'application/json' } });
+  if (!response.ok) return undefined;
+  return (await response.json()) as Session;
 }
 
 /** Asks an embedded development server for a token; fails with a readable message otherwise. */
