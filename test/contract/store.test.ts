@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { HeraldError } from '../../src/errors.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
+import type { Kysely } from 'kysely';
 import { openStore } from '../../src/store/open-store.js';
+import type { Database } from '../../src/store/schema.js';
 import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
 import { createPgDatabase, lockServices } from '../helpers/services.js';
 
@@ -47,6 +49,13 @@ const backends: Backend[] = [
     },
   },
 ];
+
+/** The raw response column of an idempotency key (through the store's own database handle). */
+async function storedIdempotencyResponse(store: NotificationStore, publisher: string, key: string): Promise<string> {
+  const db = (store as unknown as { db: Kysely<Database> }).db;
+  const row = await db.selectFrom('idempotency_keys').select('response').where('publisher', '=', publisher).where('key', '=', key).executeTakeFirstOrThrow();
+  return row.response;
+}
 
 function request(body: Record<string, unknown>, publisher = 'app') {
   return toPublishRequest({ type: 'alert', content: 'hello', ...body }, publisher, LIMITS);
@@ -233,6 +242,67 @@ for (const backend of backends) {
     test('ping answers while the database is reachable', async (t) => {
       const store = await backend.open(t);
       await store.ping();
+    });
+
+    test('concurrent read and archive of the same notifications both stick (no lost update)', async (t) => {
+      const store = await backend.open(t);
+      const { events } = await store.publish(request({ recipients: Array.from({ length: 1 }, () => 'alice') }));
+      const ids: string[] = [events[0]?.notification.id as string];
+      for (let i = 0; i < 39; i++) ids.push((await store.publish(request({ recipients: ['alice'] }))).events[0]?.notification.id as string);
+      await Promise.all(ids.flatMap((id) => [
+        store.updateState(audience('alice'), id, { status: 'read' }),
+        store.updateState(audience('alice'), id, { archived: true }),
+      ]));
+      const archived = await store.listInbox(audience('alice'), { ...ALL, archived: true, limit: 100 });
+      assert.equal(archived.items.length, 40);
+      assert.deepEqual(archived.items.filter((n) => n.read_at === null).map((n) => n.id), [], 'every archived item is also read');
+    });
+
+    test('updateState answers the row as written: unread clears read_at, archive keeps the read state', async (t) => {
+      const store = await backend.open(t);
+      const id = (await store.publish(request({ recipients: ['alice'] }))).events[0]?.notification.id as string;
+      const read = await store.updateState(audience('alice'), id, { status: 'read' });
+      assert.equal(read?.status, 'read');
+      const archived = await store.updateState(audience('alice'), id, { archived: true });
+      assert.equal(archived?.read_at, read?.read_at);
+      assert.notEqual(archived?.archived_at, null);
+      const unread = await store.updateState(audience('alice'), id, { status: 'unread' });
+      assert.deepEqual([unread?.status, unread?.read_at, unread?.archived_at], ['unread', null, archived?.archived_at]);
+      assert.equal(await store.updateState(audience('bob'), id, { status: 'read' }), null);
+    });
+
+    test('eventsAfter with a reader carries that reader\'s state; without one, as created', async (t) => {
+      const store = await backend.open(t);
+      const { events } = await store.publish(request({ topic: 'broadcast' }));
+      const id = events[0]?.notification.id as string;
+      await store.updateState(audience('alice'), id, { status: 'read' });
+      assert.equal((await store.eventsAfter('broadcast', 0, 10, 'alice'))[0]?.notification.status, 'read');
+      assert.equal((await store.eventsAfter('broadcast', 0, 10, 'bob'))[0]?.notification.status, 'unread');
+      assert.equal((await store.eventsAfter('broadcast', 0, 10))[0]?.notification.status, 'unread');
+    });
+
+    test('idsAt answers the ids at given positions and leaves out positions with no row', async (t) => {
+      const store = await backend.open(t);
+      const a = await store.publish(request({ recipients: ['alice'] }));
+      const b = await store.publish(request({ recipients: ['alice', 'bob'] }));
+      const ids = await store.idsAt([['user:alice', 1], ['user:alice', 2], ['user:bob', 1], ['user:bob', 9]]);
+      assert.deepEqual([...ids].sort(), [
+        ['user:alice\n1', a.events[0]?.notification.id],
+        ['user:alice\n2', b.events[0]?.notification.id],
+        ['user:bob\n1', b.events[1]?.notification.id],
+      ].sort());
+    });
+
+    test('an idempotency key keeps only ids, and its replay answers exactly the first answer', async (t) => {
+      const store = await backend.open(t);
+      const recipients = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+      const body = { recipients, content: 'c'.repeat(20_000), data: { big: 'd'.repeat(10_000) }, idempotency_key: 'bulk' };
+      const first = await store.publish(request(body));
+      const again = await store.publish(request(body));
+      assert.equal(again.replayed, true);
+      assert.deepEqual(again.events, first.events);
+      const stored = await storedIdempotencyResponse(store, 'app', 'bulk');
+      assert.ok(stored.length < recipients.length * 48, `stored ${stored.length} bytes for ${recipients.length} notifications`);
     });
   });
 }

@@ -76,7 +76,7 @@ export async function queueDepth(vhost: string, queue: string): Promise<number> 
 type Service = 'postgres' | 'rabbitmq';
 
 /** Stops, starts or restarts a shared test service (scripts/services/ctl.sh). */
-export async function serviceCtl(service: Service, action: 'stop' | 'start' | 'restart' | 'kill'): Promise<void> {
+export async function serviceCtl(service: Service, action: 'stop' | 'start' | 'restart' | 'kill' | 'pause' | 'resume'): Promise<void> {
   await run(requireEnv('HERALD_TEST_SERVICES_CTL'), [service, action], { timeout: 120_000 });
 }
 
