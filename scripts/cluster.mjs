@@ -10,6 +10,7 @@
 //
 // State lives in .tmp/cluster/ (HERALD_CLUSTER_DIR): cluster.json (pid and port of the
 // running cluster), cluster.env (HERALD_URL and HERALD_JWT_SECRET for the CLI), node-<i>.log.
+/* global fetch, setTimeout */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
