@@ -58,15 +58,25 @@ function signingKey(config: Config): { secret: string; source: string } {
   throw new ConfigError('HERALD_JWT_SECRET must be set to mint tokens (public-key servers take tokens from your identity provider)');
 }
 
-async function mint(config: Config, claims: { sub: string; scope: string; groups?: string[]; ttlS: number }): Promise<string> {
+/** Which key signed the token publish/tail minted: said when the server refuses it. */
+let mintedWith: string | undefined;
+
+async function mint(config: Config, claims: { sub: string; scope: string; groups?: string[]; ttlS: number }): Promise<{ token: string; source: string }> {
   const key = signingKey(config);
-  process.stderr.write(`herald: token for "${claims.sub}" signed with ${key.source}\n`);
-  return mintToken(key.secret, { ...claims, audience: config.jwtAudience, issuer: config.jwtIssuer });
+  const token = await mintToken(key.secret, { ...claims, audience: config.jwtAudience, issuer: config.jwtIssuer });
+  return { token, source: key.source };
 }
 
 async function tokenFor(values: Values, config: () => Config, sub: string, scope: string): Promise<string> {
   if (typeof values.token === 'string') return values.token;
-  return mint(config(), { sub, scope, ttlS: 3600 });
+  const { token, source } = await mint(config(), { sub, scope, ttlS: 3600 });
+  mintedWith = source;
+  return token;
+}
+
+/** Why a 401 happened, when the CLI minted the token itself. */
+function refusedHint(): string {
+  return mintedWith ? ` (the CLI signed the token with ${mintedWith}; give the server's key in HERALD_JWT_SECRET, or pass --token)` : '';
 }
 
 /** fetch, with "cannot reach" as one line instead of `TypeError: fetch failed`. */
@@ -88,7 +98,9 @@ function cause(err: unknown): string {
   }
   if (current instanceof Error) {
     const code = 'code' in current && typeof current.code === 'string' ? current.code : '';
-    return current.message && !current.message.startsWith(code) ? `${code ? `${code}: ` : ''}${current.message}` : current.message || code;
+    if (!current.message) return code || current.name;
+    // A system error's code (ECONNREFUSED) helps when the message lacks it; pg's SQLSTATE does not.
+    return /^E[A-Z]+$/.test(code) && !current.message.includes(code) ? `${code}: ${current.message}` : current.message;
   }
   return String(current);
 }
@@ -184,7 +196,8 @@ const commands: Record<string, Command> = {
       const ttl = String(values.ttl);
       if (!/^[1-9][0-9]{0,8}$/.test(ttl)) throw new UsageError(`--ttl must be a whole number of seconds from 1 to 999999999 (got "${ttl}")`);
       const groups = typeof values.groups === 'string' ? values.groups.split(',').filter(Boolean) : undefined;
-      const token = await mint(config(), { sub: values.sub, scope: String(values.scope), groups, ttlS: Number(ttl) });
+      const { token, source } = await mint(config(), { sub: values.sub, scope: String(values.scope), groups, ttlS: Number(ttl) });
+      process.stderr.write(`herald: token for "${values.sub}" signed with ${source}\n`);
       process.stdout.write(`${token}\n`);
     },
   },
@@ -219,7 +232,7 @@ const commands: Record<string, Command> = {
         process.stdout.write(`${text}\n`);
         return 0;
       }
-      throw new Failure(`${res.status} ${describeError(text)}`);
+      throw new Failure(`${res.status} ${describeError(text)}${res.status === 401 ? refusedHint() : ''}`);
     },
   },
   tail: {
@@ -249,18 +262,16 @@ const commands: Record<string, Command> = {
       let stopping = false;
       stream.on('error', (err) => {
         lastError = err;
-        if (err.code === 'network_error') {
-          process.stderr.write(`herald: cannot reach Herald at ${url} (${err.message}); retrying\n`);
-        } else if (err.code !== 'unauthorized' && err.code !== 'forbidden' && err.code !== 'no_content') {
-          process.stderr.write(`herald: ${err.message}; reconnecting${stream.cursor ? ` from ${stream.cursor}` : ''}\n`);
-        }
+        if (err.code === 'unauthorized' || err.code === 'forbidden' || err.code === 'no_content') return;
+        const why = err.code === 'network_error' ? `cannot reach Herald at ${url} (${err.message})` : err.message;
+        process.stderr.write(`herald: ${why}; reconnecting${stream.cursor ? ` from ${stream.cursor}` : ''}\n`);
       });
       return new Promise<number>((resolve) => {
         stream.on('state', ({ newState }) => {
           if (newState !== 'closed') return;
           if (stopping) return resolve(0);
           const why = lastError?.status === 401
-            ? 'the server refused the token (401): is it signed with the server\'s key? (see "herald token")'
+            ? `the server refused the token (401)${refusedHint()}`
             : lastError?.message ?? 'stream closed';
           process.stderr.write(`herald: ${why}; stopped\n`);
           resolve(lastError?.code === 'no_content' ? 0 : 1);
