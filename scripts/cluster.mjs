@@ -75,8 +75,8 @@ if (values.down) {
   if (cluster) {
     // The running cluster.mjs stops its nodes and nginx and drops its database on SIGTERM.
     process.kill(cluster.pid, 'SIGTERM');
-    if (!(await waitUntil(() => !alive(cluster.pid), 30_000))) {
-      fail(`the cluster (pid ${cluster.pid}) did not stop within 30 s; stop it with kill ${cluster.pid}, then run --down again`);
+    if (!(await waitUntil(() => !alive(cluster.pid), 60_000))) {
+      fail(`the cluster (pid ${cluster.pid}) did not stop within 60 s; stop it with kill ${cluster.pid}, then run --down again`);
     }
     console.log(`cluster stopped: nodes and nginx on port ${cluster.port} (pid ${cluster.pid})`);
   }
@@ -175,9 +175,12 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
+  console.log('stopping the nodes and nginx');
   await cluster.stop();
+  console.log('dropping the database and the RabbitMQ virtual host');
   await vhost.drop().catch(() => {});
   await db.drop().catch(() => {});
+  console.log('cluster stopped');
   rmSync(stateFile, { force: true });
   rmSync(envFile, { force: true });
   process.exit(0);
