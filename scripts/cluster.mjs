@@ -9,7 +9,8 @@
 //   node scripts/cluster.mjs --down
 //
 // State lives in .tmp/cluster/ (HERALD_CLUSTER_DIR): cluster.json (pid and port of the
-// running cluster), cluster.env (HERALD_URL and HERALD_JWT_SECRET for the CLI), node-<i>.log.
+// running cluster), cluster.env (HERALD_URL, HERALD_JWT_SECRET and HERALD_CLUSTER_AMQP_URL
+// for the CLI), node-<i>.log.
 /* global fetch, setTimeout */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,7 +156,14 @@ try {
 
 writeFileSync(stateFile, `${JSON.stringify({ pid: process.pid, port, nodes: cluster.nodes.map((n) => n.port) })}\n`);
 // For the CLI: `. .tmp/cluster/cluster.env` makes `herald token/publish/tail` use this cluster.
-writeFileSync(envFile, `export HERALD_URL='${cluster.nginx.url}'\nexport HERALD_JWT_SECRET='${cluster.secret}'\n`, { mode: 0o600 });
+// HERALD_CLUSTER_AMQP_URL, not HERALD_AMQP_URL: a server started later from that shell
+// must not silently join the cluster's broker.
+writeFileSync(envFile, [
+  `export HERALD_URL='${cluster.nginx.url}'`,
+  `export HERALD_JWT_SECRET='${cluster.secret}'`,
+  `export HERALD_CLUSTER_AMQP_URL='${vhost.url}'`,
+  '',
+].join('\n'), { mode: 0o600 });
 const token = await mintToken(cluster.secret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
 console.log(`
 Herald cluster is up

@@ -67,8 +67,20 @@ test('the cluster prints its node logs, the CLI token from its env file works, a
   const minted = spawnSync('bash', ['-c', `. ${join(dir, 'cluster', 'cluster.env')} && npx herald token --sub alice --scope "subscribe publish"`], { cwd: REPO, env, encoding: 'utf8' });
   assert.equal(minted.status, 0, minted.stderr);
   assert.match(minted.stderr, /signed with HERALD_JWT_SECRET/);
-  const res = await fetch(`http://127.0.0.1:${port}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${minted.stdout.trim()}` } });
-  assert.equal(res.status, 200);
+  const token = minted.stdout.trim();
+  const unread = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { unread_count: number }).unread_count;
+  };
+  assert.equal(await unread(), 0);
+  // The README's two publishes: through nginx, and through the cluster's RabbitMQ.
+  const cli = (args: string) => spawnSync('bash', ['-c', `. ${join(dir, 'cluster', 'cluster.env')} && npx herald ${args}`], { cwd: REPO, env, encoding: 'utf8' });
+  const viaNginx = cli('publish --to alice --content "through nginx"');
+  assert.equal(viaNginx.status, 0, viaNginx.stderr);
+  const viaRabbit = cli('publish --amqp "$HERALD_CLUSTER_AMQP_URL" --to alice --content "through RabbitMQ"');
+  assert.equal(viaRabbit.status, 0, viaRabbit.stderr);
+  await waitFor(async () => (await unread()) === 2, 'both notifications to reach alice');
 
   const down = startProc(t, process.execPath, [SCRIPT, '--down'], { cwd: REPO, env });
   assert.equal(await down.exited, 0, `${down.stderr()}\ncluster output: ${cluster.stdout().split('Ctrl-C')[1]} ${cluster.stderr()}`);
