@@ -18,6 +18,7 @@ import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { notificationRoutes } from './http/notification-routes.js';
 import { publishRoute } from './http/publish-route.js';
+import { sdkRoute } from './http/sdk-route.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
 import type { Metrics } from './metrics.js';
@@ -123,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   publishRoute(app, deps);
   notificationRoutes(app, deps);
   devRoutes(app, deps);
+  sdkRoute(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, {

@@ -1,4 +1,4 @@
-/** Wire types of the Herald API (docs/protocol.md, DESIGN §6). JSON is snake_case. */
+/** Wire types of the Herald API (docs/protocol.md). JSON is snake_case. */
 
 export type NotificationStatus = 'unread' | 'read';
 

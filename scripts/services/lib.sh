@@ -3,7 +3,7 @@
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE_DIR=${HERALD_SERVICES_DIR:-$REPO/.tmp/services}
 STATE_FILE=$STATE_DIR/state.env
-ENV_FILE=$REPO/.tmp/services.env
+ENV_FILE=${HERALD_SERVICES_ENV:-$REPO/.tmp/services.env}
 
 # One of up.sh / down.sh / ctl.sh at a time: two test runs starting at once must not start
 # two PostgreSQL clusters or two RabbitMQ nodes on the same state directory.

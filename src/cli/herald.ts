@@ -1,32 +1,175 @@
 #!/usr/bin/env node
 // The `herald` command: serve, token, publish, tail, migrate.
+// Errors are one line on stderr naming the option or the cause: exit 2 for a usage error
+// (fix the command line), 1 for a failure (the server, database or broker said no).
+import { randomUUID } from 'node:crypto';
+import { relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createParser } from 'eventsource-parser';
+import { HeraldStream, type HeraldError as ClientError } from '../../client/src/index.js';
 import { mintToken } from '../auth/jwt.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { loadOrCreateDevSecret } from '../dev-secret.js';
+import { devSecretPath, loadOrCreateDevSecret } from '../dev-secret.js';
 import { startHerald } from '../main.js';
-import { openStore } from '../store/open-store.js';
+import { isPostgresUrl, openStore } from '../store/open-store.js';
+
+type Values = Record<string, string | boolean | undefined>;
 
 interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>, config: () => Config): Promise<number | void>;
+  run(values: Values, config: () => Config): Promise<number | void>;
 }
 
-const urlOption = { type: 'string', default: process.env.HERALD_URL ?? 'http://127.0.0.1:8080' } as const;
+/** The command line is wrong: exit 2. */
+class UsageError extends Error {}
+/** The command line is fine but the work failed: exit 1. */
+class Failure extends Error {}
 
-function signingSecret(config: Config): string {
-  if (config.jwtSecret) return config.jwtSecret;
-  if (config.devMode) return loadOrCreateDevSecret(config.databaseUrl);
-  throw new ConfigError('HERALD_JWT_SECRET must be set to mint tokens');
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+const urlOption = { type: 'string', default: process.env.HERALD_URL || DEFAULT_URL } as const;
+const DEFAULT_TTL_S = 86_400;
+
+function baseUrl(values: Values): string {
+  const url = String(values.url);
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL such as ${DEFAULT_URL} (got "${url}")`);
+  }
+  return url.replace(/\/+$/, '');
 }
 
-async function tokenFor(values: Record<string, unknown>, config: () => Config, sub: string, scope: string): Promise<string> {
+/**
+ * The key tokens are signed with, and where it came from. Said on stderr every time the CLI
+ * mints one: a token signed with the development secret of ./data is refused (401) by a
+ * server started with another HERALD_JWT_SECRET, such as the local cluster's.
+ */
+function signingKey(config: Config): { secret: string; source: string } {
+  if (config.jwtSecret) return { secret: config.jwtSecret, source: 'HERALD_JWT_SECRET' };
+  if (config.devMode) {
+    const path = relative(process.cwd(), devSecretPath(config.databaseUrl)) || devSecretPath(config.databaseUrl);
+    return {
+      secret: loadOrCreateDevSecret(config.databaseUrl),
+      source: `the development secret ${path} (HERALD_JWT_SECRET is unset; only a development server using that file accepts it)`,
+    };
+  }
+  throw new ConfigError('HERALD_JWT_SECRET must be set to mint tokens (public-key servers take tokens from your identity provider)');
+}
+
+/** Which key signed the token publish/tail minted: said when the server refuses it. */
+let mintedWith: string | undefined;
+
+async function mint(config: Config, claims: { sub: string; scope: string; groups?: string[]; ttlS: number }): Promise<{ token: string; source: string }> {
+  const key = signingKey(config);
+  const token = await mintToken(key.secret, { ...claims, audience: config.jwtAudience, issuer: config.jwtIssuer });
+  return { token, source: key.source };
+}
+
+async function tokenFor(values: Values, config: () => Config, sub: string, scope: string): Promise<string> {
   if (typeof values.token === 'string') return values.token;
-  const c = config();
-  return mintToken(signingSecret(c), { sub, scope, ttlS: 3600, audience: c.jwtAudience, issuer: c.jwtIssuer });
+  const { token, source } = await mint(config(), { sub, scope, ttlS: 3600 });
+  mintedWith = source;
+  return token;
+}
+
+/** Why a 401 happened, when the CLI minted the token itself. */
+function refusedHint(): string {
+  return mintedWith ? ` (the CLI signed the token with ${mintedWith}; give the server's key in HERALD_JWT_SECRET, or pass --token)` : '';
+}
+
+/** fetch, with "cannot reach" as one line instead of `TypeError: fetch failed`. */
+async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new Failure(`cannot reach Herald at ${new URL(url).origin} (${cause(err)}); is it running? (set --url or HERALD_URL)`);
+  }
+}
+
+/** The innermost useful reason of an error: ECONNREFUSED rather than "fetch failed". */
+function cause(err: unknown): string {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const inner: unknown = current.cause ?? (current instanceof AggregateError ? current.errors[0] : undefined);
+    if (!(inner instanceof Error)) break;
+    current = inner;
+  }
+  if (current instanceof Error) {
+    const code = 'code' in current && typeof current.code === 'string' ? current.code : '';
+    if (!current.message) return code || current.name;
+    // A system error's code (ECONNREFUSED) helps when the message lacks it; pg's SQLSTATE does not.
+    return /^E[A-Z]+$/.test(code) && !current.message.includes(code) ? `${code}: ${current.message}` : current.message;
+  }
+  return String(current);
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--data - reads JSON from stdin, but stdin is a terminal (pipe the JSON in)');
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
+}
+
+async function dataOption(value: string): Promise<Record<string, unknown>> {
+  const text = value === '-' ? await readStdin() : value;
+  const from = value === '-' ? 'stdin (--data -)' : '--data';
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${from} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`${from} must be a JSON object, like '{"order":42}'`);
+  return data as Record<string, unknown>;
+}
+
+async function publishAmqp(url: string, config: () => Config, body: Record<string, unknown>): Promise<number> {
+  const exchange = config().amqpIngestExchange;
+  const { Connection } = await import('rabbitmq-client');
+  const rabbit = new Connection({ url, connectionTimeout: 5000, retryLow: 200, retryHigh: 1000 });
+  rabbit.on('error', () => {}); // reported through onConnect/send below
+  try {
+    try {
+      await rabbit.onConnect(5000);
+    } catch (err) {
+      throw new Failure(`cannot reach RabbitMQ at ${redact(url)} (${cause(err)})`);
+    }
+    const publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 1 });
+    let returned = false;
+    // The broker returns an unroutable mandatory message before it confirms it.
+    publisher.on('basic.return', () => { returned = true; });
+    const messageId = typeof body.idempotency_key === 'string' ? body.idempotency_key : randomUUID();
+    try {
+      await publisher.send(
+        { exchange, routingKey: 'notification', mandatory: true, durable: true, contentType: 'application/json', messageId, appId: 'herald-cli' },
+        JSON.stringify(body),
+      );
+    } catch (err) {
+      throw new Failure(`RabbitMQ refused the message (${cause(err)}); has Herald declared exchange "${exchange}"? Start it with HERALD_AMQP_URL first`);
+    } finally {
+      await publisher.close();
+    }
+    if (returned) {
+      throw new Failure(`RabbitMQ could not route the message to a queue: start Herald with HERALD_AMQP_URL=${redact(url)} first, it declares the queue`);
+    }
+    process.stdout.write(`${JSON.stringify({ published: { exchange, routing_key: 'notification', message_id: messageId } })}\n`);
+    return 0;
+  } finally {
+    await rabbit.close();
+  }
+}
+
+/** A URL with its password replaced, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 
 const commands: Record<string, Command> = {
@@ -45,84 +188,134 @@ const commands: Record<string, Command> = {
     },
   },
   token: {
-    summary: 'Mint a JWT signed with HERALD_JWT_SECRET (or the development secret).',
-    usage: 'herald token --sub <user> [--scope "subscribe publish"] [--groups ops,dev] [--ttl <seconds>]',
-    options: { sub: { type: 'string' }, scope: { type: 'string', default: 'subscribe' }, groups: { type: 'string' }, ttl: { type: 'string', default: '86400' } },
+    summary: 'Mint a JWT signed with HERALD_JWT_SECRET (or the development secret); says which on stderr.',
+    usage: `herald token --sub <user> [--scope "subscribe publish"] [--groups ops,dev] [--ttl <seconds, default ${DEFAULT_TTL_S}>]`,
+    options: { sub: { type: 'string' }, scope: { type: 'string', default: 'subscribe' }, groups: { type: 'string' }, ttl: { type: 'string', default: String(DEFAULT_TTL_S) } },
     async run(values, config) {
-      if (typeof values.sub !== 'string') throw new UsageError('--sub is required');
-      const c = config();
+      if (typeof values.sub !== 'string' || values.sub === '') throw new UsageError('--sub <user> is required');
+      const ttl = String(values.ttl);
+      if (!/^[1-9][0-9]{0,8}$/.test(ttl)) throw new UsageError(`--ttl must be a whole number of seconds from 1 to 999999999 (got "${ttl}")`);
       const groups = typeof values.groups === 'string' ? values.groups.split(',').filter(Boolean) : undefined;
-      const token = await mintToken(signingSecret(c), {
-        sub: values.sub, scope: String(values.scope), groups, ttlS: Number(values.ttl), audience: c.jwtAudience, issuer: c.jwtIssuer,
-      });
+      const { token, source } = await mint(config(), { sub: values.sub, scope: String(values.scope), groups, ttlS: Number(ttl) });
+      process.stderr.write(`herald: token for "${values.sub}" signed with ${source}\n`);
       process.stdout.write(`${token}\n`);
     },
   },
   publish: {
-    summary: 'Publish a notification through the HTTP API.',
-    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --type <type> --content <text> [--title <t>] [--data <json>] [--idempotency-key <k>] [--url <base>] [--token <jwt>]',
+    summary: 'Publish a notification through the HTTP API (or RabbitMQ with --amqp).',
+    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--idempotency-key <k>] [--url <base>] [--token <jwt>] [--amqp <amqp-url>]',
     options: {
       to: { type: 'string' }, topic: { type: 'string' }, type: { type: 'string', default: 'message' }, content: { type: 'string' },
       title: { type: 'string' }, data: { type: 'string' }, 'idempotency-key': { type: 'string' }, url: urlOption, token: { type: 'string' },
+      amqp: { type: 'string' },
     },
     async run(values, config) {
+      if (typeof values.to !== 'string' && typeof values.topic !== 'string') throw new UsageError('--to <user> or --topic <topic> is required');
+      if (typeof values.content !== 'string') throw new UsageError('--content <text> is required');
+      const url = typeof values.amqp === 'string' ? '' : baseUrl(values);
       const body: Record<string, unknown> = { type: values.type, content: values.content };
       if (typeof values.to === 'string') body.recipients = values.to.split(',');
       if (typeof values.topic === 'string') body.topic = values.topic;
       if (typeof values.title === 'string') body.title = values.title;
-      if (typeof values.data === 'string') body.data = JSON.parse(values.data);
+      if (typeof values.data === 'string') body.data = await dataOption(values.data);
       if (typeof values['idempotency-key'] === 'string') body.idempotency_key = values['idempotency-key'];
+      if (typeof values.amqp === 'string') {
+        if (!/^amqps?:\/\//.test(values.amqp)) throw new UsageError(`--amqp must be an amqp:// URL (got "${values.amqp}")`);
+        return publishAmqp(values.amqp, config, body);
+      }
       const token = await tokenFor(values, config, 'cli', 'publish');
-      const res = await fetch(`${values.url}/v1/notifications`, {
+      const res = await request(`${url}/v1/notifications`, {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
       });
-      process.stdout.write(`${await res.text()}\n`);
-      return res.status === 202 ? 0 : 1;
+      const text = await res.text();
+      if (res.status === 202) {
+        process.stdout.write(`${text}\n`);
+        return 0;
+      }
+      throw new Failure(`${res.status} ${describeError(text)}${res.status === 401 ? refusedHint() : ''}`);
     },
   },
   tail: {
-    summary: "Print a user's stream, one JSON line per event.",
+    summary: "Follow a user's stream, one JSON line per event; reconnects with its cursor until Ctrl-C or a 401.",
     usage: 'herald tail (--user <user> | --token <jwt>) [--url <base>] [--last-event-id <cursor>]',
     options: { user: { type: 'string' }, token: { type: 'string' }, url: urlOption, 'last-event-id': { type: 'string' } },
     async run(values, config) {
-      if (typeof values.user !== 'string' && typeof values.token !== 'string') throw new UsageError('--user or --token is required');
-      const token = await tokenFor(values, config, String(values.user), 'subscribe');
-      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
-      if (typeof values['last-event-id'] === 'string') headers['last-event-id'] = values['last-event-id'];
-      const res = await fetch(`${values.url}/v1/stream`, { headers });
-      if (res.status !== 200 || !res.body) {
-        process.stderr.write(`${res.status} ${await res.text()}\n`);
-        return 1;
-      }
-      const parser = createParser({
-        onEvent: (event) => process.stdout.write(`${JSON.stringify({ event: event.event ?? 'message', id: event.id, data: safeJson(event.data) })}\n`),
+      if (typeof values.user !== 'string' && typeof values.token !== 'string') throw new UsageError('--user <user> or --token <jwt> is required');
+      const url = baseUrl(values);
+      let token: string | undefined;
+      const stream = new HeraldStream({
+        url,
+        cursor: typeof values['last-event-id'] === 'string' ? values['last-event-id'] : undefined,
+        // A minted token is minted again when the server refused it or it expired, so a
+        // long tail outlives its exp.
+        getToken: async ({ reason }) => {
+          if (reason !== 'connect' || !token) token = await tokenFor(values, config, String(values.user), 'subscribe');
+          return token;
+        },
       });
-      const decoder = new TextDecoder();
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
-      return 0;
+      const print = (event: string, data: unknown) => process.stdout.write(`${JSON.stringify({ event, id: stream.cursor, data })}\n`);
+      stream.on('ready', (e) => print('ready', e));
+      stream.on('notification', (e) => print('notification', e));
+      stream.on('notification.updated', (e) => print('notification.updated', e));
+      stream.on('reset', (e) => print('reset', e));
+      let lastError: ClientError | undefined;
+      let stopping = false;
+      stream.on('error', (err) => {
+        lastError = err;
+        if (err.code === 'unauthorized' || err.code === 'forbidden' || err.code === 'no_content') return;
+        const why = err.code === 'network_error' ? `cannot reach Herald at ${url} (${err.message})` : err.message;
+        process.stderr.write(`herald: ${why}; reconnecting${stream.cursor ? ` from ${stream.cursor}` : ''}\n`);
+      });
+      return new Promise<number>((resolve) => {
+        stream.on('state', ({ newState }) => {
+          if (newState !== 'closed') return;
+          if (stopping) return resolve(0);
+          const why = lastError?.status === 401
+            ? `the server refused the token (401)${refusedHint()}`
+            : lastError?.message ?? 'stream closed';
+          process.stderr.write(`herald: ${why}; stopped\n`);
+          resolve(lastError?.code === 'no_content' ? 0 : 1);
+        });
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+          process.once(signal, () => {
+            stopping = true;
+            stream.close();
+          });
+        }
+        stream.start();
+      });
     },
   },
   migrate: {
-    summary: 'Create or upgrade the database schema, then exit.',
+    summary: 'Create or upgrade the database schema (HERALD_DATABASE_URL), then exit.',
     usage: 'herald migrate',
     options: {},
     async run(_values, config) {
-      const store = await openStore(config().databaseUrl);
-      await store.migrate();
-      process.stdout.write(`database migrated (epoch ${store.epoch})\n`);
-      await store.close();
+      const databaseUrl = config().databaseUrl;
+      const where = isPostgresUrl(databaseUrl) ? redact(databaseUrl) : databaseUrl;
+      let store: Awaited<ReturnType<typeof openStore>> | undefined;
+      try {
+        store = await openStore(databaseUrl);
+        await store.migrate();
+        process.stdout.write(`database migrated (epoch ${store.epoch})\n`);
+      } catch (err) {
+        throw new Failure(`cannot migrate ${where}: ${cause(err)}`);
+      } finally {
+        await store?.close().catch(() => {});
+      }
     },
   },
 };
 
-class UsageError extends Error {}
-
-function safeJson(text: string): unknown {
+/** `{"error":{"code","message"}}` as `code: message`; anything else as it came (one line). */
+function describeError(text: string): string {
   try {
-    return JSON.parse(text);
+    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (error?.code) return `${error.code}: ${error.message ?? ''}`;
   } catch {
-    return text;
+    // not JSON: a proxy's page, say
   }
+  return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
 function help(): string {
@@ -132,31 +325,38 @@ function help(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
-    return name ? 0 : 1;
+    return 0;
+  }
+  if (!name) {
+    process.stderr.write(help());
+    return 2;
   }
   const command = commands[name];
-  if (!command) {
-    process.stderr.write(`herald: unknown command "${name}"\n\n${help()}`);
-    return 1;
-  }
+  if (!command) throw new UsageError(`unknown command "${name}" (run "herald --help")`);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.summary}\n\nUsage: ${command.usage}\n`);
     return 0;
   }
-  const { values } = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true });
-  const code = await command.run(values as Record<string, string | boolean | undefined>, () => loadConfig());
+  let values: Values;
+  try {
+    values = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true }).values as Values;
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see "herald ${name} --help")`);
+  }
+  const code = await command.run(values, () => loadConfig());
   return code ?? 0;
 }
 
 main(process.argv.slice(2)).then((code) => {
   if (code !== 0) process.exitCode = code;
 }, (err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
-    process.stderr.write(`herald: ${err.message}\n`);
-  } else {
-    process.stderr.write(`herald: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  }
-  process.exit(1);
+  const usage = err instanceof UsageError;
+  const message = err instanceof UsageError || err instanceof Failure || err instanceof ConfigError
+    ? err.message
+    // Unexpected: still one line; HERALD_DEBUG=1 shows the stack.
+    : process.env.HERALD_DEBUG ? String(err instanceof Error ? err.stack : err) : cause(err);
+  process.stderr.write(`herald: ${message}\n`);
+  process.exit(usage ? 2 : 1);
 });

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
+import { openNodeSqlite } from './node-sqlite.js';
 import type { Database } from './schema.js';
 import type { NotificationStore } from './store.js';
 
@@ -70,7 +71,6 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     });
     return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
   }
-  const BetterSqlite3 = (await import('better-sqlite3')).default;
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
     // Notifications are private: a new folder is 0700 and a new database file 0600 (SQLite
@@ -82,7 +82,10 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  const sqlite = new BetterSqlite3(path);
+  // better-sqlite3 12 aborts on Node 24; Node 24 has SQLite built in (see node-sqlite.ts).
+  const sqlite = Number(process.versions.node.split('.')[0]) >= 24
+    ? await openNodeSqlite(path)
+    : new (await import('better-sqlite3')).default(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL (default): a 202 means the notification is on disk, not only in the page cache.
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous === 'normal' ? 'NORMAL' : 'FULL'}`);

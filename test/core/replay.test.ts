@@ -4,7 +4,6 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
 import { openStream } from '../helpers/sse-client.js';
 import { gate, overrideStore, startCore } from './harness.js';
 
@@ -123,12 +122,12 @@ test('a restored backup answers reset to a cursor from after the backup, even on
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const live = join(dir, 'herald.db');
   const backup = join(dir, 'backup.db');
+  const first = await startCore({ databasePath: live });
+  const token = await first.token('alice');
+  await first.publish({ recipients: ['alice'], type: 'n', content: 'kept' });
+  await first.close();
+  copyFileSync(live, backup);
   const before = await startCore({ databasePath: live });
-  const token = await before.token('alice');
-  await before.publish({ recipients: ['alice'], type: 'n', content: 'kept' });
-  const snapshot = new BetterSqlite3(live);
-  await snapshot.backup(backup);
-  snapshot.close();
   await before.publish({ recipients: ['alice'], type: 'n', content: 'lost-1' });
   await before.publish({ recipients: ['alice'], type: 'n', content: 'lost-2' });
   const cursor = await readyCursor(before.url, token);

@@ -1,14 +1,26 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { freePort } from '../helpers/cluster.js';
 import { CLI, startHerald } from '../helpers/herald.js';
+import { startProc } from '../helpers/proc.js';
+import { createAmqpVhost, requireEnv } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
-function herald(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+function herald(args: string[], env: Record<string, string> = {}, input?: string) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', input });
+}
+
+/** stderr is exactly one line starting with "herald: " and matching `pattern`. */
+function assertOneLine(stderr: string, pattern: RegExp): void {
+  assert.equal(stderr.split('\n').filter(Boolean).length, 1, `one line, got: ${stderr}`);
+  assert.match(stderr.trim(), /^herald: /);
+  assert.match(stderr.trim(), pattern);
 }
 
 test('every command answers --help with its usage', () => {
@@ -21,8 +33,8 @@ test('every command answers --help with its usage', () => {
     assert.match(help.stdout, new RegExp(`Usage: herald ${command}`));
   }
   const unknown = herald(['frobnicate']);
-  assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.equal(unknown.status, 2);
+  assertOneLine(unknown.stderr, /unknown command "frobnicate"/);
 });
 
 test('a bad configuration value stops serve with one line naming the variable', () => {
@@ -54,7 +66,7 @@ test('token, publish and tail work together against a running server', async (t)
   assert.equal(res.status, 200);
   const bad = herald(['publish', '--to', 'alice', '--type', 'Bad Type', '--content', 'x'], env);
   assert.equal(bad.status, 1);
-  assert.match(bad.stdout, /invalid_request/);
+  assertOneLine(bad.stderr, /^herald: 400 invalid_request: /);
 });
 
 test('migrate creates the schema; the embedded default keeps its development secret across restarts', async (t) => {
@@ -81,4 +93,140 @@ test('migrate creates the schema; the embedded default keeps its development sec
   assert.equal(res.status, 200, 'a token printed before the restart still works');
   const minted = await fetch(`${server.url}/v1/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"zoe"}' });
   assert.equal(minted.status, 200);
+});
+
+test('token --ttl abc: exit 2, one line naming --ttl', () => {
+  const result = herald(['token', '--sub', 'alice', '--ttl', 'abc'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assert.equal(result.stdout, '');
+  assertOneLine(result.stderr, /--ttl must be a whole number of seconds .*\(got "abc"\)/);
+});
+
+test('token says which key it signs with: the development secret file when HERALD_JWT_SECRET is unset', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const result = herald(['token', '--sub', 'alice'], { HERALD_DATABASE_URL: join(dir, 'herald.db') });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^ey[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  assertOneLine(result.stderr, new RegExp(`signed with the development secret .*${join(dir, 'herald-dev-secret').replace(/^\//, '')}.*HERALD_JWT_SECRET is unset`));
+  const withSecret = herald(['token', '--sub', 'alice'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assertOneLine(withSecret.stderr, /signed with HERALD_JWT_SECRET$/);
+});
+
+test("publish --data '{bad': exit 2, one line naming --data", () => {
+  const result = herald(['publish', '--to', 'alice', '--content', 'x', '--data', '{bad'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assertOneLine(result.stderr, /--data is not valid JSON/);
+});
+
+test('publish --url at a dead port: exit 1, one line naming the URL', async () => {
+  const port = await freePort();
+  const result = herald(['publish', '--to', 'alice', '--content', 'x', '--url', `http://127.0.0.1:${port}`], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 1);
+  assertOneLine(result.stderr, new RegExp(`^herald: cannot reach Herald at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is it running\\?`));
+});
+
+test('migrate on a missing PostgreSQL database: exit 1, one line naming the database', () => {
+  const url = new URL(requireEnv('HERALD_TEST_PG_URL'));
+  url.pathname = `/herald_missing_${randomBytes(4).toString('hex')}`;
+  const result = herald(['migrate'], { HERALD_DATABASE_URL: url.toString(), HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 1);
+  assertOneLine(result.stderr, new RegExp(`^herald: cannot migrate postgres.*${url.pathname}: database "${url.pathname.slice(1)}" does not exist$`));
+});
+
+test('publish --data - reads the data object from stdin', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const result = herald(['publish', '--to', 'alice', '--content', 'piped', '--data', '-'], { HERALD_JWT_SECRET: server.secret, HERALD_URL: server.url }, '{"order": 42, "lines": ["a", "b"]}\n');
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout).notifications[0].data, { order: 42, lines: ['a', 'b'] });
+});
+
+test('publish --amqp sends the notification through RabbitMQ and Herald stores it', async (t) => {
+  const vhost = await createAmqpVhost();
+  t.after(() => vhost.drop());
+  const server = await startHerald({ env: { HERALD_AMQP_URL: vhost.url } });
+  t.after(() => server.stop());
+  const result = herald(['publish', '--amqp', vhost.url, '--to', 'alice', '--type', 'invoice.paid', '--content', 'Invoice 42 is paid', '--idempotency-key', 'invoice-42']);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), { published: { exchange: 'herald.ingest', routing_key: 'notification', message_id: 'invoice-42' } });
+  const token = await server.token('alice');
+  await waitFor(async () => {
+    const page = await (await fetch(`${server.url}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).json() as { items: { content: string; type: string }[] };
+    return page.items.some((n) => n.content === 'Invoice 42 is paid' && n.type === 'invoice.paid');
+  }, 'the notification published through RabbitMQ to reach the inbox');
+});
+
+/**
+ * A TCP proxy between `herald tail` and Herald that the test can cut: `cut()` ends every
+ * connection as a server ending the stream would and refuses new ones until `resume()`.
+ */
+async function cuttableProxy(t: TestContext, targetPort: number) {
+  const pairs = new Set<[Socket, Socket]>();
+  let refusing = false;
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    const upstream = new (client.constructor as typeof Socket)();
+    upstream.connect(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.pipe(upstream).pipe(client);
+    const drop = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { for (const [a, b] of pairs) { a.destroy(); b.destroy(); } server.close(() => resolve()); }));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    open: () => pairs.size,
+    cut() {
+      refusing = true;
+      for (const [client, upstream] of pairs) {
+        // Upstream goes away quietly; the client sees the stream end cleanly (FIN).
+        upstream.removeAllListeners('close').on('error', () => {});
+        upstream.unpipe(client);
+        upstream.destroy();
+        client.end();
+      }
+    },
+    resume() { refusing = false; },
+  };
+}
+
+test('tail reconnects when the stream ends and resumes from its cursor (nothing missed)', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const proxy = await cuttableProxy(t, server.port);
+  const tail = startProc(t, process.execPath, [CLI, 'tail', '--user', 'alice', '--url', proxy.url], { env: { PATH: process.env.PATH, HERALD_JWT_SECRET: server.secret } });
+  await waitFor(() => tail.stdout().includes('"event":"ready"'), 'tail to print ready');
+  assert.equal((await server.publish({ recipients: ['alice'], type: 'alert', content: 'first' })).status, 202);
+  await waitFor(() => tail.stdout().includes('"first"'), 'tail to print the first notification');
+
+  proxy.cut();
+  await waitFor(() => /reconnecting from \S+/.test(tail.stderr()), `tail to say it reconnects from its cursor (stderr: ${tail.stderr()})`);
+  // Published while tail cannot reach the server: only a resume from the cursor delivers it.
+  assert.equal((await server.publish({ recipients: ['alice'], type: 'alert', content: 'while cut off' })).status, 202);
+  proxy.resume();
+  await waitFor(() => tail.stdout().includes('"while cut off"'), `tail to print what it missed (stderr: ${tail.stderr()})`, 40_000);
+  assert.equal(tail.child.exitCode, null, 'tail keeps running');
+  assert.equal(tail.stdout().split('"first"').length - 1, 1, 'nothing printed twice');
+});
+
+test('tail stops with exit 1 and one line when the server answers 401', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const tail = startProc(t, process.execPath, [CLI, 'tail', '--token', 'not-a-jwt', '--url', server.url], { env: { PATH: process.env.PATH } });
+  assert.equal(await tail.exited, 1);
+  assertOneLine(tail.stderr(), /401.*stopped$/);
+});
+
+test('tail stops with exit 0 on Ctrl-C (SIGINT)', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const tail = startProc(t, process.execPath, [CLI, 'tail', '--user', 'alice', '--url', server.url], { env: { PATH: process.env.PATH, HERALD_JWT_SECRET: server.secret } });
+  await waitFor(() => tail.stdout().includes('"event":"ready"'), 'tail to print ready');
+  tail.signal('SIGINT');
+  assert.equal(await tail.exited, 0);
 });

@@ -108,6 +108,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** nginx's port; default a free one. */
   nginxPort?: number;
+  /** When set, node i (from 1) also writes its output to <logDir>/node-<i>.log. */
+  logDir?: string;
 }
 
 export interface Cluster {
@@ -143,8 +145,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     // The first node migrates the database; the others then start side by side.
-    nodes.push(await startHerald({ env }));
-    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, () => startHerald({ env }))));
+    const logFile = (i: number) => (options.logDir ? join(options.logDir, `node-${i}.log`) : undefined);
+    nodes.push(await startHerald({ env, logFile: logFile(1) }));
+    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, (_, i) => startHerald({ env, logFile: logFile(i + 2) }))));
     nginx = await startNginx(nodes.map((node) => node.port), options.nginxPort);
   } catch (err) {
     await stop();

@@ -2,7 +2,7 @@
 // with its own temporary SQLite database, and cleans up after it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,8 @@ export interface HeraldProcess {
 export interface StartOptions {
   /** Variables for the process; `undefined` removes a default (e.g. HERALD_JWT_SECRET for development mode). */
   env?: Record<string, string | undefined>;
+  /** Also append every line the process writes to this file (scripts/cluster.mjs prints where). */
+  logFile?: string;
 }
 
 export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
@@ -65,6 +67,8 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
+    const logFile = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null;
+    proc.once('exit', () => logFile?.end());
     let listening: number | null = null;
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -73,6 +77,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         logs.push(line);
+        logFile?.write(`${line}\n`);
         if (logs.length > 20_000) logs.splice(0, 10_000);
         if (line.includes('"msg":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, describeConfig, isLoopbackHost, loadConfig } from '../../src/config.js';
 
-test('defaults: loopback, SQLite beside the process, development mode', () => {
+test('defaults match the configuration table in README.md', () => {
   const c = loadConfig({});
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.port, 8080);

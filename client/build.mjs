@@ -1,0 +1,47 @@
+// Builds the package: ESM JavaScript with type declarations in dist/ (tsc), plus one
+// self-contained browser module, dist/browser/herald-client.js (esbuild, eventsource-parser
+// included), which Herald serves at GET /herald-client.js for pages without a bundler.
+// Run by `npm pack` (prepack) and by the repository's `npm run build`.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, 'dist');
+// Built beside dist/ and swapped in at the end: a server or test reading dist/ while
+// `npm pack` rebuilds it never sees a half-written file.
+const next = join(here, `dist.${process.pid}`);
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+try {
+  execFileSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.json'), '--outDir', next], { stdio: 'inherit' });
+} catch {
+  await rm(next, { recursive: true, force: true });
+  process.exit(1);
+}
+
+try {
+  await build({
+    entryPoints: [join(here, 'src', 'index.ts')],
+    outfile: join(next, 'browser', 'herald-client.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+} catch {
+  // esbuild already printed the errors.
+  await rm(next, { recursive: true, force: true });
+  process.exit(1);
+}
+const old = join(here, `dist.old.${process.pid}`);
+await rename(out, old).catch(() => {});
+await rename(next, out);
+await rm(old, { recursive: true, force: true });
+console.log(`client: built ${out}`);
