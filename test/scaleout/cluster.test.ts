@@ -119,6 +119,9 @@ test('a scale-out cluster of three nodes behind nginx', { timeout: 180_000 }, as
     const good = (i: number) => ({ recipients: ['carol'], type: 'amqp.test', content: `q${i}`, publisher: 'billing' });
 
     for (let i = 0; i < 5; i++) await send(good(i), `good-${i}`);
+    // Messages are handled concurrently (up to the prefetch): the same key with another body
+    // is a conflict only once the first is stored, so wait for that before sending it.
+    await stream.waitForEvents('notification', 5, 20_000);
     await send('{not json', 'bad-json');
     await send({ recipients: ['carol'], type: 'Bad Type', content: 'x' }, 'bad-type');
     await send({ recipients: ['carol'], type: 'amqp.test' }, 'no-content');
