@@ -28,9 +28,10 @@ function occurrences(text: string, needle: string): number {
 async function devServer(t: TestContext): Promise<{ server: HeraldProcess; env: NodeJS.ProcessEnv }> {
   // Development mode, as after `npm start` in a fresh clone: the CLI finds the server's
   // generated secret beside its database.
-  const server = await startHerald({ env: { HERALD_JWT_SECRET: '' } });
+  const server = await startHerald({ env: { HERALD_JWT_SECRET: undefined } });
   t.after(() => server.stop());
-  const env = { ...process.env, HERALD_URL: server.url, HERALD_DATABASE_URL: server.env.HERALD_DATABASE_URL, HERALD_JWT_SECRET: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_URL: server.url, HERALD_DATABASE_URL: server.env.HERALD_DATABASE_URL };
+  delete env.HERALD_JWT_SECRET;
   return { server, env };
 }
 

@@ -19,6 +19,8 @@ import { waitFor } from '../helpers/wait.js';
 const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
 
 test('a queue message waits out a database outage longer than any retry window and is stored once, never dead-lettered', async (t) => {
+  // Fault tests stop and start the shared broker: not while this test uses it.
+  await lockServices(t);
   const vhost = await createAmqpVhost();
   t.after(() => vhost.drop());
   const realStore = await openStore(':memory:');
