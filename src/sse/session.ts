@@ -50,6 +50,17 @@ export interface SessionOptions {
 /** Rows read per store query while replaying. */
 export const REPLAY_PAGE = 500;
 
+/** Sessions corked during this turn of the event loop; one setImmediate sends them all. */
+const corkedSessions: StreamSession[] = [];
+
+function uncorkSoon(session: StreamSession): void {
+  if (corkedSessions.push(session) === 1) setImmediate(uncorkAll);
+}
+
+function uncorkAll(): void {
+  for (const session of corkedSessions.splice(0)) session.uncork();
+}
+
 export function encodeTopicEvent(event: TopicEvent): EncodedEvent {
   return {
     topic: event.topic,
@@ -88,6 +99,7 @@ export class StreamSession {
   /** Inbox updates that arrived before `ready`; null once started. */
   #heldUpdates: UpdatePayload[] | null = [];
   #replaying = false;
+  #corked = false;
   #drainWaiter: (() => void) | null = null;
 
   constructor(res: ServerResponse, options: SessionOptions) {
@@ -282,12 +294,22 @@ export class StreamSession {
     this.#sent.set(event.topic, event.seq);
     this.#check ^= (this.#idHashes.get(event.topic) ?? 0) ^ event.idHash;
     this.#idHashes.set(event.topic, event.idHash);
-    // One writev for the shared head and this reader's tail.
-    const socket = this.#res.socket;
-    socket?.cork();
+    // Corked until the end of this turn of the event loop: the shared head, this reader's
+    // tail and any other event fanned out in the same turn leave in one writev.
+    if (!this.#corked && this.#res.socket) {
+      this.#corked = true;
+      this.#res.socket.cork();
+      uncorkSoon(this);
+    }
     this.write(event.head);
     this.write(notificationEventTail(this.unread, this.cursor()));
-    socket?.uncork();
+  }
+
+  /** Sends what was corked this turn (see #send). */
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#res.socket?.uncork();
   }
 
   /**
