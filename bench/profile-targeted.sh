@@ -5,6 +5,7 @@
 # Run from the project root after `npm run build`:
 #   bench/profile-targeted.sh                 # 10k users, 1500/s, 15 s
 #   USERS=2000 RATE=1000 bench/profile-targeted.sh
+#   NAME=after bench/profile-targeted.sh      # also keeps the summary as bench/results/profile-after.txt
 # Prints the top functions (bench/profile-summary.ts); the profile and logs stay in $OUT.
 # The Herald profiled is the one built in the current folder, so another checkout can be
 # profiled with this script: cd /other/checkout && /path/to/herald/bench/profile-targeted.sh
@@ -47,4 +48,9 @@ grep -E '^\[(connect|step|end)|^ +e2e' "$out/load.log" || tail -5 "$out/load.log
 kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
 node "$(dirname "$0")/../dist/bench/profile-summary.js" "$(ls "$out"/*.cpuprofile | head -1)" "${TOP:-25}" | tee "$out/summary.txt"
+if [ -n "${NAME:-}" ]; then
+  # Kept beside the other results, with the load figures the profile was taken under.
+  { echo "load: $users users, $rate/s asked for $duration ($(grep -oE 'achieved=[0-9.]+/s' "$out/load.log" | head -1), $(grep -oE 'p99=[0-9.]+' "$out/load.log" | head -1) ms)"; echo; cat "$out/summary.txt"; } \
+    > "$(dirname "$0")/results/profile-$NAME.txt"
+fi
 echo "profile and logs: $out"

@@ -293,6 +293,18 @@ ${run.env ? `\n<details><summary>machine and versions of this run</summary>\n\n\
   return { text: parts.join('\n'), charts };
 }
 
+/** The stored CPU-per-request table and CPU profile summaries, when present. */
+function costSection(): string {
+  const parts: string[] = [];
+  const cost = `${RESULTS_DIR}/request-cost.md`;
+  if (existsSync(cost)) parts.push(`### CPU per request (\`npm run bench:request-cost\`)\n\n${readFileSync(cost, 'utf8').trim()}\n`);
+  const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort() : [];
+  for (const f of profiles) {
+    parts.push(`### CPU profile: ${basename(f, '.txt').replace(/^profile-/, '')} (\`npm run bench:profile\`)\n\n\`\`\`\n${readFileSync(`${RESULTS_DIR}/${f}`, 'utf8').trim()}\n\`\`\`\n`);
+  }
+  return parts.join('\n');
+}
+
 /** Writes the document and charts from whatever results are stored; returns the document. */
 export function writeReport(): string {
   const runFile = `${RESULTS_DIR}/run.json`;
@@ -313,7 +325,7 @@ ${own ? `${own.text}
 ![ingest rates](benchmarks/own-ingest-rate.svg)
 ![latency](benchmarks/own-latency.svg)
 ` : 'No results are stored yet: run `npm run bench`.'}
-`;
+${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
   writeFileSync(DOC, doc);
   return doc;
 }

@@ -2,21 +2,21 @@
 // node:http server and a bare Fastify route answering the same POST. CPU time (user + system,
 // from /proc/<pid>/stat) rather than latency, because CPU per request is what a shared
 // machine's noise disturbs least. Linux only.
-//   npm run build && node dist/bench/request-cost.js
+//   npm run bench:request-cost      (writes bench/results/request-cost.md)
 // BENCH_REQUESTS (default 4000) requests per case, 8 at a time over keep-alive; median of
 // BENCH_RUNS (default 3) runs per case.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../src/auth/jwt.js';
 import { CLI } from '../test/helpers/herald.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { median } from './report.js';
+import { median, RESULTS_DIR } from './report.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -154,9 +154,16 @@ async function main(): Promise<void> {
     for (const c of children) c.kill();
     agent.destroy();
   }
-  console.log(`server CPU per request, µs (median of ${RUNS} runs of ${REQUESTS} requests, ${CONCURRENCY} concurrent)\n`);
-  console.log('| case | CPU µs / request |\n|---|---|');
-  for (const [name, us] of rows) console.log(`| ${name} | ${us.toFixed(0)} |`);
+  const table = [
+    `Server CPU per request, µs: median of ${RUNS} runs of ${REQUESTS} requests, ${CONCURRENCY} concurrent, measured ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| case | CPU µs / request |',
+    '|---|---|',
+    ...rows.map(([name, us]) => `| ${name} | ${us.toFixed(0)} |`),
+  ].join('\n');
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(`${RESULTS_DIR}/request-cost.md`, `${table}\n`);
+  console.log(table);
 }
 
 await main();
