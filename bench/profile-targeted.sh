@@ -49,6 +49,7 @@ kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
 node "$(dirname "$0")/../dist/bench/profile-summary.js" "$(ls "$out"/*.cpuprofile | head -1)" "${TOP:-25}" | tee "$out/summary.txt"
 if [ -n "${NAME:-}" ]; then
+  mkdir -p "$(dirname "$0")/results"
   # Kept beside the other results, with the load figures the profile was taken under.
   { echo "load: $users users, $rate/s asked for $duration ($(grep -oE 'achieved=[0-9.]+/s' "$out/load.log" | head -1), $(grep -oE 'p99=[0-9.]+' "$out/load.log" | head -1) ms)"; echo; cat "$out/summary.txt"; } \
     > "$(dirname "$0")/results/profile-$NAME.txt"
