@@ -17,7 +17,7 @@ import { RESULTS_DIR, writeReport, type BenchResults, type RunRecord } from './r
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1000);
 const THROUGHPUT_PUBLISHES = Number(process.env.BENCH_THROUGHPUT_PUBLISHES ?? 2000);
-const INGEST_PUBLISHES = Number(process.env.BENCH_INGEST_PUBLISHES ?? 6000);
+const INGEST_PUBLISHES = Number(process.env.BENCH_INGEST_PUBLISHES ?? 4000);
 const INGEST_PUBLISHERS = 32;
 const INGEST_USERS = 20;
 const FANOUT_STREAMS = Number(process.env.BENCH_FANOUT_STREAMS ?? 1000);
