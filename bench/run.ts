@@ -12,6 +12,7 @@ import { Connection } from 'rabbitmq-client';
 import pg from 'pg';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { openStream, type TestStream } from '../test/helpers/sse-client.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { RESULTS_DIR, writeReport, type BenchResults, type RunRecord } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -114,7 +115,7 @@ function waitAllDelivered(streams: TestStream[], before: number[], total: number
 /** Messages sent to the ingest exchange with publisher confirms; per second, until all arrived on the streams. */
 async function amqpIngestRun(rabbit: Connection, exchange: string, streams: TestStream[], total: number) {
   const before = streams.map((s) => s.of('notification').length);
-  const publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 3 });
+  const publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 3, exchanges: [{ exchange, type: 'direct', durable: true }] });
   try {
     const t0 = performance.now();
     let next = 0;
@@ -252,6 +253,8 @@ async function main(): Promise<void> {
         HERALD_AMQP_URL: AMQP_URL, HERALD_AMQP_INGEST_EXCHANGE: names.exchange, HERALD_AMQP_INGEST_QUEUE: names.queue,
         HERALD_AMQP_DLQ: names.dlq, HERALD_AMQP_BUS_EXCHANGE: names.bus,
       });
+      // Messages sent before Herald has bound its queue would be dropped as unroutable.
+      await waitFor(() => herald.logs.some((l) => l.includes('ingest consumer ready')), 'the ingest consumer', 60_000);
       queue = { target: await target('sqlite+rabbitmq', herald, cleanups), rabbit, exchange: names.exchange };
     }
 
