@@ -93,7 +93,8 @@ export const compareFigures = {
   max: (r: LoadReport) => firstStep(r)?.latency_ms.max,
   achieved: (r: LoadReport) => firstStep(r)?.rate_achieved,
   lost: (r: LoadReport) => firstStep(r)?.lost,
-  cpu: (r: LoadReport) => firstStep(r)?.server_cpu_pct,
+  // As with memory, a failed read of the server's CPU comes back as 0 or less: left out.
+  cpu: (r: LoadReport) => { const c = firstStep(r)?.server_cpu_pct; return c !== undefined && c > 0 ? c : undefined; },
   bestDeliveries: (r: LoadReport) => Math.max(0, ...(r.steps ?? []).filter(held).map((s) => s.deliveries_per_s)),
   bestIngest: (r: LoadReport) => Math.max(0, ...(r.steps ?? []).filter(held).map((s) => s.rate_achieved)),
 };
@@ -274,8 +275,17 @@ function compareSection(runs: CompareRun[]): { text: string; charts: Record<stri
       label: s,
       bars: (['p50', 'p90', 'p99', 'max'] as const).map((p) => ({ name: p, value: figure(run, s, scenario, compareFigures[p]) })),
     }));
-    charts[`compare-${run.name}-targeted-latency.svg`] = barChart(`targeted, 10k users, 2000/s: latency (${run.name})`, 'ms', percentiles('targeted10k'), true);
-    charts[`compare-${run.name}-broadcast-latency.svg`] = barChart(`broadcast to 10k streams, 2 msg/s: latency (${run.name})`, 'ms', percentiles('fan10k'), true);
+    const ran = (scenario: string) => systems.some((s) => run.by.get(s)?.has(scenario));
+    const images: string[] = [];
+    if (ran('targeted10k')) {
+      charts[`compare-${run.name}-targeted-latency.svg`] = barChart(`targeted, 10k users, 2000/s: latency (${run.name})`, 'ms', percentiles('targeted10k'), true);
+      images.push(`![targeted latency](benchmarks/compare-${run.name}-targeted-latency.svg)`);
+    }
+    if (ran('fan10k')) {
+      charts[`compare-${run.name}-broadcast-latency.svg`] = barChart(`broadcast to 10k streams, 2 msg/s: latency (${run.name})`, 'ms', percentiles('fan10k'), true);
+      images.push(`![broadcast latency](benchmarks/compare-${run.name}-broadcast-latency.svg)`);
+    }
+    images.push(`![rates](benchmarks/compare-${run.name}-rates.svg)`);
     charts[`compare-${run.name}-rates.svg`] = barChart(`delivery rates held, no loss, p99 ≤ 1 s (${run.name})`, 'deliveries per second', [
       { label: 'broadcast, 1k streams', bars: systems.map((s) => ({ name: s, value: figure(run, s, 'max1k', compareFigures.bestDeliveries) })) },
       { label: 'targeted, 2000/s asked', bars: systems.map((s) => ({ name: s, value: figure(run, s, 'targeted10k', compareFigures.achieved) })) },
@@ -285,20 +295,21 @@ function compareSection(runs: CompareRun[]): { text: string; charts: Record<stri
 
 ${compareTable(run)}
 
-![targeted latency](benchmarks/compare-${run.name}-targeted-latency.svg)
-![broadcast latency](benchmarks/compare-${run.name}-broadcast-latency.svg)
-![rates](benchmarks/compare-${run.name}-rates.svg)
+${images.join('\n')}
 ${run.env ? `\n<details><summary>machine and versions of this run</summary>\n\n\`\`\`\n${run.env}\n\`\`\`\n</details>\n` : ''}`);
   }
   return { text: parts.join('\n'), charts };
 }
+
+// A profile named "before" is the reference the others are read against.
+const beforeFirst = (a: string, b: string) => Number(b.includes('before')) - Number(a.includes('before')) || a.localeCompare(b);
 
 /** The stored CPU-per-request table and CPU profile summaries, when present. */
 function costSection(): string {
   const parts: string[] = [];
   const cost = `${RESULTS_DIR}/request-cost.md`;
   if (existsSync(cost)) parts.push(`### CPU per request (\`npm run bench:request-cost\`)\n\n${readFileSync(cost, 'utf8').trim()}\n`);
-  const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort() : [];
+  const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort(beforeFirst) : [];
   for (const f of profiles) {
     parts.push(`### CPU profile: ${basename(f, '.txt').replace(/^profile-/, '')} (\`npm run bench:profile\`)\n\n\`\`\`\n${readFileSync(`${RESULTS_DIR}/${f}`, 'utf8').trim()}\n\`\`\`\n`);
   }
@@ -310,7 +321,9 @@ export function writeReport(): string {
   const runFile = `${RESULTS_DIR}/run.json`;
   const own = existsSync(runFile) ? ownSection(JSON.parse(readFileSync(runFile, 'utf8')) as BenchResults) : null;
   const compareFiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^compare-.*\.jsonl$/.test(f)).sort() : [];
-  const side = compareSection(compareFiles.map((f) => readCompare(`${RESULTS_DIR}/${f}`)));
+  // Oldest run first, by the date its harness recorded.
+  const runDate = (r: CompareRun) => /^date: (.*)$/m.exec(r.env)?.[1] ?? r.name;
+  const side = compareSection(compareFiles.map((f) => readCompare(`${RESULTS_DIR}/${f}`)).sort((a, b) => runDate(a).localeCompare(runDate(b))));
   mkdirSync(CHART_DIR, { recursive: true });
   for (const [name, svg] of Object.entries({ ...side.charts, ...(own?.charts ?? {}) })) writeFileSync(`${CHART_DIR}/${name}`, svg);
   const doc = `${readFileSync('bench/benchmarks-intro.md', 'utf8').trim()}
