@@ -1,16 +1,32 @@
-// `npm run bench`: publish-to-arrival latency, publish throughput and broadcast fan-out of an
-// embedded Herald, each against a baseline measured in the same run on the same server
-// (an HTTP round trip to /healthz), so noisy shared machines compare like with like.
-// Results go to docs/benchmarks.md. Every loop is bounded in count.
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// `npm run bench`: Herald's own scenarios on embedded Herald processes over loopback, each
+// measured BENCH_RUNS times (default 3) and reported as the median, beside a baseline taken
+// in the same run on the same server (an HTTP round trip to /healthz), so a noisy shared
+// machine compares like with like. PostgreSQL and RabbitMQ scenarios run when their URLs are
+// configured (see bench/README.md). Results go to bench/results/run.json; bench/report.ts then
+// writes docs/benchmarks.md and its charts. Every loop is bounded in count or time.
+import { Agent, request as httpRequest } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { Connection } from 'rabbitmq-client';
+import pg from 'pg';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { openStream, type TestStream } from '../test/helpers/sse-client.js';
+import { waitFor } from '../test/helpers/wait.js';
+import { RESULTS_DIR, writeReport, type BenchResults, type RunRecord } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1000);
 const THROUGHPUT_PUBLISHES = Number(process.env.BENCH_THROUGHPUT_PUBLISHES ?? 2000);
+const INGEST_PUBLISHES = Number(process.env.BENCH_INGEST_PUBLISHES ?? 4000);
+const INGEST_PUBLISHERS = 32;
+const INGEST_USERS = 20;
 const FANOUT_STREAMS = Number(process.env.BENCH_FANOUT_STREAMS ?? 1000);
+const MIXED_SAMPLES = Number(process.env.BENCH_MIXED_SAMPLES ?? 300);
+/** An admin URL (may create databases) for the PostgreSQL scenarios; unset: they are left out. */
+const PG_URL = process.env.BENCH_PG_URL ?? process.env.HERALD_TEST_PG_URL ?? null;
+/** A RabbitMQ URL for the queue ingest scenario; unset: it is left out. */
+const AMQP_URL = process.env.HERALD_AMQP_URL ?? process.env.HERALD_TEST_AMQP_URL ?? null;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -20,25 +36,52 @@ function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
+// node:http with keep-alive instead of fetch: the client shares the 2 cores with the server,
+// and fetch costs several times more CPU per request, which would cap what we can measure.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string, token: string, body: unknown): Promise<number> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: 'POST', agent,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function publishOk(herald: HeraldProcess, token: string, body: unknown): Promise<void> {
+  const status = await post(`${herald.url}/v1/notifications`, token, body);
+  if (status !== 202) throw new Error(`publish answered ${status}`);
+}
+
 async function baselineRoundTripMs(herald: HeraldProcess, samples: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now();
-    await (await fetch(`${herald.url}/healthz`)).text();
+    await new Promise<void>((resolve, reject) => {
+      httpRequest(`${herald.url}/healthz`, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject).end();
+    });
     times.push(performance.now() - t0);
   }
   return median(times);
 }
 
 /** Sequential publishes; each sample is from just before the POST to the event's arrival. */
-async function latencyRun(herald: HeraldProcess, stream: TestStream, publishToken: string, samples: number) {
+async function latencyRun(herald: HeraldProcess, stream: TestStream, publishToken: string, recipient: string, samples: number) {
   const times: number[] = [];
   const accepted: number[] = [];
   const start = stream.of('notification').length;
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now();
-    const arrived = stream.waitForEvents('notification', start + i + 1, 10_000);
-    await herald.publish({ recipients: ['bench'], type: 'bench', content: `latency ${i}` }, publishToken);
+    const arrived = stream.waitForEvents('notification', start + i + 1, 30_000);
+    await publishOk(herald, publishToken, { recipients: [recipient], type: 'bench', content: `latency ${i}` });
     accepted.push(performance.now() - t0);
     await arrived;
     times.push(performance.now() - t0);
@@ -47,106 +90,219 @@ async function latencyRun(herald: HeraldProcess, stream: TestStream, publishToke
   return { median: percentile(times, 50), p99: percentile(times, 99), accepted: median(accepted) };
 }
 
-/** 8 concurrent publishers; notifications per second accepted (202) and all delivered. */
-async function throughputRun(herald: HeraldProcess, stream: TestStream, publishToken: string, total: number) {
-  const start = stream.of('notification').length;
+/** `publishers` concurrent HTTP publishers, `total` notifications over the open streams; per second, until all arrived. */
+async function httpIngestRun(herald: HeraldProcess, streams: TestStream[], publishToken: string, total: number, publishers: number) {
+  const before = streams.map((s) => s.of('notification').length);
   const t0 = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
+  await Promise.all(Array.from({ length: publishers }, async () => {
     while (next < total) {
-      next += 1;
-      await herald.publish({ recipients: ['bench'], type: 'bench', content: 'throughput' }, publishToken);
+      const i = next++;
+      await publishOk(herald, publishToken, { recipients: [`ingest-${i % streams.length}`], type: 'bench', content: `ingest ${i}` });
     }
   }));
-  await stream.waitForEvents('notification', start + total, 60_000);
+  await waitAllDelivered(streams, before, total);
   return total / ((performance.now() - t0) / 1000);
+}
+
+function waitAllDelivered(streams: TestStream[], before: number[], total: number): Promise<unknown> {
+  return Promise.all(streams.map((s, k) => {
+    const share = Math.floor(total / streams.length) + (k < total % streams.length ? 1 : 0);
+    return s.waitForEvents('notification', (before[k] ?? 0) + share, 120_000);
+  }));
+}
+
+/** Messages sent to the ingest exchange with publisher confirms; per second, until all arrived on the streams. */
+async function amqpIngestRun(rabbit: Connection, exchange: string, streams: TestStream[], total: number) {
+  const before = streams.map((s) => s.of('notification').length);
+  const publisher = rabbit.createPublisher({ confirm: true, maxAttempts: 3, exchanges: [{ exchange, type: 'direct', durable: true }] });
+  try {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: INGEST_PUBLISHERS }, async () => {
+      while (next < total) {
+        const i = next++;
+        await publisher.send({ exchange, routingKey: 'notification', durable: true, contentType: 'application/json', messageId: `bench-${randomBytes(8).toString('hex')}` },
+          { recipients: [`ingest-${i % streams.length}`], type: 'bench', content: `amqp ${i}`, publisher: 'bench' });
+      }
+    }));
+    await waitAllDelivered(streams, before, total);
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await publisher.close();
+  }
 }
 
 /** One broadcast to many open streams: time until the last stream has it. */
 async function fanoutRun(herald: HeraldProcess, streams: TestStream[], publishToken: string) {
   const before = streams.map((s) => s.of('notification').length);
   const t0 = performance.now();
-  await herald.publish({ topic: 'broadcast', type: 'bench', content: 'fan-out' }, publishToken);
+  await publishOk(herald, publishToken, { topic: 'broadcast', type: 'bench', content: 'fan-out' });
   await Promise.all(streams.map((s, i) => s.waitForEvents('notification', (before[i] ?? 0) + 1, 30_000)));
   return performance.now() - t0;
 }
 
-const SERVER_ENV = { HERALD_LOG_LEVEL: 'info', HERALD_MAX_CONNECTIONS_PER_IP: '100000', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000' };
+/** 5 publishes to 1000 recipients each; the median 202 time of the last 3 (the first warm up). */
+async function manyRecipientsRun(herald: HeraldProcess, publishToken: string, run: number) {
+  const times: number[] = [];
+  for (let p = 0; p < 5; p++) {
+    const recipients = Array.from({ length: 1000 }, (_, i) => `many-${run}-${p}-${i}`);
+    const t0 = performance.now();
+    await publishOk(herald, publishToken, { recipients, type: 'bench', content: 'one to many' });
+    times.push(performance.now() - t0);
+  }
+  return median(times.slice(2));
+}
+
+/** Targeted latency on one stream while 32 publishers push as fast as they can to others. */
+async function mixedRun(herald: HeraldProcess, stream: TestStream, ingestStreams: TestStream[], publishToken: string) {
+  let stop = false;
+  let published = 0;
+  const before = ingestStreams.map((s) => s.of('notification').length);
+  const t0 = performance.now();
+  const load = Promise.all(Array.from({ length: INGEST_PUBLISHERS }, async () => {
+    // Bounded: the latency samples end the load, and so does a hard cap on its size.
+    while (!stop && published < 200_000) {
+      const i = published++;
+      await publishOk(herald, publishToken, { recipients: [`ingest-${i % ingestStreams.length}`], type: 'bench', content: `mixed ${i}` });
+    }
+  }));
+  try {
+    const latency = await latencyRun(herald, stream, publishToken, 'bench', MIXED_SAMPLES);
+    const ingestRate = published / ((performance.now() - t0) / 1000);
+    return { p99: latency.p99, median: latency.median, ingestRate };
+  } finally {
+    stop = true;
+    await load;
+    // Drained before the next scenario counts arrivals on the same streams.
+    await waitAllDelivered(ingestStreams, before, published);
+  }
+}
+
+async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+// info: the test helper learns the port from the "listening" log line.
+const SERVER_ENV = {
+  HERALD_LOG_LEVEL: 'info', HERALD_MAX_CONNECTIONS_PER_IP: '100000', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000',
+  HERALD_MAX_CONNECTIONS: '100000',
+};
+
+interface Target {
+  name: string;
+  herald: HeraldProcess;
+  token: string;
+  latency: TestStream;
+  ingest: TestStream[];
+}
+
+async function target(name: string, herald: HeraldProcess, cleanups: Array<() => Promise<unknown>>): Promise<Target> {
+  const streams: TestStream[] = [];
+  cleanups.push(async () => { for (const s of streams) s.close(); });
+  const latency = await openStream(herald.url, await herald.token('bench'));
+  streams.push(latency);
+  for (let i = 0; i < INGEST_USERS; i++) streams.push(await openStream(herald.url, await herald.token(`ingest-${i}`)));
+  await Promise.all(streams.map((s) => s.waitForEvents('ready', 1, 30_000)));
+  const token = await herald.token('bench-publisher', { scope: 'publish' });
+  await latencyRun(herald, latency, token, 'bench', 50); // warm-up
+  return { name, herald, token, latency, ingest: streams.slice(1) };
+}
 
 async function main(): Promise<void> {
-  const herald = await startHerald({ env: SERVER_ENV });
-  // The same server with SQLite's synchronous=NORMAL (no fsync per commit), to show what
-  // the durable commit costs.
-  const relaxed = await startHerald({ env: { ...SERVER_ENV, HERALD_SQLITE_SYNCHRONOUS: 'normal' } });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => { for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup:', err)); };
   try {
-    const publishToken = await herald.token('bench-publisher', { scope: 'publish' });
-    const stream = await openStream(herald.url, await herald.token('bench'));
-    await stream.waitForEvents('ready', 1);
-    await latencyRun(herald, stream, publishToken, 50); // warm-up
-    const relaxedToken = await relaxed.token('bench-publisher', { scope: 'publish' });
-    const relaxedStream = await openStream(relaxed.url, await relaxed.token('bench'));
-    await relaxedStream.waitForEvents('ready', 1);
-    await latencyRun(relaxed, relaxedStream, relaxedToken, 50);
+    const start = async (env: Record<string, string>) => {
+      const h = await startHerald({ env: { ...SERVER_ENV, ...env } });
+      cleanups.push(() => h.stop());
+      return h;
+    };
+    const full = await target('sqlite', await start({}), cleanups);
+    // The same server with SQLite's synchronous=NORMAL (no fsync per commit): what the durable commit costs.
+    const relaxed = await target('sqlite-normal', await start({ HERALD_SQLITE_SYNCHRONOUS: 'normal' }), cleanups);
 
-    const rows: Array<{ run: number; baseline: number; latMedian: number; latP99: number; accepted: number; relaxedMedian: number; relaxedP99: number; throughput: number; fanout: number }> = [];
-    const fanStreams: TestStream[] = [];
-    for (let i = 0; i < FANOUT_STREAMS; i++) fanStreams.push(await openStream(herald.url, await herald.token(`fan-${i}`)));
-    await Promise.all(fanStreams.map((s) => s.waitForEvents('ready', 1, 30_000)));
-    for (let run = 1; run <= RUNS; run++) {
-      const baseline = await baselineRoundTripMs(herald, 200);
-      const latency = await latencyRun(herald, stream, publishToken, LATENCY_SAMPLES);
-      const relaxedLatency = await latencyRun(relaxed, relaxedStream, relaxedToken, LATENCY_SAMPLES);
-      const throughput = await throughputRun(herald, stream, publishToken, THROUGHPUT_PUBLISHES);
-      const fanout = await fanoutRun(herald, fanStreams, publishToken);
-      rows.push({
-        run, baseline, latMedian: latency.median, latP99: latency.p99, accepted: latency.accepted,
-        relaxedMedian: relaxedLatency.median, relaxedP99: relaxedLatency.p99, throughput, fanout,
-      });
-      console.log(JSON.stringify(rows[rows.length - 1]));
+    let postgres: Target | null = null;
+    if (PG_URL) {
+      const name = `herald_bench_${randomBytes(5).toString('hex')}`;
+      await withPg(PG_URL, (c) => c.query(`create database ${name}`));
+      cleanups.push(() => withPg(PG_URL, (c) => c.query(`drop database if exists ${name} with (force)`)));
+      const url = new URL(PG_URL);
+      url.pathname = `/${name}`;
+      postgres = await target('postgres', await start({ HERALD_DATABASE_URL: url.toString() }), cleanups);
     }
-    for (const s of fanStreams) s.close();
-    stream.close();
-    relaxedStream.close();
 
-    const m = (key: keyof (typeof rows)[number]) => median(rows.map((r) => r[key] as number));
-    const f = (n: number, digits = 2) => n.toFixed(digits);
-    const report = `# Benchmarks
+    let queue: { target: Target; rabbit: Connection; exchange: string } | null = null;
+    if (AMQP_URL) {
+      // Names of our own, removed at the end, so a shared broker keeps no bench leftovers.
+      const suffix = randomBytes(4).toString('hex');
+      const names = { exchange: `bench.ingest.${suffix}`, queue: `bench.ingest.${suffix}`, dlq: `bench.ingest.dlq.${suffix}`, bus: `bench.bus.${suffix}` };
+      const rabbit = new Connection(AMQP_URL);
+      cleanups.push(async () => {
+        for (const q of [names.queue, names.dlq]) await rabbit.queueDelete({ queue: q }).catch(() => undefined);
+        for (const e of [names.exchange, names.dlq, names.bus]) await rabbit.exchangeDelete({ exchange: e }).catch(() => undefined);
+        await rabbit.close();
+      });
+      const herald = await start({
+        HERALD_AMQP_URL: AMQP_URL, HERALD_AMQP_INGEST_EXCHANGE: names.exchange, HERALD_AMQP_INGEST_QUEUE: names.queue,
+        HERALD_AMQP_DLQ: names.dlq, HERALD_AMQP_BUS_EXCHANGE: names.bus,
+      });
+      // Messages sent before Herald has bound its queue would be dropped as unroutable.
+      await waitFor(() => herald.logs.some((l) => l.includes('ingest consumer ready')), 'the ingest consumer', 60_000);
+      queue = { target: await target('sqlite+rabbitmq', herald, cleanups), rabbit, exchange: names.exchange };
+    }
 
-Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}:
-${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, embedded Herald
-(SQLite, \`synchronous=FULL\`), client and server on one machine over loopback.
-Each figure is the median of ${RUNS} runs; the baseline is an HTTP round trip to \`/healthz\`
-on the same server in the same run, so ratios stay comparable on a noisy machine.
+    const fanStreams: TestStream[] = [];
+    cleanups.push(async () => { for (const s of fanStreams) s.close(); });
+    for (let i = 0; i < FANOUT_STREAMS; i++) fanStreams.push(await openStream(full.herald.url, await full.herald.token(`fan-${i}`)));
+    await Promise.all(fanStreams.map((s) => s.waitForEvents('ready', 1, 60_000)));
 
-| measure | median of runs | vs. baseline round trip |
-|---|---|---|
-| baseline: \`GET /healthz\` round trip | ${f(m('baseline'))} ms | 1× |
-| publish → arrival on an open stream, median (${LATENCY_SAMPLES} sequential publishes) | ${f(m('latMedian'))} ms | ${f(m('latMedian') / m('baseline'), 1)}× |
-| publish → arrival, p99 | ${f(m('latP99'))} ms | ${f(m('latP99') / m('baseline'), 1)}× |
-| publish → 202 answer (durable commit), median | ${f(m('accepted'))} ms | ${f(m('accepted') / m('baseline'), 1)}× |
-| publish → arrival with \`HERALD_SQLITE_SYNCHRONOUS=normal\` (no fsync), median | ${f(m('relaxedMedian'))} ms | ${f(m('relaxedMedian') / m('baseline'), 1)}× |
-| same, p99 | ${f(m('relaxedP99'))} ms | ${f(m('relaxedP99') / m('baseline'), 1)}× |
-| publish throughput, 8 concurrent publishers, all delivered (${THROUGHPUT_PUBLISHES} per run) | ${f(m('throughput'), 0)} notifications/s | — |
-| one broadcast → ${FANOUT_STREAMS} open streams, until the last has it | ${f(m('fanout'))} ms | ${f(m('fanout') / m('baseline'), 1)}× |
+    const runs: RunRecord[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const record: RunRecord = { run };
+      const note = (key: string, value: number) => { record[key] = value; };
+      note('baseline', await baselineRoundTripMs(full.herald, 200));
+      const latency = await latencyRun(full.herald, full.latency, full.token, 'bench', LATENCY_SAMPLES);
+      note('latMedian', latency.median); note('latP99', latency.p99); note('accepted', latency.accepted);
+      const relaxedLatency = await latencyRun(relaxed.herald, relaxed.latency, relaxed.token, 'bench', LATENCY_SAMPLES);
+      note('relaxedMedian', relaxedLatency.median); note('relaxedP99', relaxedLatency.p99);
+      note('throughput8', await httpIngestRun(full.herald, full.ingest, full.token, THROUGHPUT_PUBLISHES, 8));
+      note('ingestHttp', await httpIngestRun(full.herald, full.ingest, full.token, INGEST_PUBLISHES, INGEST_PUBLISHERS));
+      note('ingestHttpNormal', await httpIngestRun(relaxed.herald, relaxed.ingest, relaxed.token, INGEST_PUBLISHES, INGEST_PUBLISHERS));
+      note('many', await manyRecipientsRun(full.herald, full.token, run));
+      note('fanout', await fanoutRun(full.herald, fanStreams, full.token));
+      const mixed = await mixedRun(full.herald, full.latency, full.ingest, full.token);
+      note('mixedP99', mixed.p99); note('mixedMedian', mixed.median); note('mixedIngestRate', mixed.ingestRate);
+      if (postgres) {
+        const pgLatency = await latencyRun(postgres.herald, postgres.latency, postgres.token, 'bench', Math.min(LATENCY_SAMPLES, 300));
+        note('pgLatMedian', pgLatency.median); note('pgLatP99', pgLatency.p99);
+        note('pgIngestHttp', await httpIngestRun(postgres.herald, postgres.ingest, postgres.token, INGEST_PUBLISHES, INGEST_PUBLISHERS));
+        note('pgMany', await manyRecipientsRun(postgres.herald, postgres.token, run));
+      }
+      if (queue) note('ingestAmqp', await amqpIngestRun(queue.rabbit, queue.exchange, queue.target.ingest, INGEST_PUBLISHES));
+      runs.push(record);
+      console.log(JSON.stringify(record));
+    }
 
-Latency is measured from just before the \`POST /v1/notifications\` to the event's arrival
-on the stream, so it includes the publish request, the durable SQLite commit (fsync) and
-the SSE delivery; the same client process drives both sides.
-
-Per-run figures:
-
-| run | baseline ms | latency median ms | latency p99 ms | 202 median ms | normal: median ms | normal: p99 ms | throughput /s | fan-out ms |
-|---|---|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.run} | ${f(r.baseline)} | ${f(r.latMedian)} | ${f(r.latP99)} | ${f(r.accepted)} | ${f(r.relaxedMedian)} | ${f(r.relaxedP99)} | ${f(r.throughput, 0)} | ${f(r.fanout)} |`).join('\n')}
-
-Repeat with \`npm run bench\` (\`BENCH_RUNS\`, \`BENCH_LATENCY_SAMPLES\`, \`BENCH_THROUGHPUT_PUBLISHES\`,
-\`BENCH_FANOUT_STREAMS\` change the sizes).
-`;
-    writeFileSync('docs/benchmarks.md', report);
-    console.log(report);
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      sizes: { runs: RUNS, latencySamples: LATENCY_SAMPLES, throughputPublishes: THROUGHPUT_PUBLISHES, ingestPublishes: INGEST_PUBLISHES, ingestPublishers: INGEST_PUBLISHERS, fanoutStreams: FANOUT_STREAMS, mixedSamples: MIXED_SAMPLES },
+      stores: { postgres: postgres !== null, rabbitmq: queue !== null },
+      runs,
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(`${RESULTS_DIR}/run.json`, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(writeReport());
   } finally {
-    await herald.stop();
-    await relaxed.stop();
+    agent.destroy();
+    await stopAll();
   }
 }
 

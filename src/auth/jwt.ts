@@ -1,6 +1,6 @@
 import { jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { HeraldError } from '../errors.js';
-import type { VerificationKeys } from './keys.js';
+import { hmacVerifyKey, type VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 
 export interface TokenVerifier {
@@ -13,6 +13,73 @@ export interface VerifierOptions {
   audience: string | null;
   issuer: string | null;
   clockToleranceS: number;
+  /** Verified tokens remembered by their text; null turns the cache off. Default: on. */
+  cache?: Partial<TokenCacheOptions> | null;
+}
+
+export interface TokenCacheOptions {
+  /** Most tokens remembered; the least recently used is dropped first. */
+  maxEntries: number;
+  /**
+   * Longest a verification is trusted, whatever the token's `exp`: bounds how long a token
+   * signed by a key since removed from a JWKS is still accepted.
+   */
+  maxAgeMs: number;
+  /** The clock, in ms since the epoch (tests inject one). */
+  now: () => number;
+}
+
+// A publisher sends the same token on every request, so a few hundred entries already skip
+// nearly every signature check; stream tokens (one verification per connection) pass
+// through without pushing busy publishers out, as a hit moves an entry to the back.
+export const TOKEN_CACHE_DEFAULTS: TokenCacheOptions = { maxEntries: 1024, maxAgeMs: 5 * 60_000, now: Date.now };
+
+interface CachedPrincipal {
+  principal: Principal;
+  /** The cached answer is used strictly before this instant (ms): never past `exp`. */
+  validUntilMs: number;
+}
+
+/**
+ * Successful verifications only, keyed by the exact token text. An entry is never served at
+ * or after the token's `exp` (the clock tolerance is not applied to cached answers), so a
+ * cached token expires no later than a checked one would; failures are never remembered.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, CachedPrincipal>();
+  private readonly options: TokenCacheOptions;
+
+  constructor(options: Partial<TokenCacheOptions> = {}) {
+    this.options = { ...TOKEN_CACHE_DEFAULTS, ...options };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(token: string): Principal | null {
+    const entry = this.entries.get(token);
+    if (!entry) return null;
+    this.entries.delete(token);
+    if (this.options.now() >= entry.validUntilMs) return null;
+    // Re-inserted at the back: Map order is the recency order the eviction reads.
+    this.entries.set(token, entry);
+    return entry.principal;
+  }
+
+  set(token: string, principal: Principal): void {
+    if (this.options.maxEntries <= 0) return;
+    const now = this.options.now();
+    const validUntilMs = Math.min(principal.exp * 1000, now + this.options.maxAgeMs);
+    if (now >= validUntilMs) return;
+    this.entries.delete(token);
+    while (this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+    this.entries.set(token, { principal, validUntilMs });
+  }
 }
 
 /** A compact JWS longer than this is refused unparsed (headers cap it anyway). */
@@ -31,9 +98,12 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.issuer ? { issuer: options.issuer } : {}),
   };
+  const cache = options.cache === null ? null : new VerifiedTokenCache(options.cache);
   return {
     async verify(token) {
       if (token.length > MAX_TOKEN_CHARS) throw new HeraldError('invalid_token');
+      const cached = cache?.get(token);
+      if (cached) return cached;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, options.keys.getKey, verifyOptions));
@@ -41,15 +111,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         // One generic answer: the reason stays out of the response.
         throw new HeraldError('invalid_token');
       }
-      return principalFromPayload(payload);
+      const principal = principalFromPayload(payload);
+      cache?.set(token, principal);
+      return principal;
     },
   };
 }
 
 /** HS256-only verification (kept for callers that hold just a secret). */
 export function createHs256Verifier(options: Omit<VerifierOptions, 'keys'> & { secret: string }): TokenVerifier {
-  const secret = new TextEncoder().encode(options.secret);
-  return createTokenVerifier({ ...options, keys: { algorithms: ['HS256'], getKey: async () => secret } });
+  const key = hmacVerifyKey(new TextEncoder().encode(options.secret));
+  return createTokenVerifier({ ...options, keys: { algorithms: ['HS256'], getKey: () => key } });
 }
 
 export function principalFromPayload(payload: JWTPayload): Principal {

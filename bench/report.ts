@@ -1,0 +1,346 @@
+// Writes docs/benchmarks.md and its SVG charts from the stored results, with no network:
+// bench/results/run.json (from `npm run bench`) and bench/results/compare-*.jsonl (the raw
+// JSON lines of the side-by-side harness, one file per run of it). `npm run bench:report`
+// runs it alone; `npm run bench` runs it at the end.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const RESULTS_DIR = 'bench/results';
+const DOC = 'docs/benchmarks.md';
+const CHART_DIR = 'docs/benchmarks';
+
+export type RunRecord = Record<string, number>;
+
+export interface BenchResults {
+  date: string;
+  machine: { cores: number; cpu: string; memGiB: number; node: string };
+  sizes: Record<string, number>;
+  stores: { postgres: boolean; rabbitmq: boolean };
+  runs: RunRecord[];
+}
+
+// ---------- numbers ----------
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const k = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[k] as number) : ((v[k - 1] as number) + (v[k] as number)) / 2;
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+
+// ---------- side-by-side harness (sseload JSON lines) ----------
+
+interface Step {
+  rate_target: number;
+  rate_achieved: number;
+  lost: number;
+  pub_errors: number;
+  expected: number;
+  deliveries_per_s: number;
+  server_cpu_pct: number;
+  latency_ms: { p50: number; p90: number; p99: number; max: number };
+}
+
+interface LoadReport {
+  label: string;
+  kb_per_conn_rss?: number;
+  steps?: Step[];
+}
+
+export interface CompareRun {
+  name: string;
+  /** system -> scenario -> one report per repetition */
+  by: Map<string, Map<string, LoadReport[]>>;
+  systems: string[];
+  env: string;
+}
+
+export function readCompare(file: string): CompareRun {
+  const by = new Map<string, Map<string, LoadReport[]>>();
+  const systems: string[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let report: LoadReport;
+    try { report = JSON.parse(line) as LoadReport; } catch { continue; }
+    const [system, scenario] = report.label.split('/');
+    if (!system || !scenario) continue;
+    if (!by.has(system)) { by.set(system, new Map()); systems.push(system); }
+    const scenarios = by.get(system) as Map<string, LoadReport[]>;
+    scenarios.set(scenario, [...(scenarios.get(scenario) ?? []), report]);
+  }
+  const envFile = file.replace(/\.jsonl$/, '.env.txt');
+  return { name: basename(file, '.jsonl').replace(/^compare-/, ''), by, systems, env: existsSync(envFile) ? readFileSync(envFile, 'utf8').trim() : '' };
+}
+
+const firstStep = (r: LoadReport): Step | undefined => r.steps?.[0];
+// Held: no loss, no publish error, p99 within a second (the harness's own rule).
+const held = (s: Step) => s.lost === 0 && s.pub_errors === 0 && s.latency_ms.p99 <= 1000;
+
+/** Median over repetitions of one figure; NaN when the system did not run the scenario. */
+export function figure(run: CompareRun, system: string, scenario: string, pick: (r: LoadReport) => number | undefined): number {
+  return median((run.by.get(system)?.get(scenario) ?? []).map((r) => pick(r) ?? NaN));
+}
+
+export const compareFigures = {
+  // A repetition whose memory read failed (the harness then reports 0 or less) is left out.
+  rssPerStream: (r: LoadReport) => (r.kb_per_conn_rss !== undefined && r.kb_per_conn_rss > 0 ? r.kb_per_conn_rss : undefined),
+  p50: (r: LoadReport) => firstStep(r)?.latency_ms.p50,
+  p90: (r: LoadReport) => firstStep(r)?.latency_ms.p90,
+  p99: (r: LoadReport) => firstStep(r)?.latency_ms.p99,
+  max: (r: LoadReport) => firstStep(r)?.latency_ms.max,
+  achieved: (r: LoadReport) => firstStep(r)?.rate_achieved,
+  lost: (r: LoadReport) => firstStep(r)?.lost,
+  // As with memory, a failed read of the server's CPU comes back as 0 or less: left out.
+  cpu: (r: LoadReport) => { const c = firstStep(r)?.server_cpu_pct; return c !== undefined && c > 0 ? c : undefined; },
+  bestDeliveries: (r: LoadReport) => Math.max(0, ...(r.steps ?? []).filter(held).map((s) => s.deliveries_per_s)),
+  bestIngest: (r: LoadReport) => Math.max(0, ...(r.steps ?? []).filter(held).map((s) => s.rate_achieved)),
+};
+
+function compareTable(run: CompareRun): string {
+  const systems = run.systems;
+  const row = (title: string, scenario: string, pick: (r: LoadReport) => number | undefined, digits = 1) =>
+    `| ${title} | ${systems.map((s) => fmt(figure(run, s, scenario, pick), digits)).join(' | ')} |`;
+  const reps = Math.max(...[...run.by.values()].flatMap((m) => [...m.values()].map((l) => l.length)));
+  return [
+    `Medians of ${reps} repetition${reps === 1 ? '' : 's'}.`,
+    '',
+    `| scenario | ${systems.join(' | ')} |`,
+    `|---|${systems.map(() => '---').join('|')}|`,
+    row('10k idle streams: RSS per stream, KiB', 'fan10k', compareFigures.rssPerStream),
+    row('broadcast to 10k streams, 2 msg/s: p50 ms', 'fan10k', compareFigures.p50, 2),
+    row('broadcast to 10k streams, 2 msg/s: p99 ms', 'fan10k', compareFigures.p99, 2),
+    row('broadcast at 1k streams: highest deliveries/s held', 'max1k', compareFigures.bestDeliveries, 0),
+    row('targeted, 10k users, 2000/s: achieved /s', 'targeted10k', compareFigures.achieved, 0),
+    row('targeted: p50 ms', 'targeted10k', compareFigures.p50, 2),
+    row('targeted: p99 ms', 'targeted10k', compareFigures.p99, 2),
+    row('targeted: lost', 'targeted10k', compareFigures.lost, 0),
+    row('targeted: server CPU %', 'targeted10k', compareFigures.cpu, 0),
+    row('ingest, 1k users, 32 publishers: highest rate held /s', 'ingest1k', compareFigures.bestIngest, 0),
+  ].filter((line) => !/^\| [^|]+\|( – \|)+$/.test(line)).join('\n');
+}
+
+// ---------- SVG ----------
+
+interface Bar { name: string; value: number }
+interface Group { label: string; bars: Bar[] }
+
+const COLOURS = ['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3', '#937860'];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A grouped bar chart; `log` for figures that span orders of magnitude (latencies). */
+export function barChart(title: string, unit: string, groups: Group[], log = false): string {
+  const series = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.name)))];
+  const values = groups.flatMap((g) => g.bars.map((b) => b.value)).filter((v) => Number.isFinite(v) && v > 0);
+  const width = 720, height = 360, left = 70, right = 20, top = 50, bottom = 60;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const maxV = values.length ? Math.max(...values) : 1;
+  const minV = values.length ? Math.min(...values) : 1;
+  const lo = log ? 10 ** Math.floor(Math.log10(minV)) : 0;
+  const hi = log ? 10 ** Math.ceil(Math.log10(maxV)) : niceCeil(maxV);
+  const y = (v: number) => top + plotH - (log ? (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) : v / hi) * plotH;
+  const ticks = log
+    ? Array.from({ length: Math.round(Math.log10(hi / lo)) + 1 }, (_, i) => lo * 10 ** i)
+    : Array.from({ length: 6 }, (_, i) => (hi / 5) * i);
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
+  out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  for (const t of ticks) {
+    out.push(`<line x1="${left}" x2="${width - right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#ddd"/>`);
+    out.push(`<text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${esc(shortNumber(t))}</text>`);
+  }
+  out.push(`<text x="16" y="${top + plotH / 2}" transform="rotate(-90 16 ${top + plotH / 2})" text-anchor="middle">${esc(unit)}${log ? ' (log scale)' : ''}</text>`);
+  const groupW = plotW / Math.max(1, groups.length);
+  const barW = Math.min(40, (groupW * 0.8) / Math.max(1, series.length));
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * groupW + (groupW - barW * series.length) / 2;
+    series.forEach((name, si) => {
+      const bar = g.bars.find((b) => b.name === name);
+      const x = x0 + si * barW;
+      if (!bar || !Number.isFinite(bar.value) || bar.value <= 0) {
+        out.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${top + plotH - 4}" text-anchor="middle" fill="#999">n/a</text>`);
+        return;
+      }
+      const yTop = y(Math.max(bar.value, lo || 0));
+      out.push(`<rect x="${x.toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(top + plotH - yTop).toFixed(1)}" fill="${COLOURS[si % COLOURS.length]}"><title>${esc(`${g.label}, ${name}: ${shortNumber(bar.value)} ${unit}`)}</title></rect>`);
+      out.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(yTop - 3).toFixed(1)}" text-anchor="middle" font-size="10">${esc(shortNumber(bar.value))}</text>`);
+    });
+    out.push(`<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${esc(g.label)}</text>`);
+  });
+  out.push(`<line x1="${left}" x2="${width - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
+  series.forEach((name, si) => {
+    const x = left + si * 150;
+    out.push(`<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLOURS[si % COLOURS.length]}"/>`);
+    out.push(`<text x="${x + 16}" y="${height - 12}">${esc(name)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function shortNumber(v: number): string {
+  if (v === 0) return '0';
+  if (v >= 10_000) return `${fmt(v / 1000, 0)}k`;
+  if (v >= 1000) return `${fmt(v / 1000, 1)}k`;
+  if (v >= 10) return fmt(v, 0);
+  if (v >= 1) return fmt(v, 1);
+  return fmt(v, 2);
+}
+
+// ---------- the document ----------
+
+function ownSection(results: BenchResults): { text: string; charts: Record<string, string> } {
+  const m = (key: string) => median(results.runs.map((r) => r[key] ?? NaN));
+  const base = m('baseline');
+  const ratio = (v: number) => (Number.isFinite(v) && base > 0 ? `${fmt(v / base, 1)}×` : '–');
+  const s = results.sizes;
+  const rows: Array<[string, number, string, string]> = [
+    ['baseline: `GET /healthz` round trip', base, 'ms', '1×'],
+    [`publish → arrival on an open stream, median (${s.latencySamples} sequential publishes)`, m('latMedian'), 'ms', ratio(m('latMedian'))],
+    ['publish → arrival, p99', m('latP99'), 'ms', ratio(m('latP99'))],
+    ['publish → 202 answer (durable commit), median', m('accepted'), 'ms', ratio(m('accepted'))],
+    ['publish → arrival with `HERALD_SQLITE_SYNCHRONOUS=normal` (no fsync), median', m('relaxedMedian'), 'ms', ratio(m('relaxedMedian'))],
+    ['same, p99', m('relaxedP99'), 'ms', ratio(m('relaxedP99'))],
+    [`HTTP ingest, 8 concurrent publishers (${s.throughputPublishes} per run), all delivered`, m('throughput8'), 'notifications/s', '–'],
+    [`HTTP ingest, ${s.ingestPublishers} concurrent publishers (${s.ingestPublishes} per run), all delivered`, m('ingestHttp'), 'notifications/s', '–'],
+    ['same with `synchronous=normal`', m('ingestHttpNormal'), 'notifications/s', '–'],
+    ['one publish to 1000 recipients, 202 time (median of the last 3 of 5)', m('many'), 'ms', ratio(m('many'))],
+    ['same, stored notifications per second', 1000 / (m('many') / 1000), 'rows/s', '–'],
+    [`one broadcast → ${s.fanoutStreams} open streams, until the last has it`, m('fanout'), 'ms', ratio(m('fanout'))],
+    [`mixed: targeted publish → arrival p99 while ${s.ingestPublishers} publishers ingest at full speed (${s.mixedSamples} samples)`, m('mixedP99'), 'ms', ratio(m('mixedP99'))],
+    ['mixed: the ingest rate reached meanwhile', m('mixedIngestRate'), 'notifications/s', '–'],
+  ];
+  if (results.stores.postgres) {
+    rows.push(
+      ['PostgreSQL: publish → arrival, median', m('pgLatMedian'), 'ms', ratio(m('pgLatMedian'))],
+      ['PostgreSQL: publish → arrival, p99', m('pgLatP99'), 'ms', ratio(m('pgLatP99'))],
+      [`PostgreSQL: HTTP ingest, ${s.ingestPublishers} publishers, all delivered`, m('pgIngestHttp'), 'notifications/s', '–'],
+      ['PostgreSQL: one publish to 1000 recipients, 202 time', m('pgMany'), 'ms', ratio(m('pgMany'))],
+      ['PostgreSQL: same, stored notifications per second', 1000 / (m('pgMany') / 1000), 'rows/s', '–'],
+    );
+  }
+  if (results.stores.rabbitmq) rows.push([`RabbitMQ ingest queue (SQLite store), ${s.ingestPublishers} confirming publishers, all delivered`, m('ingestAmqp'), 'notifications/s', '–']);
+  const digits = (unit: string) => (unit === 'ms' ? 2 : 0);
+  const keys = Object.keys(results.runs[0] ?? {}).filter((k) => k !== 'run');
+  const text = `Written from bench/results/run.json, measured on ${results.date.slice(0, 10)}: ${results.machine.cores} cores
+(${results.machine.cpu}), ${results.machine.memGiB} GiB, Node ${results.machine.node}; each Herald is a separate
+process with its own database, the load comes from the same Node process over loopback.
+Every figure is the median of ${s.runs} runs; the baseline is an HTTP round trip to \`/healthz\` on the
+same server in the same run, and the last column divides by it.
+${results.stores.postgres ? '' : '\nPostgreSQL was not configured for this run (set `BENCH_PG_URL`, or use `npm run bench:services`).\n'}${results.stores.rabbitmq ? '' : '\nRabbitMQ was not configured for this run (set `HERALD_AMQP_URL`, or use `npm run bench:services`).\n'}
+| measure | median of runs | unit | vs. baseline round trip |
+|---|---|---|---|
+${rows.map(([name, v, unit, r]) => `| ${name} | ${fmt(v, digits(unit))} | ${unit} | ${r} |`).join('\n')}
+
+Per-run figures (ms, or per second for rates):
+
+| run | ${keys.join(' | ')} |
+|---|${keys.map(() => '---').join('|')}|
+${results.runs.map((r) => `| ${r.run} | ${keys.map((k) => fmt(r[k] ?? NaN, /Rate|ingest|throughput/i.test(k) ? 0 : 2)).join(' | ')} |`).join('\n')}
+`;
+  const rates: Group[] = [
+    { label: 'SQLite FULL', bars: [{ name: 'HTTP, 32 publishers', value: m('ingestHttp') }, { name: 'RabbitMQ queue', value: m('ingestAmqp') }] },
+    { label: 'SQLite normal', bars: [{ name: 'HTTP, 32 publishers', value: m('ingestHttpNormal') }] },
+    { label: 'PostgreSQL', bars: [{ name: 'HTTP, 32 publishers', value: m('pgIngestHttp') }] },
+  ];
+  const latencies: Group[] = [
+    { label: 'SQLite FULL', bars: [{ name: 'median', value: m('latMedian') }, { name: 'p99', value: m('latP99') }] },
+    { label: 'SQLite normal', bars: [{ name: 'median', value: m('relaxedMedian') }, { name: 'p99', value: m('relaxedP99') }] },
+    { label: 'FULL, during ingest', bars: [{ name: 'median', value: m('mixedMedian') }, { name: 'p99', value: m('mixedP99') }] },
+    { label: 'PostgreSQL', bars: [{ name: 'median', value: m('pgLatMedian') }, { name: 'p99', value: m('pgLatP99') }] },
+  ];
+  return {
+    text,
+    charts: {
+      'own-ingest-rate.svg': barChart('Herald: durable ingest, notifications accepted and delivered per second', 'notifications/s', rates),
+      'own-latency.svg': barChart('Herald: publish → arrival latency', 'ms', latencies, true),
+    },
+  };
+}
+
+function compareSection(runs: CompareRun[]): { text: string; charts: Record<string, string> } {
+  const charts: Record<string, string> = {};
+  const parts: string[] = [];
+  for (const run of runs) {
+    const systems = run.systems;
+    const percentiles = (scenario: string): Group[] => systems.map((s) => ({
+      label: s,
+      bars: (['p50', 'p90', 'p99', 'max'] as const).map((p) => ({ name: p, value: figure(run, s, scenario, compareFigures[p]) })),
+    }));
+    const ran = (scenario: string) => systems.some((s) => run.by.get(s)?.has(scenario));
+    const images: string[] = [];
+    if (ran('targeted10k')) {
+      charts[`compare-${run.name}-targeted-latency.svg`] = barChart(`targeted, 10k users, 2000/s: latency (${run.name})`, 'ms', percentiles('targeted10k'), true);
+      images.push(`![targeted latency](benchmarks/compare-${run.name}-targeted-latency.svg)`);
+    }
+    if (ran('fan10k')) {
+      charts[`compare-${run.name}-broadcast-latency.svg`] = barChart(`broadcast to 10k streams, 2 msg/s: latency (${run.name})`, 'ms', percentiles('fan10k'), true);
+      images.push(`![broadcast latency](benchmarks/compare-${run.name}-broadcast-latency.svg)`);
+    }
+    images.push(`![rates](benchmarks/compare-${run.name}-rates.svg)`);
+    charts[`compare-${run.name}-rates.svg`] = barChart(`delivery rates held, no loss, p99 ≤ 1 s (${run.name})`, 'deliveries per second', [
+      { label: 'broadcast, 1k streams', bars: systems.map((s) => ({ name: s, value: figure(run, s, 'max1k', compareFigures.bestDeliveries) })) },
+      { label: 'targeted, 2000/s asked', bars: systems.map((s) => ({ name: s, value: figure(run, s, 'targeted10k', compareFigures.achieved) })) },
+      { label: 'ingest, 32 publishers', bars: systems.map((s) => ({ name: s, value: figure(run, s, 'ingest1k', compareFigures.bestIngest) })) },
+    ], true);
+    parts.push(`### ${run.name}
+
+${compareTable(run)}
+
+${images.join('\n')}
+${run.env ? `\n<details><summary>machine and versions of this run</summary>\n\n\`\`\`\n${run.env}\n\`\`\`\n</details>\n` : ''}`);
+  }
+  return { text: parts.join('\n'), charts };
+}
+
+// A profile named "before" is the reference the others are read against.
+const beforeFirst = (a: string, b: string) => Number(b.includes('before')) - Number(a.includes('before')) || a.localeCompare(b);
+
+/** The stored CPU-per-request table and CPU profile summaries, when present. */
+function costSection(): string {
+  const parts: string[] = [];
+  const cost = `${RESULTS_DIR}/request-cost.md`;
+  if (existsSync(cost)) parts.push(`### CPU per request (\`npm run bench:request-cost\`)\n\n${readFileSync(cost, 'utf8').trim()}\n`);
+  const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort(beforeFirst) : [];
+  for (const f of profiles) {
+    parts.push(`### CPU profile: ${basename(f, '.txt').replace(/^profile-/, '')} (\`npm run bench:profile\`)\n\n\`\`\`\n${readFileSync(`${RESULTS_DIR}/${f}`, 'utf8').trim()}\n\`\`\`\n`);
+  }
+  return parts.join('\n');
+}
+
+/** Writes the document and charts from whatever results are stored; returns the document. */
+export function writeReport(): string {
+  const runFile = `${RESULTS_DIR}/run.json`;
+  const own = existsSync(runFile) ? ownSection(JSON.parse(readFileSync(runFile, 'utf8')) as BenchResults) : null;
+  const compareFiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^compare-.*\.jsonl$/.test(f)).sort() : [];
+  // Oldest run first, by the date its harness recorded.
+  const runDate = (r: CompareRun) => /^date: (.*)$/m.exec(r.env)?.[1] ?? r.name;
+  const side = compareSection(compareFiles.map((f) => readCompare(`${RESULTS_DIR}/${f}`)).sort((a, b) => runDate(a).localeCompare(runDate(b))));
+  mkdirSync(CHART_DIR, { recursive: true });
+  for (const [name, svg] of Object.entries({ ...side.charts, ...(own?.charts ?? {}) })) writeFileSync(`${CHART_DIR}/${name}`, svg);
+  const doc = `${readFileSync('bench/benchmarks-intro.md', 'utf8').trim()}
+
+## Herald beside nchan and better-sse
+
+${side.text || 'No side-by-side results are stored (bench/results/compare-*.jsonl).'}
+
+## Herald's own scenarios (\`npm run bench\`)
+
+${own ? `${own.text}
+![ingest rates](benchmarks/own-ingest-rate.svg)
+![latency](benchmarks/own-latency.svg)
+` : 'No results are stored yet: run `npm run bench`.'}
+${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
+  writeFileSync(DOC, doc);
+  return doc;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) console.log(writeReport());
