@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
@@ -21,6 +22,12 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
+const DOCUMENT_HEADERS = [
+  'content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster',
+  'referrer-policy', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+];
+
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
@@ -34,6 +41,7 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
     };
     res.once('close', onGone);
     let session: StreamSession;
+    let fastifyListeners: Record<'finish' | 'error', unknown[]> = { finish: [], error: [] };
     try {
       const credential = await deps.authenticateStream(request);
       // Admission before the ticket is spent: a full or draining node answers 503 and the
@@ -44,6 +52,7 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
       const audience = audienceOf(principal);
       const maxAge = config.maxStreamAgeMs;
       const now = hub.clock.now();
+      fastifyListeners = { finish: res.listeners('finish'), error: res.listeners('error') };
       session = new StreamSession(res, {
         id: randomUUID(),
         audience,
@@ -78,6 +87,10 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
     const rawCursor = (typeof header === 'string' ? header : undefined) ?? query.last_event_id ?? null;
 
     reply.hijack();
+    releaseRequestState(res, fastifyListeners);
+    // Headers that only mean something for a document: every stream would carry ~1 KB of them
+    // on the wire and in memory for its whole life.
+    for (const name of DOCUMENT_HEADERS) res.removeHeader(name);
     request.raw.socket.setNoDelay(true);
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
@@ -90,4 +103,18 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
       session.close('error');
     }
   });
+}
+
+/**
+ * A stream lives for hours, and Fastify's response listener keeps the request, the reply
+ * and the request's child logger alive until the response ends: a large share of an idle
+ * stream's memory. The stream is hijacked and logs its own open and close, so let it go.
+ * Only Fastify's own listener goes: Node's (keep-alive bookkeeping) must stay.
+ */
+function releaseRequestState(res: ServerResponse, listeners: Record<'finish' | 'error', unknown[]>): void {
+  for (const event of ['finish', 'error'] as const) {
+    for (const listener of listeners[event]) {
+      if ((listener as { name?: string }).name === 'onResFinished') res.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
 }
