@@ -17,6 +17,7 @@ import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { notificationRoutes } from './http/notification-routes.js';
+import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   await app.register(rateLimit, { global: false });
+  await installOperations(app, deps);
   healthRoutes(app, deps);
   streamRoute(app, deps);
   publishRoute(app, deps);

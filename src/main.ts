@@ -46,6 +46,15 @@ function startIngest(amqp: Connection, publisher: NotificationPublisher, config:
   return ingest;
 }
 
+/** Passive declares only read the counts; they never create or change a queue. */
+async function queueDepths(amqp: Connection, config: Config): Promise<{ ingest: number; deadLetter: number }> {
+  const [ingest, deadLetter] = await Promise.all([
+    amqp.queueDeclare({ queue: config.amqpIngestQueue, passive: true }),
+    amqp.queueDeclare({ queue: config.amqpDeadLetterQueue, passive: true }),
+  ]);
+  return { ingest: ingest.messageCount, deadLetter: deadLetter.messageCount };
+}
+
 function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
   const keys = loadVerificationKeys({
     secret, publicKey: config.jwtPublicKey, jwks: config.jwksUrl,
@@ -68,6 +77,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   await hub.start();
   const publisher = new NotificationPublisher(store, bus, metrics);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
+  if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({
     ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS,

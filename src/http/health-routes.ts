@@ -4,11 +4,27 @@ import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const readiness = async () => {
+    const checks = {
+      database: await deps.store.ping().then(() => true, () => false),
+      broker: deps.bus.isReady(),
+      // False while new streams and publishes are shed (see operations.ts).
+      load: !app.isUnderPressure(),
+    };
+    return { ready: checks.database && checks.broker && checks.load, checks };
+  };
+  deps.metrics.probes.ready = async () => (await readiness()).ready;
+  deps.metrics.maxConnections.set(deps.config.maxConnections);
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const checks = { database: await deps.store.ping().then(() => true, () => false), broker: deps.bus.isReady() };
-    if (checks.database && checks.broker) return { status: 'ready', checks };
+    const { ready, checks } = await readiness();
+    if (ready) return { status: 'ready', checks };
+    if (!checks.load) {
+      reply.header('retry-after', String(deps.config.shedRetryAfterS));
+      return reply.status(503).send({ error: { code: 'overloaded', message: 'This node is overloaded and sheds new streams and publishes.' }, checks });
+    }
     reply.header('retry-after', '2');
     return reply.status(503).send({ error: { code: 'unavailable', message: 'A dependency is unreachable.' }, checks });
   });
