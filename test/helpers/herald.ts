@@ -72,7 +72,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       for (const line of lines) {
         logs.push(line);
         if (logs.length > 20_000) logs.splice(0, 10_000);
-        if (line.includes('"msg":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
+        if (line.includes('"message":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
       }
     };
     proc.stdout?.on('data', onData);
