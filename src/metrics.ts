@@ -29,6 +29,12 @@ export class Metrics {
   readonly published = new Counter({ name: 'herald_published_total', help: 'Notifications stored, by source.', labelNames: ['source'] as const, registers: [this.registry] });
   readonly delivered = new Counter({ name: 'herald_delivered_total', help: 'Notification events written to streams.', registers: [this.registry] });
   readonly replayed = new Counter({ name: 'herald_replayed_total', help: 'Notification events sent from the store on resume or gap fill.', registers: [this.registry] });
+  readonly resets = new Counter({
+    name: 'herald_stream_resets_total',
+    help: 'Streams told `reset` because their cursor could not be resumed (another database, or older than what retention keeps), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Requests refused for a missing or invalid token.', registers: [this.registry] });
   readonly deliveryLatency = new Histogram({
     name: 'herald_delivery_latency_seconds',

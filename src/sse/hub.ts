@@ -113,6 +113,7 @@ export class Hub {
     }, true);
     if (rawCursor !== null && !usable) {
       session.writeEvent('reset', { reason: 'unknown_cursor', unread_count: session.unread, cursor: session.cursor() }, true);
+      this.metrics.resets.inc({ reason: 'unknown_cursor' });
     }
     await session.replay(this.store);
   }
