@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.js';
 import type { TicketService } from './auth/tickets.js';
@@ -51,7 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     // Elastic Common Schema's name for the id that ties a request's log lines together (src/log.ts).
-    requestIdLogLabel: 'transaction.id',
+    logController: new LogController({ requestIdLogLabel: 'transaction.id' }),
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },

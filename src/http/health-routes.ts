@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
+import { errorResponses, Responses } from './schemas.js';
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const readiness = async () => {
@@ -16,9 +17,16 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   deps.metrics.probes.ready = async () => (await readiness()).ready;
   deps.metrics.maxConnections.set(deps.config.maxConnections);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', {
+    schema: { summary: 'Liveness: the process answers.', tags: ['health'], security: [], response: { 200: Responses.health } },
+  }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', {
+    schema: {
+      summary: 'Readiness: database and broker reachable, node not overloaded.', tags: ['health'], security: [],
+      response: { 200: Responses.ready, 503: { ...Responses.notReady, description: 'Not ready (code unavailable or overloaded); Retry-After says when to look again.' } },
+    },
+  }, async (_request, reply) => {
     const { ready, checks } = await readiness();
     if (ready) return { status: 'ready', checks };
     if (!checks.load) {
@@ -29,7 +37,13 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.status(503).send({ error: { code: 'unavailable', message: 'A dependency is unreachable.' }, checks });
   });
 
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      summary: 'Prometheus metrics of this node (docs/operations.md lists them).', tags: ['health'],
+      description: 'Needs `Authorization: Bearer <HERALD_METRICS_TOKEN>` when that is set.',
+      response: { 200: { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses(401) },
+    },
+  }, async (request, reply) => {
     const token = deps.config.metricsToken;
     if (token !== null) {
       const given = Buffer.from(request.headers.authorization ?? '');

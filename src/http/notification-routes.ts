@@ -6,6 +6,7 @@ import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../sse/hub.js';
 import type { AppDeps } from '../app.js';
+import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 const InboxQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all')])),
@@ -56,7 +57,12 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     return snapshot.unread;
   }
 
-  app.get('/v1/notifications', { schema: { querystring: InboxQuery } }, async (request) => {
+  app.get('/v1/notifications', {
+    schema: {
+      querystring: InboxQuery, summary: 'The user\'s inbox, newest first, one page at a time.', tags: ['inbox'],
+      response: responses({ 200: Responses.inboxPage }, 400, ...AUTH_ERRORS),
+    },
+  }, async (request) => {
     const principal = await deps.authenticate(request, 'subscribe');
     const query = request.query as { status?: 'unread' | 'read' | 'all'; type?: string; limit?: number; cursor?: string; archived?: boolean };
     const audience = audienceOf(principal);
@@ -75,13 +81,20 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     };
   });
 
-  app.get('/v1/notifications/unread-count', { schema: { querystring: TokenOnlyQuery } }, async (request) => {
+  app.get('/v1/notifications/unread-count', {
+    schema: { querystring: TokenOnlyQuery, summary: 'The number of unread notifications.', tags: ['inbox'], response: responses({ 200: Responses.unreadCount }, 400, ...AUTH_ERRORS) },
+  }, async (request) => {
     const principal = await deps.authenticate(request, 'subscribe');
     const { unread } = await store.unreadSnapshot(audienceOf(principal));
     return { unread_count: unread };
   });
 
-  app.patch('/v1/notifications/:id', { schema: { params: IdParams, body: PatchBody, querystring: TokenOnlyQuery } }, async (request) => {
+  app.patch('/v1/notifications/:id', {
+    schema: {
+      params: IdParams, body: PatchBody, querystring: TokenOnlyQuery, summary: 'Mark one notification read, unread, seen or (un)archived.', tags: ['inbox'],
+      response: responses({ 200: Responses.updated }, 400, 404, 413, 415, ...AUTH_ERRORS),
+    },
+  }, async (request) => {
     const principal = await deps.authenticate(request, 'subscribe');
     const { id } = request.params as { id: string };
     const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true };
@@ -95,7 +108,12 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   for (const what of ['read', 'seen'] as const) {
-    app.post(`/v1/notifications/${what}-all`, { schema: { body: MarkAllBody, querystring: TokenOnlyQuery } }, async (request) => {
+    app.post(`/v1/notifications/${what}-all`, {
+      schema: {
+        body: MarkAllBody, querystring: TokenOnlyQuery, summary: `Mark every notification ${what}, or those up to one id.`, tags: ['inbox'],
+        response: responses({ 200: Responses.markedAll }, 400, 404, 413, 415, ...AUTH_ERRORS),
+      },
+    }, async (request) => {
       const principal = await deps.authenticate(request, 'subscribe');
       const body = request.body as { up_to?: string } | null | undefined;
       const updated = await store.markAll(audienceOf(principal), what, body?.up_to ?? null);

@@ -7,6 +7,7 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
+import { installOpenApi } from './openapi.js';
 
 /** Routes refused while overloaded, by `METHOD url-template`, with their label in the metric. */
 const SHED: Record<string, string> = { 'GET /v1/stream': 'stream', 'POST /v1/notifications': 'publish' };
@@ -35,6 +36,8 @@ export async function installOperations(app: FastifyInstance, deps: AppDeps): Pr
   metrics.probes.overloaded = () => app.isUnderPressure();
 
   if (config.testKnobs) testKnobs(app);
+  // Registered before the routes, so it sees each one as it is added.
+  await installOpenApi(app);
 }
 
 function describe(type: string): string {
@@ -51,7 +54,7 @@ function describe(type: string): string {
  */
 function testKnobs(app: FastifyInstance): void {
   let stallUntil = 0;
-  app.post('/test/stall', async (request, reply) => {
+  app.post('/test/stall', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as { ms?: string; slice_ms?: string };
     const slice = Number(query.slice_ms ?? 200);
     stallUntil = Date.now() + Number(query.ms ?? 5000);
@@ -64,7 +67,7 @@ function testKnobs(app: FastifyInstance): void {
     setImmediate(burn);
     return reply.status(202).send({ stalling: true });
   });
-  app.delete('/test/stall', async () => {
+  app.delete('/test/stall', { schema: { hide: true } }, async () => {
     stallUntil = 0;
     return { stalling: false };
   });

@@ -7,6 +7,7 @@ import { encodeEvent } from '../sse/encode.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
 import type { AppDeps } from '../app.js';
+import { AUTH_ERRORS, errorResponses } from './schemas.js';
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
@@ -24,7 +25,16 @@ const SSE_HEADERS = {
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
-  app.get('/v1/stream', { schema: { querystring: StreamQuery } }, async (request, reply) => {
+  app.get('/v1/stream', {
+    schema: {
+      querystring: StreamQuery, summary: 'The user\'s notifications as Server-Sent Events (docs/protocol.md).', tags: ['stream'],
+      description: 'Resume with the `Last-Event-ID` header or `last_event_id`; a cursor that cannot be resumed gets a `reset` event, not an error.',
+      response: {
+        200: { description: 'An event stream: ready, notification, notification.updated, reset, auth-expired.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        ...errorResponses(400, ...AUTH_ERRORS),
+      },
+    },
+  }, async (request, reply) => {
     let principal;
     try {
       principal = await deps.authenticateStream(request);
