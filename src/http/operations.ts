@@ -13,6 +13,8 @@ import { installOpenApi } from './openapi.js';
 const SHED: Record<string, string> = { 'GET /v1/stream': 'stream', 'POST /v1/notifications': 'publish' };
 
 const MIB = 1024 * 1024;
+/** How often load is sampled: a node recovers (and /readyz turns ready) within this of the load easing. */
+const SAMPLE_MS = 500;
 
 export async function installOperations(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { config, metrics } = deps;
@@ -20,15 +22,19 @@ export async function installOperations(app: FastifyInstance, deps: AppDeps): Pr
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
   });
 
+  // The first samples measure start-up work (loading modules, compiling schemas), not load:
+  // a node that has just started must not refuse its first clients for that.
+  let measuringSince = Infinity;
+  app.addHook('onReady', async () => { measuringSince = Date.now() + 2 * SAMPLE_MS; });
   await app.register(underPressure, {
     maxEventLoopDelay: config.shedEventLoopDelayMs,
     maxHeapUsedBytes: config.shedHeapUsedMb * MIB,
     maxRssBytes: config.shedRssMb * MIB,
-    // Short enough that a node recovers (and /readyz turns ready) within a second of the load easing.
-    sampleInterval: 500,
+    sampleInterval: SAMPLE_MS,
     pressureHandler: (request: FastifyRequest, _reply, type) => {
       const route = SHED[`${request.method} ${request.routeOptions.url ?? ''}`];
       if (route === undefined) return undefined;
+      if (type === underPressure.TYPE_EVENT_LOOP_DELAY && Date.now() < measuringSince) return undefined;
       metrics.shed.inc({ reason: type, route });
       return Promise.reject(new HeraldError('overloaded', `This node is overloaded (${describe(type)}); retry later or on another node.`, config.shedRetryAfterS));
     },
