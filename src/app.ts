@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import helmet from 'helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
@@ -17,6 +17,7 @@ import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { notificationRoutes } from './http/notification-routes.js';
+import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
 import { sdkRoute } from './http/sdk-route.js';
 import { streamRoute } from './http/stream-route.js';
@@ -88,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Closing (after the drain window) ends every connection, including a stream whose
     // reader stopped reading and would otherwise hold the process open forever.
     forceCloseConnections: true,
+    // Elastic Common Schema's name for the id that ties a request's log lines together (src/log.ts).
+    logController: new LogController({ requestIdLogLabel: 'transaction.id' }),
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },
@@ -119,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   await app.register(rateLimit, { global: false });
+  await installOperations(app, deps);
   healthRoutes(app, deps);
   streamRoute(app, deps);
   publishRoute(app, deps);

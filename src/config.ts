@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting, its default and its validation live here.
 import { isIP } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 
 export interface Config {
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -87,6 +88,25 @@ export interface Config {
   readonly amqpDeadLetterQueue: string;
   readonly amqpBusExchange: string;
   readonly amqpPrefetch: number;
+  // Operations: overload shedding and retention (docs/operations.md).
+  /** Mean event-loop delay above which new streams and publishes get 503, ms; 0 = off. Default 1000. */
+  readonly shedEventLoopDelayMs: number;
+  /** V8 heap in use above which new streams and publishes get 503, MiB; 0 = off. Default 90 % of V8's heap limit. */
+  readonly shedHeapUsedMb: number;
+  /** Resident memory above which new streams and publishes get 503, MiB; 0 = off (default). */
+  readonly shedRssMb: number;
+  /** Retry-After sent with an overload 503, seconds. Default 10. */
+  readonly shedRetryAfterS: number;
+  /** Notifications older than this many days are deleted, with their per-user state; 0 keeps all. Default 365. */
+  readonly retentionDays: number;
+  /** Idempotency keys older than this many hours are forgotten (0 = never). Default 24. */
+  readonly idempotencyTtlHours: number;
+  /** Pause between two retention passes, seconds. Default 3600. */
+  readonly retentionIntervalS: number;
+  /** Rows deleted per statement by retention; small batches keep publishing unblocked. Default 500. */
+  readonly retentionBatchSize: number;
+  /** Test-only routes under /test/ (e.g. stalling the event loop); never in production. Default false. */
+  readonly testKnobs: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -261,7 +281,27 @@ export function loadConfig(env: Env = process.env): Config {
     amqpDeadLetterQueue: str(env, 'HERALD_AMQP_DLQ') ?? 'herald.ingest.dlq',
     amqpBusExchange: str(env, 'HERALD_AMQP_BUS_EXCHANGE') ?? 'herald.bus',
     amqpPrefetch: int(env, 'HERALD_AMQP_PREFETCH', 64, 1, 10000),
+    ...operationsConfig(env),
   });
+}
+
+function operationsConfig(env: Env) {
+  const knobs = str(env, 'HERALD_TEST_KNOBS');
+  if (knobs !== null && !['true', 'false', '1', '0'].includes(knobs)) {
+    throw new ConfigError(`HERALD_TEST_KNOBS must be true or false (got "${knobs}")`);
+  }
+  const heapDefaultMb = Math.floor((getHeapStatistics().heap_size_limit * 0.9) / 1024 / 1024);
+  return {
+    shedEventLoopDelayMs: int(env, 'HERALD_SHED_EVENT_LOOP_DELAY_MS', 1000, 0, 600000),
+    shedHeapUsedMb: int(env, 'HERALD_SHED_HEAP_MB', heapDefaultMb, 0, 1024 * 1024),
+    shedRssMb: int(env, 'HERALD_SHED_RSS_MB', 0, 0, 1024 * 1024),
+    shedRetryAfterS: int(env, 'HERALD_SHED_RETRY_AFTER_S', 10, 1, 3600),
+    retentionDays: int(env, 'HERALD_RETENTION_DAYS', 365, 0, 100000),
+    idempotencyTtlHours: int(env, 'HERALD_IDEMPOTENCY_TTL_HOURS', 24, 0, 100000),
+    retentionIntervalS: int(env, 'HERALD_RETENTION_INTERVAL_S', 3600, 1, 7 * 24 * 3600),
+    retentionBatchSize: int(env, 'HERALD_RETENTION_BATCH_SIZE', 500, 1, 100000),
+    testKnobs: knobs === 'true' || knobs === '1',
+  };
 }
 
 const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken', 'ticketSecret']);

@@ -1,4 +1,6 @@
-import { pino, type Logger } from 'pino';
+import { hostname } from 'node:os';
+import { ecsFormat } from '@elastic/ecs-pino-format';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 // Tokens travel in headers, cookies and query strings; none of them may reach a log line.
 // Query parameter names are compared after percent-decoding (`access%5Ftoken` is
@@ -32,25 +34,58 @@ export function redactUrl(url: string): string {
   return out.replace(JWT_LIKE, REDACTED);
 }
 
-export function createLogger(level: string): Logger {
+/**
+ * Moves request and response details to their Elastic Common Schema fields, so Kibana
+ * reads every line without an ingest pipeline. Pino runs this before any serializer, so
+ * it sees Fastify's request and reply objects: it copies only what is safe (the URL
+ * redacted, never a header but the user agent).
+ */
+function toEcs(obj: Record<string, unknown>): Record<string, unknown> {
+  const { req, res, responseTime, ...rest } = obj as {
+    req?: { id?: string; method?: string; url?: string; ip?: string; headers?: Record<string, unknown> };
+    res?: { statusCode?: number };
+    responseTime?: number;
+  } & Record<string, unknown>;
+  // ECS defines `url` and `user` as objects: plain strings there would clash in Elasticsearch.
+  if (typeof rest.url === 'string') rest.url = { full: redactUrl(rest.url) };
+  if (typeof rest.user === 'string') rest.user = { name: rest.user };
+  const http: { request?: Record<string, unknown>; response?: Record<string, unknown> } = {};
+  if (req && typeof req === 'object') {
+    http.request = { id: req.id, method: req.method };
+    if (typeof req.url === 'string') {
+      const url = redactUrl(req.url);
+      const q = url.indexOf('?');
+      rest.url = q === -1 ? { original: url, path: url } : { original: url, path: url.slice(0, q), query: url.slice(q + 1) };
+    }
+    if (typeof req.ip === 'string') rest.client = { ip: req.ip, address: req.ip };
+    const agent = req.headers?.['user-agent'];
+    if (typeof agent === 'string') rest.user_agent = { original: redactUrl(agent) };
+  }
+  if (res && typeof res === 'object') http.response = { status_code: res.statusCode };
+  if (http.request || http.response) rest.http = http;
+  // ECS durations are nanoseconds; Fastify measures milliseconds.
+  if (typeof responseTime === 'number') rest.event = { duration: Math.round(responseTime * 1e6) };
+  return rest;
+}
+
+/**
+ * JSON lines in Elastic Common Schema (`@timestamp`, `log.level`, `message`, `ecs.version`,
+ * `http.*`, `url.*`, `error.*`). Request-scoped lines carry the request id as
+ * `transaction.id` (Fastify's requestIdLogLabel, set in app.ts).
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const ecs = ecsFormat({ serviceName: 'herald', apmIntegration: false, convertErr: true, convertReqRes: false });
+  const ecsLog = ecs.formatters?.log ?? ((o: Record<string, unknown>) => o);
   return pino({
+    ...ecs,
     level,
-    base: { service: 'herald' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    base: { pid: process.pid, hostname: hostname() },
+    formatters: { ...ecs.formatters, log: (obj: Record<string, unknown>) => ecsLog(toEcs(obj)) },
     redact: {
-      paths: [
-        'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
-        'res.headers["set-cookie"]', 'token', 'ticket', 'secret', 'config.jwtSecret', 'config.ticketSecret',
-      ],
+      paths: ['token', 'ticket', 'secret', 'config.jwtSecret', 'config.ticketSecret', 'headers.authorization', 'headers.cookie'],
       censor: REDACTED,
     },
-    serializers: {
-      req(req: { method?: string; url?: string; ip?: string; id?: string }) {
-        return { id: req.id, method: req.method, url: req.url ? redactUrl(req.url) : req.url, ip: req.ip };
-      },
-      err: pino.stdSerializers.err,
-    },
-  });
+  }, destination);
 }
 
 export type { Logger };

@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Hub } from './sse/hub.js';
 import { openStore } from './store/open-store.js';
+import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
 
 export interface RunningHerald {
@@ -46,6 +47,15 @@ function startIngest(amqp: Connection, publisher: NotificationPublisher, config:
   return ingest;
 }
 
+/** Passive declares only read the counts; they never create or change a queue. */
+async function queueDepths(amqp: Connection, config: Config): Promise<{ ingest: number; deadLetter: number }> {
+  const [ingest, deadLetter] = await Promise.all([
+    amqp.queueDeclare({ queue: config.amqpIngestQueue, passive: true }),
+    amqp.queueDeclare({ queue: config.amqpDeadLetterQueue, passive: true }),
+  ]);
+  return { ingest: ingest.messageCount, deadLetter: deadLetter.messageCount };
+}
+
 function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
   const keys = loadVerificationKeys({
     secret, publicKey: config.jwtPublicKey, jwks: config.jwksUrl,
@@ -68,6 +78,12 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   await hub.start();
   const publisher = new NotificationPublisher(store, bus, metrics);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
+  const retention = new Retention(store.retention(), {
+    retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
+    batchSize: config.retentionBatchSize, intervalMs: config.retentionIntervalS * 1000, log, metrics,
+  });
+  retention.start();
+  if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({
     ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS,
@@ -100,6 +116,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
     shuttingDown ??= (async () => {
       log.info({ streams: hub.size, drainMs: config.drainMs }, 'draining');
       await hub.drain(config.drainMs);
+      await retention.close();
       await app.close();
       await ingest?.close();
       await hub.close();

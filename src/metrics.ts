@@ -1,8 +1,27 @@
+import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Depth of the AMQP ingest queue and of its dead-letter queue, as the broker reports them. */
+export interface QueueDepths {
+  ingest: number;
+  deadLetter: number;
+}
+
+/**
+ * Values only known elsewhere (the store, the broker, the overload guard), read at scrape
+ * time so a metric never goes stale between two events. Each is optional: unset, its
+ * gauge keeps its last value (0 at start).
+ */
+export interface MetricProbes {
+  ready?: () => Promise<boolean>;
+  overloaded?: () => boolean;
+  queues?: () => Promise<QueueDepths>;
+}
 
 /** Herald's Prometheus metrics, one registry per process (tests build several apps). */
 export class Metrics {
   readonly registry = new Registry();
+  readonly probes: MetricProbes = {};
   readonly connections = new Gauge({ name: 'herald_stream_connections', help: 'Open SSE streams on this node.', registers: [this.registry] });
   readonly opened = new Counter({ name: 'herald_stream_opened_total', help: 'Streams opened.', registers: [this.registry] });
   readonly closed = new Counter({ name: 'herald_stream_closed_total', help: 'Streams closed, by reason.', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -10,7 +29,12 @@ export class Metrics {
   readonly published = new Counter({ name: 'herald_published_total', help: 'Notifications stored, by source.', labelNames: ['source'] as const, registers: [this.registry] });
   readonly delivered = new Counter({ name: 'herald_delivered_total', help: 'Notification events written to streams.', registers: [this.registry] });
   readonly replayed = new Counter({ name: 'herald_replayed_total', help: 'Notification events sent from the store on resume or gap fill.', registers: [this.registry] });
-  readonly resets = new Counter({ name: 'herald_stream_resets_total', help: 'Streams answered with reset (a cursor that cannot be resumed).', registers: [this.registry] });
+  readonly resets = new Counter({
+    name: 'herald_stream_resets_total',
+    help: 'Streams told `reset` because their cursor could not be resumed (another database, or older than what retention keeps), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Requests refused for a missing or invalid token.', registers: [this.registry] });
   readonly deliveryLatency = new Histogram({
     name: 'herald_delivery_latency_seconds',
@@ -19,7 +43,88 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Operations: what the alert rules and the dashboard in deploy/ read.
+  readonly httpRequests = new Counter({
+    name: 'herald_http_requests_total',
+    help: 'HTTP requests answered, by route template (unmatched for unknown paths) and status class (2xx..5xx).',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly maxConnections = new Gauge({ name: 'herald_stream_max_connections', help: 'Streams this node admits in total (HERALD_MAX_CONNECTIONS).', registers: [this.registry] });
+  readonly memoryLimit = new Gauge({
+    name: 'herald_memory_limit_bytes',
+    help: 'Memory available to the process: the cgroup (container) limit when there is one, else the machine\'s memory.',
+    registers: [this.registry],
+  });
+  readonly shed = new Counter({
+    name: 'herald_overload_shed_total',
+    help: 'New streams and publishes refused with 503 because the node was overloaded, by route (stream, publish) and bound crossed (eventLoopDelay, heapUsedBytes, rssBytes).',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: 'herald_ready',
+    help: '1 when the node is ready for traffic (database and broker reachable, not overloaded), else 0; as /readyz says.',
+    registers: [this.registry],
+    collect: async () => { if (this.probes.ready) this.ready.set((await this.probes.ready()) ? 1 : 0); },
+  });
+  readonly overloaded = new Gauge({
+    name: 'herald_overloaded',
+    help: '1 while the node sheds new streams and publishes (event-loop delay, heap or RSS over its bound), else 0.',
+    registers: [this.registry],
+    collect: () => { if (this.probes.overloaded) this.overloaded.set(this.probes.overloaded() ? 1 : 0); },
+  });
+  readonly ingestQueue = new Gauge({ name: 'herald_ingest_queue_messages', help: 'Messages waiting in the AMQP ingest queue (ready, not yet delivered to a node).', registers: [this.registry] });
+  readonly deadLetters = new Gauge({ name: 'herald_ingest_dead_letter_messages', help: 'Messages in the AMQP dead-letter queue, waiting for a person to look at them.', registers: [this.registry] });
+  // The broker is asked once per scrape, with a bound: a scrape never hangs on a broker that is away.
+  readonly queueProbeOk = new Gauge({
+    name: 'herald_ingest_queue_probe_ok',
+    help: '1 when the last scrape could read the ingest queue depths from the broker, 0 when it could not (always 0 without AMQP ingest).',
+    registers: [this.registry],
+    collect: async () => {
+      const probe = this.probes.queues;
+      if (!probe) return;
+      try {
+        const depths = await withTimeout(probe(), 2000);
+        this.ingestQueue.set(depths.ingest);
+        this.deadLetters.set(depths.deadLetter);
+        this.queueProbeOk.set(1);
+      } catch {
+        this.queueProbeOk.set(0);
+      }
+    },
+  });
+  readonly retentionDeleted = new Counter({
+    name: 'herald_retention_deleted_total',
+    help: 'Rows deleted by retention, by kind (notifications, states, idempotency_keys, tickets).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly retentionLastSuccess = new Gauge({
+    name: 'herald_retention_last_success_timestamp_seconds',
+    help: 'Unix time at which this node last finished a retention pass (0: never).',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    this.memoryLimit.set(memoryLimitBytes());
   }
+}
+
+/** The cgroup memory limit (containers), or the machine's memory when unconstrained. */
+function memoryLimitBytes(): number {
+  const total = totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? Number(process.constrainedMemory()) : 0;
+  // Node reports 0, undefined or a huge sentinel (2^63-ish) when there is no limit.
+  return constrained > 0 && constrained < total ? constrained : total;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,6 +4,7 @@ import { isValidUserId } from '../auth/principal.js';
 import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
+import { responses, Responses } from './schemas.js';
 
 const DevTokenBody = Type.Object({ user: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
 
@@ -23,7 +24,10 @@ export function devRoutes(app: FastifyInstance, deps: AppDeps): void {
   const mint = deps.mintDevToken;
   if (!mint) return;
   app.post('/v1/dev/token', {
-    schema: { body: DevTokenBody },
+    schema: {
+      body: DevTokenBody, summary: 'Development mode only: a token for any user.', tags: ['development'], security: [],
+      response: responses({ 200: Responses.devToken }, 400, 403, 413, 415, 429, 500),
+    },
     // The server listens on loopback only, but a page on a name the attacker controls can be
     // re-pointed at 127.0.0.1 (DNS rebinding); its requests then carry the attacker's name in
     // Host. Checked before the body is read.

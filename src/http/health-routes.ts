@@ -3,13 +3,37 @@ import type { FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { AppDeps } from '../app.js';
+import { errorResponses, Responses } from './schemas.js';
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  const readiness = async () => {
+    const checks = {
+      database: await deps.store.ping().then(() => true, () => false),
+      broker: deps.bus.isReady(),
+      // False while new streams and publishes are shed (see operations.ts).
+      load: !app.isUnderPressure(),
+    };
+    return { ready: checks.database && checks.broker && checks.load, checks };
+  };
+  deps.metrics.probes.ready = async () => (await readiness()).ready;
+  deps.metrics.maxConnections.set(deps.config.maxConnections);
 
-  app.get('/readyz', async (_request, reply) => {
-    const checks = { database: await deps.store.ping().then(() => true, () => false), broker: deps.bus.isReady() };
-    if (checks.database && checks.broker) return { status: 'ready', checks };
+  app.get('/healthz', {
+    schema: { summary: 'Liveness: the process answers.', tags: ['health'], security: [], response: { 200: Responses.health } },
+  }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', {
+    schema: {
+      summary: 'Readiness: database and broker reachable, node not overloaded.', tags: ['health'], security: [],
+      response: { 200: Responses.ready, 503: { ...Responses.notReady, description: 'Not ready (code unavailable or overloaded); Retry-After says when to look again.' } },
+    },
+  }, async (_request, reply) => {
+    const { ready, checks } = await readiness();
+    if (ready) return { status: 'ready', checks };
+    if (!checks.load) {
+      reply.header('retry-after', String(deps.config.shedRetryAfterS));
+      return reply.status(503).send({ error: { code: 'overloaded', message: 'This node is overloaded and sheds new streams and publishes.' }, checks });
+    }
     reply.header('retry-after', '2');
     return reply.status(503).send({ error: { code: 'unavailable', message: 'A dependency is unreachable.' }, checks });
   });
@@ -18,7 +42,13 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   // is answered: on any other interface, or relayed by a proxy (which adds a forwarding
   // header and makes the request look local), the metrics would be open to the network.
   const loopbackOnly = isLoopbackHost(deps.config.host);
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      summary: 'Prometheus metrics of this node (docs/operations.md lists them).', tags: ['health'],
+      description: 'Needs `Authorization: Bearer <HERALD_METRICS_TOKEN>` when that is set, and whenever Herald listens beyond loopback.',
+      response: { 200: { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses(401, 403) },
+    },
+  }, async (request, reply) => {
     const token = deps.config.metricsToken;
     if (token === null) {
       const relayed = ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((name) => request.headers[name] !== undefined);

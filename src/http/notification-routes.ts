@@ -7,6 +7,7 @@ import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../sse/hub.js';
 import type { AppDeps } from '../app.js';
 import { principalOf } from './authenticate.js';
+import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 const InboxQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all')])),
@@ -60,7 +61,13 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     return snapshot.unread;
   }
 
-  app.get('/v1/notifications', { schema: { querystring: InboxQuery }, config: SUBSCRIBE }, async (request) => {
+  app.get('/v1/notifications', {
+    schema: {
+      querystring: InboxQuery, summary: 'The user\'s inbox, newest first, one page at a time.', tags: ['inbox'],
+      response: responses({ 200: Responses.inboxPage }, 400, ...AUTH_ERRORS),
+    },
+    config: SUBSCRIBE,
+  }, async (request) => {
     const principal = principalOf(request);
     const query = request.query as { status?: 'unread' | 'read' | 'all'; type?: string; limit?: number; cursor?: string; archived?: boolean };
     const audience = audienceOf(principal);
@@ -79,13 +86,22 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
     };
   });
 
-  app.get('/v1/notifications/unread-count', { schema: { querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+  app.get('/v1/notifications/unread-count', {
+    schema: { querystring: TokenOnlyQuery, summary: 'The number of unread notifications.', tags: ['inbox'], response: responses({ 200: Responses.unreadCount }, 400, ...AUTH_ERRORS) },
+    config: SUBSCRIBE,
+  }, async (request) => {
     const principal = principalOf(request);
     const { unread } = await store.unreadSnapshot(audienceOf(principal));
     return { unread_count: unread };
   });
 
-  app.patch('/v1/notifications/:id', { schema: { params: IdParams, body: PatchBody, querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+  app.patch('/v1/notifications/:id', {
+    schema: {
+      params: IdParams, body: PatchBody, querystring: TokenOnlyQuery, summary: 'Mark one notification read, unread, seen or (un)archived.', tags: ['inbox'],
+      response: responses({ 200: Responses.updated }, 400, 404, 413, 415, ...AUTH_ERRORS),
+    },
+    config: SUBSCRIBE,
+  }, async (request) => {
     const principal = principalOf(request);
     const { id } = request.params as { id: string };
     const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true };
@@ -99,7 +115,13 @@ export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   for (const what of ['read', 'seen'] as const) {
-    app.post(`/v1/notifications/${what}-all`, { schema: { body: MarkAllBody, querystring: TokenOnlyQuery }, config: SUBSCRIBE }, async (request) => {
+    app.post(`/v1/notifications/${what}-all`, {
+      schema: {
+        body: MarkAllBody, querystring: TokenOnlyQuery, summary: `Mark every notification ${what}, or those up to one id.`, tags: ['inbox'],
+        response: responses({ 200: Responses.markedAll }, 400, 404, 413, 415, ...AUTH_ERRORS),
+      },
+      config: SUBSCRIBE,
+    }, async (request) => {
       const principal = principalOf(request);
       const body = request.body as { up_to?: string } | null | undefined;
       const updated = await store.markAll(audienceOf(principal), what, body?.up_to ?? null);

@@ -1,11 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import { toPublishRequest } from '../ingest/publish-request.js';
+import { PublishBody, toPublishRequest } from '../ingest/publish-request.js';
 import type { AppDeps } from '../app.js';
 import { principalOf, subjectKey } from './authenticate.js';
+import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
 export function publishRoute(app: FastifyInstance, deps: AppDeps): void {
   app.post('/v1/notifications', {
+    schema: {
+      body: PublishBody, summary: 'Publish a notification to users or a shared topic; 202 once it is stored.', tags: ['publish'],
+      response: responses({ 202: Responses.published }, 400, 409, 413, 415, ...AUTH_ERRORS),
+    },
+    // The body schema describes the API only: toPublishRequest checks it, with the same
+    // messages as for queue-ingested messages.
+    validatorCompiler: () => () => true,
     // Authenticated in onRequest (app.ts), so the rate limit counts per verified token `sub`, before the body is read.
     config: { auth: { scope: 'publish' }, rateLimit: { max: deps.config.publishRatePerMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } },
   }, async (request, reply) => {

@@ -8,6 +8,7 @@ import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
 import type { AppDeps } from '../app.js';
+import { AUTH_ERRORS, errorResponses } from './schemas.js';
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
@@ -31,7 +32,16 @@ const DOCUMENT_HEADERS = [
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
-  app.get('/v1/stream', { schema: { querystring: StreamQuery } }, async (request, reply) => {
+  app.get('/v1/stream', {
+    schema: {
+      querystring: StreamQuery, summary: 'The user\'s notifications as Server-Sent Events (docs/protocol.md).', tags: ['stream'],
+      description: 'Resume with the `Last-Event-ID` header or `last_event_id`; a cursor that cannot be resumed gets a `reset` event, not an error.',
+      response: {
+        200: { description: 'An event stream: ready, notification, notification.updated, reset, auth-expired.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        ...errorResponses(400, ...AUTH_ERRORS),
+      },
+    },
+  }, async (request, reply) => {
     const res = reply.raw;
     // The client may leave while the token is checked; a session built after that must not
     // take a slot (its 'close' has already fired and would never come again).

@@ -167,7 +167,7 @@ export class Hub {
     }
     entry.sessions += 1;
     session.start(entry.tracker, positions, rawCursor !== null && !usable, this.#options.heartbeatMs);
-    if (rawCursor !== null && !usable) this.#metrics.resets.inc();
+    if (rawCursor !== null && !usable) this.#metrics.resets.inc({ reason: 'unknown_cursor' });
     // An inbox change that arrived while this session was opening may postdate its snapshot.
     if (session.hasHeldUpdates) await this.#refresh(entry);
     session.flushHeldUpdates();

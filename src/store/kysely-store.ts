@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { HeraldError } from '../errors.js';
 import { migrations, type Dialect } from './migrations.js';
+import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import type { Database } from './schema.js';
 import type {
   Audience, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
@@ -250,6 +251,17 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async close(): Promise<void> {
     await this.db.destroy();
+  }
+
+  retention(): RetentionStore {
+    return new KyselyRetentionStore(this.db, this.dialect);
+  }
+
+  async lowestKeptSeq(topic: string): Promise<number> {
+    const row = await this.db.selectFrom('notifications').select((eb) => eb.fn.min<number | string>('seq').as('low'))
+      .where('topic', '=', topic).executeTakeFirst();
+    if (row?.low !== null && row?.low !== undefined) return Number(row.low);
+    return ((await headsIn(this.db, [topic])).get(topic) ?? 0) + 1;
   }
 }
 

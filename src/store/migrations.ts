@@ -63,6 +63,14 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('redeemed_tickets_expires_at').on('redeemed_tickets').column('expires_at').execute();
       },
     },
+    '0003_retention_indexes': {
+      async up(db: Kysely<unknown>) {
+        // Retention deletes the oldest rows in batches (src/store/retention.ts): without these
+        // each batch would scan the whole table.
+        await db.schema.createIndex('notifications_created_at').on('notifications').column('created_at').execute();
+        await db.schema.createIndex('idempotency_keys_created_at').on('idempotency_keys').column('created_at').execute();
+      },
+    },
   };
 }
 

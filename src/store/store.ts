@@ -1,5 +1,6 @@
 // The storage interface. SQLite and PostgreSQL implement it; nothing outside src/store
 // knows which one runs.
+import type { RetentionStore } from './retention.js';
 
 export type NotificationStatus = 'unread' | 'read';
 
@@ -115,4 +116,11 @@ export interface NotificationStore {
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Batched deletes for retention (src/store/retention.ts). */
+  retention(): RetentionStore;
+  /**
+   * The lowest sequence number a topic still stores; head + 1 when retention deleted every
+   * event (1 for a topic never published to). A cursor below it cannot be resumed.
+   */
+  lowestKeptSeq(topic: string): Promise<number>;
 }

@@ -132,6 +132,6 @@ test('SIGTERM drains: streams end with a retry hint spread over the window, then
   const exitCode = herald.kill('SIGTERM');
   await Promise.all(streams.map((s) => s.ended));
   assert.equal(await exitCode, 0);
-  assert.ok(herald.logs.some((l) => l.includes('"msg":"draining"')));
-  assert.ok(herald.logs.some((l) => l.includes('"msg":"stopped"')));
+  assert.ok(herald.logs.some((l) => l.includes('"message":"draining"')));
+  assert.ok(herald.logs.some((l) => l.includes('"message":"stopped"')));
 });

@@ -79,7 +79,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
         logs.push(line);
         logFile?.write(`${line}\n`);
         if (logs.length > 20_000) logs.splice(0, 10_000);
-        if (line.includes('"msg":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
+        if (line.includes('"message":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
       }
     };
     proc.stdout?.on('data', onData);

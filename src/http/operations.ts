@@ -1,0 +1,80 @@
+// What operators need from the HTTP layer: a request counter per route (error-rate alerts),
+// and overload shedding. Under pressure (event-loop delay, heap or RSS past their bounds)
+// only the work that adds load is refused: opening a stream and publishing. Open streams
+// keep flowing, and the inbox, health and metrics routes keep answering, so a node sheds
+// load without cutting anyone off and can be watched while it recovers.
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HeraldError } from '../errors.js';
+import type { AppDeps } from '../app.js';
+import { installOpenApi } from './openapi.js';
+
+/** Routes refused while overloaded, by `METHOD url-template`, with their label in the metric. */
+const SHED: Record<string, string> = { 'GET /v1/stream': 'stream', 'POST /v1/notifications': 'publish' };
+
+const MIB = 1024 * 1024;
+/** How often load is sampled: a node recovers (and /readyz turns ready) within this of the load easing. */
+const SAMPLE_MS = 500;
+
+export async function installOperations(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { config, metrics } = deps;
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
+  });
+
+  // The first samples measure start-up work (loading modules, compiling schemas), not load:
+  // a node that has just started must not refuse its first clients for that.
+  let measuringSince = Infinity;
+  app.addHook('onReady', async () => { measuringSince = Date.now() + 2 * SAMPLE_MS; });
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.shedEventLoopDelayMs,
+    maxHeapUsedBytes: config.shedHeapUsedMb * MIB,
+    maxRssBytes: config.shedRssMb * MIB,
+    sampleInterval: SAMPLE_MS,
+    pressureHandler: (request: FastifyRequest, _reply, type) => {
+      const route = SHED[`${request.method} ${request.routeOptions.url ?? ''}`];
+      if (route === undefined) return undefined;
+      if (type === underPressure.TYPE_EVENT_LOOP_DELAY && Date.now() < measuringSince) return undefined;
+      metrics.shed.inc({ reason: type, route });
+      return Promise.reject(new HeraldError('overloaded', `This node is overloaded (${describe(type)}); retry later or on another node.`, config.shedRetryAfterS));
+    },
+  });
+  metrics.probes.overloaded = () => app.isUnderPressure();
+
+  if (config.testKnobs) testKnobs(app);
+  // Registered before the routes, so it sees each one as it is added.
+  await installOpenApi(app);
+}
+
+function describe(type: string): string {
+  if (type === underPressure.TYPE_EVENT_LOOP_DELAY) return 'event-loop delay over HERALD_SHED_EVENT_LOOP_DELAY_MS';
+  if (type === underPressure.TYPE_HEAP_USED_BYTES) return 'heap over HERALD_SHED_HEAP_MB';
+  if (type === underPressure.TYPE_RSS_BYTES) return 'resident memory over HERALD_SHED_RSS_MB';
+  return type;
+}
+
+/**
+ * Test-only (HERALD_TEST_KNOBS): `POST /test/stall` keeps the event loop busy in slices of
+ * `slice_ms` for `ms`, yielding between slices, as a CPU-bound burst would; `DELETE
+ * /test/stall` ends it. Tests use it to drive the node into overload for real.
+ */
+function testKnobs(app: FastifyInstance): void {
+  let stallUntil = 0;
+  app.post('/test/stall', { schema: { hide: true } }, async (request, reply) => {
+    const query = request.query as { ms?: string; slice_ms?: string };
+    const slice = Number(query.slice_ms ?? 200);
+    stallUntil = Date.now() + Number(query.ms ?? 5000);
+    const burn = (): void => {
+      if (Date.now() >= stallUntil) return;
+      const end = Date.now() + slice;
+      while (Date.now() < end) { /* busy: this is the point */ }
+      setImmediate(burn);
+    };
+    setImmediate(burn);
+    return reply.status(202).send({ stalling: true });
+  });
+  app.delete('/test/stall', { schema: { hide: true } }, async () => {
+    stallUntil = 0;
+    return { stalling: false };
+  });
+}

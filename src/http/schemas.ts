@@ -1,0 +1,77 @@
+// Response schemas shared by the routes. They serialize the answers (Fastify drops any
+// field a schema does not name, so nothing internal leaks by accident) and describe them
+// in the OpenAPI document (GET /openapi.json). Errors always have one shape.
+import { Type, type TSchema } from '@sinclair/typebox';
+import { ERRORS } from '../errors.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Time = (description: string) => Nullable(Type.String({ format: 'date-time', description }));
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String({ description: 'Stable machine-readable code.', enum: Object.keys(ERRORS) }),
+    message: Type.String({ description: 'What was wrong and how to fix it, for people.' }),
+  }),
+});
+
+/** `{status: description}` for the answers a route may give besides its success. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const status of statuses) {
+    const codes = Object.entries(ERRORS).filter(([, e]) => e.status === status).map(([code]) => code);
+    out[status] = { ...ErrorBody, description: `Error; code ${codes.join(', ') || 'see message'}.` };
+  }
+  return out;
+}
+
+/** A route's answers: its successes, and the errors with the given statuses. */
+export function responses(success: Record<number, TSchema>, ...errorStatuses: number[]): Record<number, TSchema> {
+  return { ...success, ...errorResponses(...errorStatuses) };
+}
+
+/** Errors every authenticated /v1 route may answer. */
+export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
+
+export const NotificationSchema = Type.Object({
+  id: Type.String({ description: 'Unique id of this notification (one per recipient).' }),
+  recipient: Nullable(Type.String({ description: 'The user it was sent to; null for a shared topic.' })),
+  topic: Nullable(Type.String({ description: '`broadcast` or `group:<name>` for a shared topic; null for a recipient.' })),
+  type: Type.String(),
+  title: Nullable(Type.String()),
+  content: Type.String(),
+  data: Nullable(Type.Object({}, { additionalProperties: true, description: 'The publisher\'s JSON object, as sent.' })),
+  status: Type.Union([Type.Literal('unread'), Type.Literal('read')]),
+  seen_at: Time('When the user first saw it.'),
+  read_at: Time('When the user read it.'),
+  archived_at: Time('When the user archived it.'),
+  created_at: Type.String({ format: 'date-time' }),
+}, { $id: 'Notification', description: 'A notification as one user sees it.' });
+
+export const UnreadCount = Type.Integer({ minimum: 0, description: 'Unread, unarchived notifications of the user after the request.' });
+
+export const Responses = {
+  inboxPage: Type.Object({
+    items: Type.Array(NotificationSchema),
+    next_cursor: Nullable(Type.String({ description: 'Pass as `cursor` for the next (older) page; null on the last page.' })),
+    unread_count: UnreadCount,
+  }),
+  unreadCount: Type.Object({ unread_count: UnreadCount }),
+  updated: Type.Object({ notification: NotificationSchema, unread_count: UnreadCount }),
+  markedAll: Type.Object({ updated: Type.Integer({ minimum: 0, description: 'Notifications changed.' }), unread_count: UnreadCount }),
+  published: Type.Object({ notifications: Type.Array(NotificationSchema, { description: 'One per recipient, or one for a topic.' }) }),
+  ticket: Type.Object({
+    ticket: Type.String({ description: 'Pass as `GET /v1/stream?ticket=`; valid once.' }),
+    expires_in: Type.Integer({ description: 'Seconds until it expires.' }),
+  }),
+  session: Type.Object({ user: Type.String(), expires_at: Type.String({ format: 'date-time' }) }),
+  devToken: Type.Object({ token: Type.String() }),
+  health: Type.Object({ status: Type.Literal('ok') }),
+  ready: Type.Object({
+    status: Type.Literal('ready'),
+    checks: Type.Object({ database: Type.Boolean(), broker: Type.Boolean(), load: Type.Boolean() }),
+  }),
+  notReady: Type.Object({
+    error: ErrorBody.properties.error,
+    checks: Type.Object({ database: Type.Boolean(), broker: Type.Boolean(), load: Type.Boolean() }),
+  }),
+};

@@ -1,0 +1,211 @@
+// Retention: the database must not grow forever. Old notifications (with every user's
+// read/seen/archived state for them), old idempotency keys and expired stream tickets are
+// deleted in small batches in the background. Each batch is its own short transaction,
+// followed by a pause as long as the batch took, so publishing (which needs the same
+// tables, and on SQLite the single writer) never waits for more than one batch. In a
+// cluster one node at a time purges: on PostgreSQL an advisory lock elects it, on SQLite
+// a lease row in herald_meta (processes sharing the file).
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Dialect } from './migrations.js';
+import type { Database } from './schema.js';
+
+/** Batched deletes behind retention; each call is one short transaction. */
+export interface RetentionStore {
+  /** Deletes up to `limit` of the oldest notifications created before `cutoff`, with their per-user state. */
+  purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }>;
+  /** Forgets up to `limit` idempotency keys recorded before `cutoff`. */
+  purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number>;
+  /** Deletes up to `limit` redeemed stream tickets that expired before `nowMs`. */
+  purgeExpiredTickets(nowMs: number, limit: number): Promise<number>;
+  /** Runs `fn` while this node holds the cluster-wide retention lock; null, without running it, when another node holds it. */
+  exclusively<T>(fn: () => Promise<T>): Promise<T | null>;
+}
+
+// Any constant works; it only has to be the same on every node (pg advisory lock key space).
+const ADVISORY_LOCK_KEY = 0x4865_7261; // "Hera"
+/** A SQLite lease outlives a crashed holder by this long at most. */
+const LEASE_MS = 10 * 60_000;
+
+export class KyselyRetentionStore implements RetentionStore {
+  readonly #owner = randomUUID();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('notifications').select('pk')
+        .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').orderBy('pk').limit(limit).execute();
+      if (rows.length === 0) return { notifications: 0, states: 0 };
+      const pks = rows.map((r) => r.pk);
+      const states = await trx.deleteFrom('receipts').where('notification_pk', 'in', pks).executeTakeFirst();
+      const notifications = await trx.deleteFrom('notifications').where('pk', 'in', pks).executeTakeFirst();
+      return { notifications: Number(notifications.numDeletedRows), states: Number(states.numDeletedRows) };
+    });
+  }
+
+  async purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number> {
+    // The batch is bounded by time: the limit-th oldest key's timestamp (ties may add a few).
+    const nth = await this.db.selectFrom('idempotency_keys').select('created_at')
+      .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').limit(1).offset(limit - 1).executeTakeFirst();
+    const result = await this.db.deleteFrom('idempotency_keys')
+      .where('created_at', nth ? '<=' : '<', nth ? nth.created_at : cutoff.toISOString())
+      .where('created_at', '<', cutoff.toISOString()).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async purgeExpiredTickets(nowMs: number, limit: number): Promise<number> {
+    const doomed = this.db.selectFrom('redeemed_tickets').select('jti').where('expires_at', '<', nowMs).orderBy('expires_at').limit(limit);
+    const result = await this.db.deleteFrom('redeemed_tickets').where('jti', 'in', doomed).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async exclusively<T>(fn: () => Promise<T>): Promise<T | null> {
+    if (this.dialect === 'postgres') {
+      // A session lock on a connection held for the whole pass: released by the unlock, or
+      // by PostgreSQL itself when a crashed node's connection drops.
+      return this.db.connection().execute(async (conn) => {
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`.execute(conn);
+        if (!rows[0]?.locked) return null;
+        try {
+          return await fn();
+        } finally {
+          await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
+        }
+      });
+    }
+    if (!(await this.#takeLease())) return null;
+    try {
+      return await fn();
+    } finally {
+      await this.db.deleteFrom('herald_meta').where('key', '=', 'retention_lease').where('value', 'like', `${this.#owner} %`).execute();
+    }
+  }
+
+  /** Takes the lease when it is free, expired or already ours. */
+  async #takeLease(): Promise<boolean> {
+    const now = Date.now();
+    const value = `${this.#owner} ${now + LEASE_MS}`;
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('herald_meta').select('value').where('key', '=', 'retention_lease').executeTakeFirst();
+      if (row) {
+        const [owner, until] = row.value.split(' ');
+        if (owner !== this.#owner && Number(until) > now) return false;
+        await trx.updateTable('herald_meta').set({ value }).where('key', '=', 'retention_lease').where('value', '=', row.value).execute();
+      } else {
+        await trx.insertInto('herald_meta').values({ key: 'retention_lease', value }).execute();
+      }
+      return true;
+    });
+  }
+}
+
+export interface RetentionOptions {
+  /** Notifications older than this are deleted; 0 keeps everything. */
+  retentionDays: number;
+  /** Idempotency keys older than this are forgotten; 0 keeps them. */
+  idempotencyTtlHours: number;
+  /** Rows per batch. */
+  batchSize: number;
+  /** Pause between passes, ms. */
+  intervalMs: number;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface RetentionPass {
+  notifications: number;
+  states: number;
+  idempotencyKeys: number;
+  tickets: number;
+  batches: number;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** The background worker: one pass at start, then one every `intervalMs`. */
+export class Retention {
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly store: RetentionStore,
+    private readonly options: RetentionOptions,
+  ) {}
+
+  start(): void {
+    const tick = (): void => {
+      this.#running = this.runOnce().catch((err: unknown) => this.options.log.warn({ err }, 'retention pass failed; retrying at the next interval'))
+        .finally(() => {
+          this.#running = null;
+          if (!this.#closed) this.#timer = setTimeout(tick, this.options.intervalMs).unref();
+        });
+    };
+    // A little later than the start, so a restarting cluster does not purge while it warms up.
+    this.#timer = setTimeout(tick, Math.min(this.options.intervalMs, 30_000)).unref();
+  }
+
+  /** One full pass, batch after batch; null when another node holds the lock. */
+  async runOnce(now: Date = new Date()): Promise<RetentionPass | null> {
+    const { retentionDays, idempotencyTtlHours, batchSize, metrics } = this.options;
+    const pass = await this.store.exclusively(async () => {
+      const done: RetentionPass = { notifications: 0, states: 0, idempotencyKeys: 0, tickets: 0, batches: 0 };
+      if (retentionDays > 0) {
+        const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+        await this.#drain(done, async () => {
+          const n = await this.store.purgeNotifications(cutoff, batchSize);
+          done.notifications += n.notifications;
+          done.states += n.states;
+          metrics.retentionDeleted.inc({ kind: 'notifications' }, n.notifications);
+          metrics.retentionDeleted.inc({ kind: 'states' }, n.states);
+          return n.notifications;
+        });
+      }
+      if (idempotencyTtlHours > 0) {
+        const cutoff = new Date(now.getTime() - idempotencyTtlHours * 3600_000);
+        await this.#drain(done, async () => {
+          const n = await this.store.purgeIdempotencyKeys(cutoff, batchSize);
+          done.idempotencyKeys += n;
+          metrics.retentionDeleted.inc({ kind: 'idempotency_keys' }, n);
+          return n;
+        });
+      }
+      await this.#drain(done, async () => {
+        const n = await this.store.purgeExpiredTickets(now.getTime(), batchSize);
+        done.tickets += n;
+        metrics.retentionDeleted.inc({ kind: 'tickets' }, n);
+        return n;
+      });
+      return done;
+    });
+    if (pass) {
+      metrics.retentionLastSuccess.set(Date.now() / 1000);
+      if (pass.notifications + pass.idempotencyKeys + pass.tickets > 0) this.options.log.info({ retention: pass }, 'retention pass finished');
+    }
+    return pass;
+  }
+
+  /** Repeats `batch` until it deletes less than a full batch, pausing as long as each took. */
+  async #drain(done: RetentionPass, batch: () => Promise<number>): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const started = performance.now();
+      const deleted = await batch();
+      done.batches++;
+      if (deleted < this.options.batchSize) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(5, performance.now() - started)));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

@@ -1,0 +1,76 @@
+// Log lines in Elastic Common Schema, read from a real Herald process: the base fields
+// Kibana needs, the request's http/url fields with credentials redacted, and one id that
+// ties a request's lines together.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startHerald, type HeraldProcess } from '../helpers/herald.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Parsed JSON log lines: tests assert on the fields they expect.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Line = Record<string, any>;
+
+describe('ECS logs', () => {
+  let herald: HeraldProcess;
+  let token: string;
+  let lines: Line[];
+  let requestLine: Line;
+
+  before(async () => {
+    herald = await startHerald();
+    token = await herald.token('ecs', { scope: 'subscribe' });
+    const res = await fetch(`${herald.url}/v1/notifications?access_token=${token}&limit=5`, { headers: { 'user-agent': 'ecs-test/1', cookie: `herald_token=${token}` } });
+    await res.text();
+    await waitFor(() => herald.logs.some((l) => l.includes('"request completed"') && l.includes('"status_code":200')), 'the response log line');
+    lines = herald.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    requestLine = lines.find((l) => l.message === 'incoming request' && l.url?.path === '/v1/notifications') as Line;
+  });
+  after(() => herald?.stop());
+
+  test('every line has @timestamp, log.level, message, ecs.version and service.name', () => {
+    assert.ok(lines.length > 3);
+    for (const line of lines) {
+      assert.match(line['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(line['log.level']), JSON.stringify(line));
+      assert.equal(typeof line.message, 'string');
+      assert.match(line['ecs.version'], /^\d+\.\d+\.\d+$/);
+      assert.equal(line['service.name'], 'herald');
+    }
+  });
+
+  test('no line uses pino\'s own field names or a plain string where ECS expects an object', () => {
+    for (const line of lines) {
+      for (const key of ['msg', 'time', 'level', 'reqId', 'req', 'res']) assert.equal(line[key], undefined, `${key} in ${JSON.stringify(line)}`);
+      for (const key of ['url', 'user', 'http', 'client', 'error']) assert.ok(line[key] === undefined || typeof line[key] === 'object', `${key} in ${JSON.stringify(line)}`);
+    }
+  });
+
+  test('a request line has http.request.*, url.* with the token redacted, client.ip and user_agent.original', () => {
+    assert.ok(requestLine, 'the request line');
+    assert.equal(requestLine.http.request.method, 'GET');
+    assert.equal(requestLine.url.path, '/v1/notifications');
+    assert.equal(requestLine.url.query, 'access_token=[REDACTED]&limit=5');
+    assert.equal(requestLine.url.original, '/v1/notifications?access_token=[REDACTED]&limit=5');
+    assert.equal(requestLine.client.ip, '127.0.0.1');
+    assert.equal(requestLine.user_agent.original, 'ecs-test/1');
+  });
+
+  test('the request id is transaction.id on every line of the request, and http.request.id', () => {
+    const id = requestLine['transaction.id'];
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(requestLine.http.request.id, id);
+    const response = lines.find((l) => l.message === 'request completed' && l['transaction.id'] === id) as Line;
+    assert.equal(response.http.response.status_code, 200);
+    assert.ok(response.event.duration > 0, 'event.duration in nanoseconds');
+  });
+
+  test('the token sent in the query string and the cookie appears in no line', () => {
+    assert.equal(herald.logs.filter((l) => l.includes(token)).length, 0);
+  });
+
+  test('the listening line keeps its port and gives its address as url.full', () => {
+    const listening = lines.find((l) => l.message === 'listening') as Line;
+    assert.equal(listening.port, herald.port);
+    assert.equal(listening.url.full, herald.url);
+  });
+});
