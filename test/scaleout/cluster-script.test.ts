@@ -60,7 +60,7 @@ test('the cluster prints its node logs, the CLI token from its env file works, a
   for (const i of [1, 2]) {
     const log = join(dir, 'cluster', `node-${i}.log`);
     assert.ok(cluster.stdout().includes(`node-${i}.log`), `node ${i}'s log is printed`);
-    assert.match(readFileSync(log, 'utf8'), /"msg":"listening"/, `node ${i} writes to ${log}`);
+    assert.match(readFileSync(log, 'utf8'), /"message":"listening"/, `node ${i} writes to ${log}`);
   }
 
   // The README's command: the token is signed with the cluster's key, not a development secret.
