@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import helmet from 'helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
@@ -16,6 +16,7 @@ import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
+import { inboxElementRoute } from './http/inbox-element-route.js';
 import { notificationRoutes } from './http/notification-routes.js';
 import { publishRoute } from './http/publish-route.js';
 import { sdkRoute } from './http/sdk-route.js';
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   notificationRoutes(app, deps);
   devRoutes(app, deps);
   sdkRoute(app);
+  inboxElementRoute(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, {
