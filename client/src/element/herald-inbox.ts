@@ -13,7 +13,7 @@ import type {
 import { STYLES } from './styles.js';
 
 const PAGE_SIZE = 30;
-/** A cached token is asked for again this long before its `exp`, so no request carries a dying one. */
+/** A cached token is replaced this long before its `exp` (at most), so no request carries a dying one. */
 const EXPIRY_MARGIN_MS = 30_000;
 
 export interface HeraldNotificationEventDetail {
@@ -34,6 +34,13 @@ interface SharedClient {
 }
 const sharedClients = new Map<string, SharedClient>();
 
+/**
+ * A write that starts as the page navigates away (a click on an item marks it read while the
+ * host follows its link) must still reach Herald: keepalive outlives the page.
+ */
+const keepaliveFetch: typeof fetch = (input, init) =>
+  globalThis.fetch(input, init?.method && init.method !== 'GET' ? { ...init, keepalive: true } : init);
+
 function acquireClient(server: string, user: string, tokenSource: TokenProvider): HeraldClient {
   const key = `${server}\n${user}`;
   let entry = sharedClients.get(key);
@@ -41,6 +48,7 @@ function acquireClient(server: string, user: string, tokenSource: TokenProvider)
     const tokenSources = new Set<TokenProvider>();
     const client = createHeraldClient({
       url: server,
+      fetch: keepaliveFetch,
       getToken: (context) => {
         const first = tokenSources.values().next().value;
         return first ? first(context) : undefined;
@@ -78,11 +86,11 @@ if (typeof addEventListener === 'function') {
 }
 
 /** The JWT's claims, unverified: only to name the shared stream and to know when to ask again. */
-function claimsOf(token: string): { sub?: unknown; exp?: unknown } {
+function claimsOf(token: string): { sub?: unknown; exp?: unknown; iat?: unknown } {
   try {
     const part = token.split('.')[1] ?? '';
     const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-    return JSON.parse(json) as { sub?: unknown; exp?: unknown };
+    return JSON.parse(json) as { sub?: unknown; exp?: unknown; iat?: unknown };
   } catch {
     return {};
   }
@@ -267,10 +275,16 @@ export class HeraldInboxElement extends HTMLElement {
     if (this.#token && (reason === 'connect' || !provider)) return this.#token;
     if (!provider) return null;
     const cached = this.#cached;
-    if (reason === 'connect' && cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached.token;
+    if (reason === 'connect' && cached && cached.expiresAt > Date.now()) return cached.token;
     const token = await provider();
-    const exp = claimsOf(token).exp;
-    this.#cached = { token, expiresAt: typeof exp === 'number' ? exp * 1000 : Infinity };
+    const { exp, iat } = claimsOf(token);
+    let expiresAt = Infinity;
+    if (typeof exp === 'number') {
+      // Short-lived tokens get a proportionally shorter margin, so they are still used.
+      const lifetimeMs = typeof iat === 'number' ? (exp - iat) * 1000 : EXPIRY_MARGIN_MS * 4;
+      expiresAt = exp * 1000 - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 4);
+    }
+    this.#cached = { token, expiresAt };
     return token;
   }
 
