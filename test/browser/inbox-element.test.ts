@@ -277,3 +277,31 @@ test('tokenProvider is asked again when the token expires, and the element stays
   await item(page, 'after the new token').waitFor({ state: 'attached', timeout: 10_000 });
   assert.equal(await badge(page), '1');
 });
+
+test('the token property works when set before the element is defined, and a fresh token keeps the stream', async (t) => {
+  const { h, host, context } = await setup(t, 'quinn');
+  // A classic script runs before the deferred module defines the element: the value lands
+  // on the plain element and must survive its upgrade.
+  host.addPage('/fixed', `<!doctype html><html lang="en"><title>Fixed token</title>
+<script type="module" src="http://127.0.0.1:8080/herald-inbox.js"></script>
+<herald-inbox server="http://127.0.0.1:8080"></herald-inbox>
+<script>document.querySelector('herald-inbox').token = ${JSON.stringify(await h.token('quinn'))};</script></html>`);
+  await publish(h, { recipients: ['quinn'], type: 'alert', content: 'already there' });
+  const page = await openHostPage(context, host, '/fixed');
+  await waitFor(async () => (await badge(page)) === '1', 'badge 1');
+
+  await page.evaluate(() => {
+    const w = window as unknown as { states: string[] };
+    w.states = [];
+    const state = document.querySelector('herald-inbox')?.shadowRoot?.querySelector('[data-testid="connection-state"]') as HTMLElement;
+    new MutationObserver(() => w.states.push(state.textContent ?? '')).observe(state, { childList: true, characterData: true, subtree: true });
+  });
+  const fresh = await h.token('quinn', { ttlS: 7200 });
+  await page.evaluate((token) => {
+    (document.querySelector('herald-inbox') as HTMLElement & { token: string }).token = token;
+  }, fresh);
+  await publish(h, { recipients: ['quinn'], type: 'alert', content: 'after the fresh token' });
+  await item(page, 'after the fresh token').waitFor({ state: 'attached', timeout: 10_000 });
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { states: string[] }).states), []);
+  assert.equal(await badge(page), '2');
+});

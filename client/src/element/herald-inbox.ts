@@ -125,6 +125,8 @@ export class HeraldInboxElement extends HTMLElement {
   #cached: { token: string; expiresAt: number } | null = null;
 
   #client: HeraldClient | null = null;
+  /** Whose inbox is shown: the `sub` of the token the element started with. */
+  #user: string | null = null;
   #listeners: Array<() => void> = [];
   /** Bumped by every start and stop: an older start that is still waiting for a token gives up. */
   #generation = 0;
@@ -198,6 +200,10 @@ export class HeraldInboxElement extends HTMLElement {
   set token(value: string | null) {
     this.#token = value || null;
     this.#cached = null;
+    // A fresh token for the same user is simply used from the next request on; the
+    // stream is kept.
+    const sub = this.#token ? claimsOf(this.#token).sub : undefined;
+    if (this.#client && this.#token && sub === this.#user) return;
     this.#restart();
   }
 
@@ -310,6 +316,7 @@ export class HeraldInboxElement extends HTMLElement {
     const base = new URL(server, location.href).toString();
     const client = acquireClient(base, user, this.#tokenSource);
     this.#client = client;
+    this.#user = user;
     const { stream } = client;
     this.#showState(stream.state === 'closed' ? 'connecting' : stream.state);
     const on = (off: () => void): void => {
@@ -343,6 +350,7 @@ export class HeraldInboxElement extends HTMLElement {
     this.#listeners = [];
     if (this.#client) releaseClient(this.#client, this.#tokenSource);
     this.#client = null;
+    this.#user = null;
     for (const row of this.#rows.values()) row.remove();
     this.#rows.clear();
     this.#items.clear();
