@@ -13,6 +13,7 @@ import type {
 import { STYLES } from './styles.js';
 
 const PAGE_SIZE = 30;
+const ANNOUNCED_LIMIT = 1000;
 /** A cached token is replaced this long before its `exp` (at most), so no request carries a dying one. */
 const EXPIRY_MARGIN_MS = 30_000;
 
@@ -435,6 +436,8 @@ export class HeraldInboxElement extends HTMLElement {
   #announce(notification: HeraldNotification): void {
     if (this.#announced.has(notification.id)) return;
     this.#announced.add(notification.id);
+    // Bounded like the SDK's own de-duplication: the oldest ids are past any replay.
+    if (this.#announced.size > ANNOUNCED_LIMIT) this.#announced.delete(this.#announced.values().next().value as string);
     this.#live.textContent = `New notification: ${notification.title ?? notification.content}`;
     this.#emit('herald-notification', { notification } satisfies HeraldNotificationEventDetail);
   }
