@@ -320,26 +320,27 @@ export class HeraldInboxElement extends HTMLElement {
     this.#user = user;
     const { stream } = client;
     this.#showState(stream.state === 'closed' ? 'connecting' : stream.state);
-    const on = (off: () => void): void => {
+    // Every subscription is undone by #stop: the client may outlive this element.
+    const track = (off: () => void): void => {
       this.#listeners.push(off);
     };
-    on(stream.on('state', ({ newState }) => {
+    track(stream.on('state', ({ newState }) => {
       this.#showState(newState);
       if (newState === 'open') this.#showError(undefined);
     }));
-    on(stream.on('notification', (n) => {
+    track(stream.on('notification', (n) => {
       this.#upsert(n);
       this.#showUnread(n.unread_count);
       this.#announce(n);
     }));
-    on(stream.on('notification.updated', (update) => this.#applyUpdate(update)));
+    track(stream.on('notification.updated', (update) => this.#applyUpdate(update)));
     // Read changes are not replayed on resume: whenever a stream (re)opens, refetch.
-    on(stream.on('ready', (ready) => {
+    track(stream.on('ready', (ready) => {
       this.#showUnread(ready.unread_count);
       void this.#refetch();
     }));
-    on(stream.on('reset', () => void this.#refetch()));
-    on(stream.on('error', (err) => {
+    track(stream.on('reset', () => void this.#refetch()));
+    track(stream.on('error', (err) => {
       if (err.code === 'unauthorized' || err.code === 'forbidden') this.#showError('Herald refused the token.');
     }));
     void this.#refetch();
