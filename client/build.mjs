@@ -1,6 +1,8 @@
 // Builds the package: ESM JavaScript with type declarations in dist/ (tsc), plus one
 // self-contained browser module, dist/browser/herald-client.js (esbuild, eventsource-parser
-// included), which Herald serves at GET /herald-client.js for pages without a bundler.
+// included), which Herald serves at GET /herald-client.js for pages without a bundler, and
+// dist/browser/herald-inbox.js, the <herald-inbox> element with the SDK inside, served at
+// GET /herald-inbox.js.
 // Run by `npm pack` (prepack) and by the repository's `npm run build`.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -23,10 +25,10 @@ try {
   process.exit(1);
 }
 
-try {
-  await build({
-    entryPoints: [join(here, 'src', 'index.ts')],
-    outfile: join(next, 'browser', 'herald-client.js'),
+const browserModule = (entry, file) =>
+  build({
+    entryPoints: [join(here, 'src', ...entry)],
+    outfile: join(next, 'browser', file),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -35,6 +37,9 @@ try {
     legalComments: 'none',
     logLevel: 'warning',
   });
+try {
+  await browserModule(['index.ts'], 'herald-client.js');
+  await browserModule(['element', 'herald-inbox.ts'], 'herald-inbox.js');
 } catch {
   // esbuild already printed the errors.
   await rm(next, { recursive: true, force: true });

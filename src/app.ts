@@ -16,6 +16,7 @@ import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
+import { inboxElementRoute } from './http/inbox-element-route.js';
 import { notificationRoutes } from './http/notification-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
@@ -129,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   notificationRoutes(app, deps);
   devRoutes(app, deps);
   sdkRoute(app);
+  inboxElementRoute(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, {

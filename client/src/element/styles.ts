@@ -1,0 +1,75 @@
+// The element's stylesheet. Every colour is a private variable (`--_x`) that defaults to the
+// public one (`--herald-x`) and else to the light or dark palette, so a host sets one custom
+// property to theme it and the palette follows the user's colour scheme otherwise.
+
+const LIGHT: Record<string, string> = {
+  bg: '#ffffff',
+  fg: '#1f2328',
+  muted: '#57606a',
+  border: '#d0d7de',
+  accent: '#0a58b8',
+  'accent-fg': '#ffffff',
+  'unread-bg': '#eef5ff',
+  hover: '#f3f4f6',
+  'badge-bg': '#c4122f',
+  'badge-fg': '#ffffff',
+};
+
+const DARK: Record<string, string> = {
+  bg: '#1c2128',
+  fg: '#e6edf3',
+  muted: '#a3adb8',
+  border: '#444c56',
+  accent: '#6cb6ff',
+  'accent-fg': '#0d1117',
+  'unread-bg': '#1d2b3a',
+  hover: '#2d333b',
+  'badge-bg': '#e5534b',
+  'badge-fg': '#0d1117',
+};
+
+const palette = (colors: Record<string, string>): string =>
+  Object.entries(colors)
+    .map(([name, value]) => `--_${name}:var(--herald-${name},${value});`)
+    .join('');
+
+export const STYLES = `
+:host{${palette(LIGHT)}position:relative;display:inline-block;font:var(--herald-font,14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif)}
+:host([theme=dark]){${palette(DARK)}}
+@media (prefers-color-scheme:dark){:host(:not([theme=light])){${palette(DARK)}}}
+[hidden]{display:none!important}
+button{font:inherit;cursor:pointer}
+:focus-visible{outline:2px solid var(--_accent);outline-offset:2px}
+.bell{position:relative;display:inline-flex;align-items:center;justify-content:center;width:40px;height:40px;padding:0;border:0;border-radius:50%;background:transparent;color:var(--herald-bell-color,inherit)}
+.bell:hover{background:color-mix(in srgb,currentColor 12%,transparent)}
+.bell svg{width:24px;height:24px}
+.badge{position:absolute;top:2px;right:0;min-width:18px;height:18px;padding:0 5px;box-sizing:border-box;border-radius:9px;background:var(--_badge-bg);color:var(--_badge-fg);font-size:11px;font-weight:700;line-height:18px;text-align:center}
+.badge[data-zero=true]{display:none}
+.panel{position:absolute;z-index:var(--herald-z-index,1000);top:calc(100% + 6px);right:0;width:var(--herald-panel-width,min(380px,calc(100vw - 16px)));max-height:var(--herald-panel-height,min(520px,75vh));display:flex;flex-direction:column;background:var(--_bg);color:var(--_fg);border:1px solid var(--_border);border-radius:var(--herald-radius,10px);box-shadow:0 8px 28px rgba(0,0,0,.22);overflow:hidden}
+.panel:focus{outline:none}
+header{display:flex;align-items:center;gap:8px;padding:10px 12px;border-bottom:1px solid var(--_border)}
+h2{flex:1;margin:0;font-size:15px}
+.state{font-size:12px;color:var(--_muted)}
+.state::before{content:"";display:inline-block;width:8px;height:8px;margin-right:4px;border-radius:50%;background:#b08800}
+.state[data-state=open]::before{background:#2da44e}
+.state[data-state=closed]::before{background:var(--_badge-bg)}
+.link{padding:4px 6px;border:0;border-radius:6px;background:transparent;color:var(--_accent);font-size:13px}
+.link:hover{background:var(--_hover)}
+.close{width:28px;height:28px;padding:0;border:0;border-radius:6px;background:transparent;color:var(--_fg);font-size:20px;line-height:1}
+.close:hover{background:var(--_hover)}
+ul{margin:0;padding:0;list-style:none;overflow-y:auto}
+li{display:flex;align-items:flex-start;gap:4px;padding:4px 8px 4px 4px;border-bottom:1px solid var(--_border)}
+li[data-status=unread]{background:var(--_unread-bg)}
+.open{flex:1;min-width:0;display:block;padding:6px 8px 6px 20px;position:relative;border:0;border-radius:6px;background:transparent;color:inherit;text-align:left}
+.open:hover{background:var(--_hover)}
+li[data-status=unread] .open::before{content:"";position:absolute;left:6px;top:13px;width:8px;height:8px;border-radius:50%;background:var(--_accent)}
+.title{display:block;font-weight:600}
+.content{display:block;overflow-wrap:anywhere}
+.meta{display:block;margin-top:2px;font-size:12px;color:var(--_muted)}
+.toggle{flex:none;margin-top:4px;padding:3px 8px;border:1px solid var(--_border);border-radius:6px;background:var(--_bg);color:var(--_fg);font-size:12px}
+.toggle:hover{background:var(--_hover)}
+.note{margin:0;padding:16px 12px;color:var(--_muted);text-align:center}
+.error{margin:0;padding:8px 12px;color:var(--_fg);background:color-mix(in srgb,var(--_badge-bg) 18%,var(--_bg))}
+.more{margin:8px auto;display:block}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+`;
