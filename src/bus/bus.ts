@@ -18,7 +18,11 @@ export type BusMessage =
   | {
       kind: 'updated';
       user: string;
-      /** The audience the snapshot was counted for (see audienceKey). */
+      /**
+       * The publishing node's count and heads for one audience. Receiving nodes recount from
+       * the store instead (a hint may be late or out of order); these fields stay so nodes
+       * of the previous version keep working during a rolling upgrade.
+       */
       audienceKey: string;
       unread: number;
       heads: Array<[string, number]>;

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
 import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
 import type { AppDeps } from '../app.js';
+import type { StreamCredential } from './authenticate.js';
 import { AUTH_ERRORS, errorResponses } from './schemas.js';
 
 const StreamQuery = Type.Object({
@@ -29,6 +30,29 @@ const DOCUMENT_HEADERS = [
   'x-xss-protection',
 ];
 
+interface Arrival {
+  credential: StreamCredential;
+  /** True once the client has left (before its session existed to notice). */
+  gone(): boolean;
+  /** Stops watching (the session's own listeners take over). */
+  stop(): void;
+}
+
+const arrivals = new WeakMap<FastifyRequest, Arrival>();
+
+/**
+ * The client may leave while its token is checked or its query validated; a session built
+ * after that must not take a slot (its 'close' has already fired and would never come again).
+ */
+function watchArrival(res: ServerResponse): { gone(): boolean; stop(): void } {
+  let gone = false;
+  const onClose = (): void => {
+    gone = true;
+  };
+  res.once('close', onClose);
+  return { gone: () => gone, stop: () => res.off('close', onClose) };
+}
+
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
   const { hub, store, config } = deps;
@@ -41,23 +65,30 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
         ...errorResponses(400, ...AUTH_ERRORS),
       },
     },
+    // Authenticated first, like every /v1 route, before the query is validated. A ticket is
+    // only checked here: it is spent after admission, in the handler.
+    onRequest: async (request, reply) => {
+      const arrival = watchArrival(reply.raw);
+      try {
+        arrivals.set(request, { credential: await deps.authenticateStream(request), ...arrival });
+      } catch (err) {
+        arrival.stop();
+        deps.metrics.rejected.inc({ code: err instanceof HeraldError ? err.code : 'internal' });
+        throw err;
+      }
+    },
   }, async (request, reply) => {
     const res = reply.raw;
-    // The client may leave while the token is checked; a session built after that must not
-    // take a slot (its 'close' has already fired and would never come again).
-    let gone = false;
-    const onGone = (): void => {
-      gone = true;
-    };
-    res.once('close', onGone);
+    const arrival = arrivals.get(request);
+    if (!arrival) throw new HeraldError('invalid_token');
     let session: StreamSession;
     let fastifyListeners: Record<'finish' | 'error', unknown[]> = { finish: [], error: [] };
     try {
-      const credential = await deps.authenticateStream(request);
+      const { credential } = arrival;
       // Admission before the ticket is spent: a full or draining node answers 503 and the
       // next node (nginx retries it) can still accept the same ticket.
       hub.admit(credential.principal.sub, request.ip);
-      if (gone) return reply.hijack();
+      if (arrival.gone()) return reply.hijack();
       const { principal } = credential;
       const audience = audienceOf(principal);
       const maxAge = config.maxStreamAgeMs;
@@ -78,7 +109,7 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
         onClose: hub.onSessionClosed,
         onReplayed: hub.onReplayed,
       });
-      res.off('close', onGone);
+      arrival.stop();
       hub.register(session);
       try {
         await credential.spend();

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { hash32 } from './cursor.js';
-import { encodeTopicEvent, type CloseReason, type EncodedEvent, type StartPosition, type StreamSession } from './session.js';
+import { encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type StartPosition, type StreamSession } from './session.js';
 import { UnreadTracker } from './unread-tracker.js';
 
 export interface HubOptions {
@@ -44,8 +44,6 @@ interface TrackerEntry {
   /** Order number of the newest snapshot applied: an older one finishing later is ignored. */
   appliedOrder: number;
 }
-
-const FETCH_PAGE = 500;
 
 /** The inbox change sent when a count was corrected without a known cause (after a fault). */
 const COUNT_REFRESH: UpdatePayload = { ids: [], status: null, archived: null, seen: null, all: false, notification: null };
@@ -260,7 +258,7 @@ export class Hub {
           // From the last delivered event itself when its id is known: a different id there
           // means the database was rewound and this node's position is meaningless.
           const checkLast = channel.deliveredIdHash !== null && channel.delivered > 0;
-          const events = await this.#store.eventsAfter(topic, channel.delivered - (checkLast ? 1 : 0), FETCH_PAGE);
+          const events = await this.#store.eventsAfter(topic, channel.delivered - (checkLast ? 1 : 0), STORE_PAGE);
           if (checkLast && events[0]?.seq === channel.delivered && hash32(events[0].notification.id) !== channel.deliveredIdHash) {
             this.#rewound(topic, channel);
             return;
@@ -268,7 +266,7 @@ export class Hub {
           for (const event of events) {
             if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeTopicEvent(event));
           }
-          if (events.length < FETCH_PAGE) break;
+          if (events.length < STORE_PAGE) break;
         }
       } while (channel.fetchAgain);
     } catch (err) {

@@ -47,8 +47,8 @@ export interface SessionOptions {
   onReplayed(count: number): void;
 }
 
-/** Rows read per store query while replaying. */
-export const REPLAY_PAGE = 500;
+/** Rows read per store query, by a replay and by the hub's gap fill. */
+export const STORE_PAGE = 500;
 
 /** Sessions corked during this turn of the event loop; one setImmediate sends them all. */
 const corkedSessions: StreamSession[] = [];
@@ -239,7 +239,7 @@ export class StreamSession {
       for (;;) {
         for (const topic of this.audience.topics) {
           for (;;) {
-            const events = await this.#options.store.eventsAfter(topic, this.sentOn(topic), REPLAY_PAGE, this.user);
+            const events = await this.#options.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
             if (this.closed) return;
             let replayed = 0;
             for (const event of events) {
@@ -250,7 +250,7 @@ export class StreamSession {
               if (this.closed) return;
             }
             if (replayed > 0) this.#options.onReplayed(replayed);
-            if (events.length < REPLAY_PAGE) break;
+            if (events.length < STORE_PAGE) break;
           }
         }
         const held: EncodedEvent[] = this.#pending ?? [];

@@ -89,3 +89,16 @@ test('the per-user cap answers 429 with Retry-After and frees the slot when a st
   t.after(() => third.close());
   assert.equal(third.status, 200);
 });
+
+test('the stream authenticates before it looks at its query: no token and a bad parameter is 401', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const anonymous = await fetch(`${herald.url}/v1/stream?bogus=1`);
+  assert.equal(anonymous.status, 401);
+  await anonymous.body?.cancel();
+  const token = await herald.token('alice');
+  const known = await fetch(`${herald.url}/v1/stream?bogus=1`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(known.status, 400);
+  assert.equal(((await known.json()) as { error: { code: string } }).error.code, 'invalid_request');
+  assert.equal(herald.hub.size, 0);
+});
