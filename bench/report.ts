@@ -309,6 +309,8 @@ function costSection(): string {
   const parts: string[] = [];
   const cost = `${RESULTS_DIR}/request-cost.md`;
   if (existsSync(cost)) parts.push(`### CPU per request (\`npm run bench:request-cost\`)\n\n${readFileSync(cost, 'utf8').trim()}\n`);
+  const fanout = `${RESULTS_DIR}/fanout-cpu.md`;
+  if (existsSync(fanout)) parts.push(`### CPU per broadcast delivery (\`npm run bench:fanout-cpu\`)\n\n${readFileSync(fanout, 'utf8').trim()}\n`);
   const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort(beforeFirst) : [];
   for (const f of profiles) {
     parts.push(`### CPU profile: ${basename(f, '.txt').replace(/^profile-/, '')} (\`npm run bench:profile\`)\n\n\`\`\`\n${readFileSync(`${RESULTS_DIR}/${f}`, 'utf8').trim()}\n\`\`\`\n`);
