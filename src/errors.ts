@@ -11,7 +11,6 @@ export const ERRORS = {
   metrics_token_required: { status: 403, message: 'Set HERALD_METRICS_TOKEN to read /metrics other than directly from loopback on a loopback-only server.' },
   topic_not_allowed: { status: 403, message: 'The token may not publish to or read this topic.' },
   not_found: { status: 404, message: 'Not found.' },
-  method_not_allowed: { status: 405, message: 'Method not allowed.' },
   request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   idempotency_conflict: { status: 409, message: 'This idempotency_key was already used with a different body.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },

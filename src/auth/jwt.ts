@@ -1,6 +1,6 @@
 import { jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { HeraldError } from '../errors.js';
-import { hmacVerifyKey, type VerificationKeys } from './keys.js';
+import type { VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 
 export interface TokenVerifier {
@@ -116,12 +116,6 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       return principal;
     },
   };
-}
-
-/** HS256-only verification (kept for callers that hold just a secret). */
-export function createHs256Verifier(options: Omit<VerifierOptions, 'keys'> & { secret: string }): TokenVerifier {
-  const key = hmacVerifyKey(new TextEncoder().encode(options.secret));
-  return createTokenVerifier({ ...options, keys: { algorithms: ['HS256'], getKey: () => key } });
 }
 
 export function principalFromPayload(payload: JWTPayload): Principal {

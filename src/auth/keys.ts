@@ -85,7 +85,7 @@ function loadJwks(value: string, settings: KeySettings): JWTVerifyGetKey {
  * The HS256 secret as a WebCrypto key, imported once: jose imports raw secret bytes again on
  * every verification, which was a tenth of a publish's CPU. Rejections surface per call.
  */
-export function hmacVerifyKey(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+function hmacVerifyKey(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   const key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   key.catch(() => undefined);
   return key;
