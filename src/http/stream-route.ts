@@ -125,7 +125,8 @@ export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
 
     const header = request.headers['last-event-id'];
     const query = request.query as { last_event_id?: string };
-    const rawCursor = (typeof header === 'string' ? header : undefined) ?? query.last_event_id ?? null;
+    // An empty cursor is no cursor: a new client, not one to reset.
+    const rawCursor = (typeof header === 'string' && header !== '' ? header : undefined) ?? (query.last_event_id || null);
 
     reply.hijack();
     releaseRequestState(res, fastifyListeners);
