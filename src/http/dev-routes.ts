@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { isValidUserId } from '../auth/principal.js';
 import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
-import type { AppDeps } from '../app.js';
 import { responses, Responses } from './schemas.js';
 
 const DevTokenBody = Type.Object({ user: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
@@ -20,7 +19,12 @@ function hostName(header: string | undefined): string {
 }
 
 /** Development mode only: the inbox page mints a token for a typed-in user name. */
-export function devRoutes(app: FastifyInstance, deps: AppDeps): void {
+export interface DevRouteDeps {
+  /** Mints development tokens for the inbox page; null outside development mode. */
+  mintDevToken: ((user: string) => Promise<string>) | null;
+}
+
+export function devRoutes(app: FastifyInstance, deps: DevRouteDeps): void {
   const mint = deps.mintDevToken;
   if (!mint) return;
   app.post('/v1/dev/token', {

@@ -2,10 +2,20 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
-import type { AppDeps } from '../app.js';
+import type { Bus } from '../bus/bus.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { NotificationStore } from '../store/store.js';
 import { errorResponses, Responses } from './schemas.js';
 
-export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
+export interface HealthRouteDeps {
+  store: NotificationStore;
+  bus: Bus;
+  metrics: Metrics;
+  config: Pick<Config, 'maxConnections' | 'shedRetryAfterS' | 'host' | 'metricsToken'>;
+}
+
+export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void {
   const readiness = async () => {
     const checks = {
       database: await deps.store.ping().then(() => true, () => false),

@@ -5,7 +5,8 @@ import type { UpdatePayload } from '../bus/bus.js';
 import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../sse/hub.js';
-import type { AppDeps } from '../app.js';
+import type { Bus } from '../bus/bus.js';
+import type { NotificationStore } from '../store/store.js';
 import { principalOf } from './authenticate.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
@@ -47,7 +48,12 @@ function decodePageCursor(cursor: string): number {
   return Number(match[1]);
 }
 
-export function notificationRoutes(app: FastifyInstance, deps: AppDeps): void {
+export interface NotificationRouteDeps {
+  store: NotificationStore;
+  bus: Bus;
+}
+
+export function notificationRoutes(app: FastifyInstance, deps: NotificationRouteDeps): void {
   const { store, bus } = deps;
 
   /** Tells the user's other streams (on every node) what changed, with the new count. */

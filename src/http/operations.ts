@@ -6,7 +6,8 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError } from '../errors.js';
-import type { AppDeps } from '../app.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import { installOpenApi } from './openapi.js';
 
 /** Routes refused while overloaded, by `METHOD url-template`, with their label in the metric. */
@@ -16,7 +17,12 @@ const MIB = 1024 * 1024;
 /** How often load is sampled: a node recovers (and /readyz turns ready) within this of the load easing. */
 const SAMPLE_MS = 500;
 
-export async function installOperations(app: FastifyInstance, deps: AppDeps): Promise<void> {
+export interface OperationsDeps {
+  config: Pick<Config, 'shedEventLoopDelayMs' | 'shedHeapUsedMb' | 'shedRssMb' | 'shedRetryAfterS' | 'testKnobs'>;
+  metrics: Metrics;
+}
+
+export async function installOperations(app: FastifyInstance, deps: OperationsDeps): Promise<void> {
   const { config, metrics } = deps;
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });

@@ -1,11 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { PublishBody, toPublishRequest } from '../ingest/publish-request.js';
-import type { AppDeps } from '../app.js';
+import type { Config } from '../config.js';
+import type { NotificationPublisher } from '../ingest/publisher.js';
 import { principalOf, subjectKey } from './authenticate.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
-export function publishRoute(app: FastifyInstance, deps: AppDeps): void {
+export interface PublishRouteDeps {
+  publisher: NotificationPublisher;
+  config: Pick<Config, 'publishRatePerMinute' | 'maxRecipients' | 'maxContentBytes' | 'maxDataBytes'>;
+}
+
+export function publishRoute(app: FastifyInstance, deps: PublishRouteDeps): void {
   app.post('/v1/notifications', {
     schema: {
       body: PublishBody, summary: 'Publish a notification to users or a shared topic; 202 once it is stored.', tags: ['publish'],

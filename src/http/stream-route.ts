@@ -7,8 +7,11 @@ import { HeraldError } from '../errors.js';
 import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
 import { audienceKey } from '../sse/hub.js';
 import { StreamSession } from '../sse/session.js';
-import type { AppDeps } from '../app.js';
-import type { StreamCredential } from './authenticate.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { Hub } from '../sse/hub.js';
+import type { NotificationStore } from '../store/store.js';
+import type { AuthenticateStream, StreamCredential } from './authenticate.js';
 import { AUTH_ERRORS, errorResponses } from './schemas.js';
 
 const StreamQuery = Type.Object({
@@ -54,7 +57,15 @@ function watchArrival(res: ServerResponse): { gone(): boolean; stop(): void } {
 }
 
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
-export function streamRoute(app: FastifyInstance, deps: AppDeps): void {
+export interface StreamRouteDeps {
+  hub: Hub;
+  store: NotificationStore;
+  metrics: Metrics;
+  config: Pick<Config, 'maxStreamAgeMs' | 'streamBufferBytes'>;
+  authenticateStream: AuthenticateStream;
+}
+
+export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   const { hub, store, config } = deps;
   app.get('/v1/stream', {
     schema: {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TicketService } from '../auth/tickets.js';
 import { HeraldError } from '../errors.js';
-import type { AppDeps } from '../app.js';
+import type { Config } from '../config.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 import { bearerToken, principalOf, subjectKey, TOKEN_COOKIE } from './authenticate.js';
 
@@ -14,7 +14,11 @@ const NoQuery = Type.Object({}, { additionalProperties: false });
  * `POST /v1/session` / `DELETE /v1/session`: set or clear the HttpOnly `herald_token`
  * cookie for same-origin pages, from a token sent in the Authorization header.
  */
-export function ticketRoutes(app: FastifyInstance, deps: AppDeps, tickets: TicketService): void {
+export interface TicketRouteDeps {
+  config: Pick<Config, 'ticketRatePerMinute'>;
+}
+
+export function ticketRoutes(app: FastifyInstance, deps: TicketRouteDeps, tickets: TicketService): void {
   const { config } = deps;
 
   app.post('/v1/stream/tickets', {
