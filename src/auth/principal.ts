@@ -1,5 +1,4 @@
-import { isValidGroupName, userTopic } from '../sse/cursor.js';
-import type { Audience } from '../store/store.js';
+import { audienceFor, isValidGroupName, type Audience } from '../domain/topics.js';
 
 export type Scope = 'subscribe' | 'publish' | 'admin';
 
@@ -13,10 +12,7 @@ export interface Principal {
 }
 
 export function audienceOf(principal: Principal): Audience {
-  return {
-    user: principal.sub,
-    topics: [userTopic(principal.sub), 'broadcast', ...principal.groups.map((g) => `group:${g}`)],
-  };
+  return audienceFor(principal.sub, principal.groups);
 }
 
 /** `scope` claim: space-separated; `subscribe` when absent. Unknown scopes are ignored. */

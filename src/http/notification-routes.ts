@@ -4,7 +4,7 @@ import { audienceOf, type Principal } from '../auth/principal.js';
 import type { UpdatePayload } from '../bus/bus.js';
 import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
-import { audienceKey } from '../sse/hub.js';
+import { audienceKey } from '../domain/topics.js';
 import type { Bus } from '../bus/bus.js';
 import type { NotificationStore } from '../store/store.js';
 import { principalOf } from './authenticate.js';

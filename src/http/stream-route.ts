@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
 import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
-import { audienceKey } from '../sse/hub.js';
+import { audienceKey } from '../domain/topics.js';
 import { StreamSession } from '../sse/session.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';

@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isValidUserId } from '../auth/principal.js';
+import { SHARED_TOPIC_PATTERN } from '../domain/topics.js';
 import { HeraldError } from '../errors.js';
 import type { PublishRequest } from '../store/store.js';
 
 export const NOTIFICATION_TYPE = '^[a-z0-9][a-z0-9._-]{0,63}$';
-export const SHARED_TOPIC = '^(broadcast|group:[A-Za-z0-9_-]{1,64})$';
+export const SHARED_TOPIC = SHARED_TOPIC_PATTERN;
 
 export const PublishBody = Type.Object({
   recipients: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),

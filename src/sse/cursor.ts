@@ -6,7 +6,7 @@
 // `check` binds the cursor to the database's content: it folds in the id of the last
 // event seen on each topic, so a restored backup whose heads pass the cursor again (with
 // other events at those positions) is detected and answered with `reset`.
-import type { Audience } from '../store/store.js';
+import { BROADCAST, groupName, groupTopic, isValidGroupName, userTopic, type Audience } from '../domain/topics.js';
 
 export interface Cursor {
   epoch: string;
@@ -18,21 +18,12 @@ export interface Cursor {
   foreign: boolean;
 }
 
-const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SEQ = /^\d{1,15}$/;
 const CHECK = /^k[0-9a-z]{1,7}$/;
 /** Group names up to this length are their own key; longer ones are hashed. */
 const SHORT_NAME = 8;
 /** The longest cursor accepted: 100 groups of hashed keys fit well inside it. */
 export const MAX_CURSOR_CHARS = 4096;
-
-export function isValidGroupName(name: string): boolean {
-  return GROUP_NAME.test(name);
-}
-
-export function userTopic(user: string): string {
-  return `user:${user}`;
-}
 
 /** FNV-1a, 32 bits: cheap, stable across processes, good enough to key and check. */
 export function hash32(text: string): number {
@@ -58,8 +49,8 @@ export class CursorFormat {
     this.#userTopic = userTopic(audience.user);
     const hashed = new Map<string, string[]>();
     for (const topic of audience.topics) {
-      if (!topic.startsWith('group:')) continue;
-      const name = topic.slice(6);
+      const name = groupName(topic);
+      if (name === null) continue;
       if (name.length <= SHORT_NAME) this.#setKey(topic, name);
       else {
         const key = `~${hash32(name).toString(36)}`;
@@ -69,7 +60,7 @@ export class CursorFormat {
     // Two of this audience's groups with one hash keep their names: never ambiguous.
     for (const [key, topics] of hashed) {
       if (topics.length === 1) this.#setKey(topics[0] as string, key);
-      else for (const topic of topics) this.#setKey(topic, topic.slice(6));
+      else for (const topic of topics) this.#setKey(topic, groupName(topic) as string);
     }
   }
 
@@ -79,7 +70,7 @@ export class CursorFormat {
   }
 
   encode(seqs: ReadonlyMap<string, number>, check: number): string {
-    let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get('broadcast') ?? 0}.k${(check >>> 0).toString(36)}`;
+    let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get(BROADCAST) ?? 0}.k${(check >>> 0).toString(36)}`;
     for (const [topic, key] of this.#keys) out += `.${key}:${seqs.get(topic) ?? 0}`;
     return out;
   }
@@ -89,16 +80,16 @@ export class CursorFormat {
     if (raw.length > MAX_CURSOR_CHARS) return null;
     const [epoch, userSeq, broadcastSeq, ...rest] = raw.split('.');
     if (!epoch || !/^[a-z0-9]{1,32}$/.test(epoch) || !SEQ.test(userSeq ?? '') || !SEQ.test(broadcastSeq ?? '')) return null;
-    const seqs = new Map<string, number>([[this.#userTopic, Number(userSeq)], ['broadcast', Number(broadcastSeq)]]);
+    const seqs = new Map<string, number>([[this.#userTopic, Number(userSeq)], [BROADCAST, Number(broadcastSeq)]]);
     let check: number | null = null;
     let foreign = false;
     if (rest[0] !== undefined && CHECK.test(rest[0])) check = Number.parseInt((rest.shift() as string).slice(1), 36);
     for (const part of rest) {
       const [key, seq, extra] = part.split(':');
       if (extra !== undefined || !key || !SEQ.test(seq ?? '')) return null;
-      if (!key.startsWith('~') && !GROUP_NAME.test(key)) return null;
+      if (!key.startsWith('~') && !isValidGroupName(key)) return null;
       // Older cursors key every group by its full name.
-      const topic = this.#topics.get(key) ?? (key.startsWith('~') ? undefined : `group:${key}`);
+      const topic = this.#topics.get(key) ?? (key.startsWith('~') ? undefined : groupTopic(key));
       if (topic === undefined || !this.#keys.has(topic)) foreign = true;
       else seqs.set(topic, Number(seq));
     }

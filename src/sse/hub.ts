@@ -48,11 +48,6 @@ interface TrackerEntry {
 /** The inbox change sent when a count was corrected without a known cause (after a fault). */
 const COUNT_REFRESH: UpdatePayload = { ids: [], status: null, archived: null, seen: null, all: false, notification: null };
 
-/** Identifies an audience (user + topics) so sessions with the same view share a count. */
-export function audienceKey(audience: Audience): string {
-  return `${audience.user}\n${[...audience.topics].sort().join('\n')}`;
-}
-
 /**
  * Fans events out to this node's streams. Bus messages are hints: a topic's events are
  * delivered strictly in sequence and a gap is read from the store first; an inbox change

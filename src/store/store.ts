@@ -1,6 +1,9 @@
 // The storage interface. SQLite and PostgreSQL implement it; nothing outside src/store
 // knows which one runs.
+import type { Audience } from '../domain/topics.js';
 import type { RetentionStore } from './retention.js';
+
+export type { Audience };
 
 export type NotificationStatus = 'unread' | 'read';
 
@@ -49,11 +52,6 @@ export interface PublishResult {
   replayed: boolean;
 }
 
-/** Who is asking: the user and every topic they may read (`user:<sub>`, `broadcast`, `group:*`). */
-export interface Audience {
-  user: string;
-  topics: readonly string[];
-}
 
 export interface InboxQuery {
   status: 'unread' | 'read' | 'all';
