@@ -43,3 +43,17 @@ export class HeraldError extends Error {
 export function errorBody(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
   return { error: { code, message } };
 }
+
+// Error codes of a database (or the network to it) that is away: worth retrying, and
+// answered 503 so clients retry, never blamed on the request. PostgreSQL SQLSTATEs: 57P01-03
+// (shutdown, crash, cannot connect now) and class 08 (connection exceptions).
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03',
+  '08000', '08001', '08003', '08004', '08006', 'SQLITE_BUSY']);
+
+/** True when an error means the database (or broker) could not be reached, not that the request was wrong. */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof HeraldError) return err.code === 'unavailable';
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+  return /connect|terminat|timeout/i.test(err instanceof Error ? err.message : '');
+}

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ERRORS, errorBody, HeraldError, type ErrorCode } from '../errors.js';
+import { ERRORS, errorBody, HeraldError, isUnreachable, type ErrorCode } from '../errors.js';
 
 // Fastify's own failures mapped onto Herald's stable codes, each with the message it answers.
 const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
@@ -26,7 +26,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     else if (error.statusCode === 415) herald = new HeraldError('unsupported_media_type');
     else {
       request.log.error({ err: error }, 'request failed');
-      herald = isUnavailable(error) ? new HeraldError('unavailable', undefined, 2) : new HeraldError('internal');
+      herald = isUnreachable(error) ? new HeraldError('unavailable', undefined, 2) : new HeraldError('internal');
     }
     if (herald.code === 'invalid_token') reply.header('www-authenticate', 'Bearer error="invalid_token"');
     if (herald.code === 'insufficient_scope') reply.header('www-authenticate', 'Bearer error="insufficient_scope"');
@@ -46,10 +46,4 @@ function validationMessage(error: FastifyError): string {
     return `${where}: unknown parameter "${String(first.params.additionalProperty)}".`;
   }
   return `${where}: ${first.message ?? 'is invalid'}.`;
-}
-
-// Errors from an unreachable database or broker answer 503 so clients retry.
-function isUnavailable(error: Error & { code?: string }): boolean {
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001', 'SQLITE_BUSY'].includes(error.code ?? '') ||
-    /connect|terminat|timeout/i.test(error.message);
 }

@@ -9,7 +9,7 @@ import { audienceKey } from '../domain/topics.js';
 import { StreamSession } from '../sse/session.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { Hub } from '../sse/hub.js';
+import { retryHintMs, type Hub } from '../sse/hub.js';
 import type { NotificationStore } from '../store/store.js';
 import type { AuthenticateStream, StreamCredential } from './authenticate.js';
 import { AUTH_ERRORS, errorResponses } from './schemas.js';
@@ -147,7 +147,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     request.raw.socket.setNoDelay(true);
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
-    session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, 1000 + Math.floor(Math.random() * 2000));
+    session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, retryHintMs(2000));
     request.log.info({ connection: session.id, user: session.user }, 'stream opened');
     try {
       await hub.open(session, rawCursor);

@@ -4,7 +4,7 @@
 // stored through the idempotency key); a malformed one goes to the dead-letter queue with
 // the reason in the `x-herald-error` header.
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
-import { HeraldError } from '../errors.js';
+import { HeraldError, isUnreachable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PublishRequest } from '../store/store.js';
 import { toPublishRequest, type PublishLimits } from './publish-request.js';
@@ -176,14 +176,6 @@ export class AmqpIngest {
     await Promise.allSettled([this.#consumer?.close()]);
     await Promise.allSettled([this.#deadLetters?.close()]);
   }
-}
-
-/** The database (or the network to it) is away: worth retrying, not the message's fault. */
-function isUnreachable(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code ?? '';
-  if (err instanceof HeraldError) return err.code === 'unavailable';
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code) ||
-    /connect|terminat|timeout|Connection terminated/i.test(err instanceof Error ? err.message : '');
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -280,7 +280,7 @@ export class Hub {
   #rewound(topic: string, channel: TopicChannel): void {
     this.#log.warn({ topic, delivered: channel.delivered }, 'topic head went back (database restored?); resetting its streams');
     if (this.#topics.get(topic) === channel) this.#topics.delete(topic);
-    for (const session of [...channel.sessions]) session.close('reset', { retryMs: jitter(1000) });
+    for (const session of [...channel.sessions]) session.close('reset', { retryMs: retryHintMs(1000) });
   }
 
   /** Re-reads every followed topic's head and fetches what this node has not delivered. */
@@ -348,7 +348,7 @@ export class Hub {
       if (now >= session.expiresAt) {
         session.close('token_expired', { event: 'auth-expired', data: { reason: 'token_expired' } });
       } else if (now >= session.maxAgeAt) {
-        session.close('max_age', { retryMs: jitter(1000) });
+        session.close('max_age', { retryMs: retryHintMs(1000) });
       } else if (now - session.lastWriteAt >= this.#options.heartbeatMs) {
         session.heartbeat();
       }
@@ -366,7 +366,7 @@ export class Hub {
     await Promise.all(sessions.map((session) => new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         // A jittered retry hint so clients do not all return at the same instant.
-        session.close('drain', { retryMs: jitter(Math.max(1000, windowMs)) });
+        session.close('drain', { retryMs: retryHintMs(Math.max(1000, windowMs)) });
         resolve();
       }, Math.random() * windowMs);
       timer.unref();
@@ -392,8 +392,9 @@ function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, 
   return check === null || folded >>> 0 === check;
 }
 
-function jitter(maxMs: number): number {
-  return Math.floor(500 + Math.random() * maxMs);
+/** A reconnect hint (`retry:`) spread over `spreadMs`, so clients never return all at once. */
+export function retryHintMs(spreadMs: number): number {
+  return Math.floor(500 + Math.random() * spreadMs);
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
