@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
 
 interface Case {
@@ -58,20 +58,28 @@ async function send(herald: HeraldProcess, c: Case): Promise<Response> {
   return fetch(`${herald.url}${c.path}`, { method: c.method, headers, body: c.body });
 }
 
-test('every bad input gets its precise status and a JSON error with a stable code', async (t) => {
-  const herald = await startHerald();
-  t.after(() => herald.stop());
+describe('every bad input gets its precise status and a JSON error with a stable code', () => {
+  let herald: HeraldProcess;
+  before(async () => {
+    herald = await startHerald();
+  });
+  after(() => herald.stop());
+
   for (const c of cases) {
-    const res = await send(herald, c);
-    const body = await res.json() as { error: { code: string; message: string } };
-    assert.equal(res.status, c.status, `${c.name}: status`);
-    assert.equal(body.error.code, c.code, `${c.name}: code`);
-    assert.ok(body.error.message.length > 0, `${c.name}: message`);
-    if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"', c.name);
+    test(`${c.name}: ${c.status} ${c.code}`, async () => {
+      const res = await send(herald, c);
+      const body = await res.json() as { error: { code: string; message: string } };
+      assert.equal(res.status, c.status);
+      assert.equal(body.error.code, c.code);
+      assert.ok(body.error.message.length > 0);
+      if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+    });
   }
-  // Nothing above hurt the process: it still serves.
-  assert.equal((await fetch(`${herald.url}/healthz`)).status, 200);
-  assert.equal((await herald.publish(ok)).status, 202);
+
+  test('after every bad input the process still serves and publishes', async () => {
+    assert.equal((await fetch(`${herald.url}/healthz`)).status, 200);
+    assert.equal((await herald.publish(ok)).status, 202);
+  });
 });
 
 test('the same idempotency key replays the original answer; another body is a 409', async (t) => {
