@@ -132,6 +132,12 @@ test('SIGTERM drains: streams end with a retry hint spread over the window, then
   const exitCode = herald.kill('SIGTERM');
   await Promise.all(streams.map((s) => s.ended));
   assert.equal(await exitCode, 0);
+  // Each stream got the opening hint and a closing one, jittered within the drain's spread.
+  for (const s of streams) {
+    assert.equal(s.retries.length, 2, `retry hints: ${JSON.stringify(s.retries)}`);
+    const closing = s.retries[1] as number;
+    assert.ok(closing >= 500 && closing <= 500 + 1000, `closing hint ${closing} ms`);
+  }
   assert.ok(herald.logs.some((l) => l.includes('"message":"draining"')));
   assert.ok(herald.logs.some((l) => l.includes('"message":"stopped"')));
 });

@@ -15,6 +15,8 @@ export interface TestStream {
   headers: Headers;
   events: RecordedEvent[];
   comments: string[];
+  /** Every `retry:` hint received, in order. */
+  retries: number[];
   /** Resolves when the server ends the stream. */
   ended: Promise<void>;
   /** Events of one type. */
@@ -32,6 +34,7 @@ export async function openStream(url: string, token: string | null, options: { l
   const res = await fetch(`${url}/v1/stream${options.query ? `?${options.query}` : ''}`, { headers, signal: controller.signal });
   const events: RecordedEvent[] = [];
   const comments: string[] = [];
+  const retries: number[] = [];
   // Waiters are checked on every event, so a wait ends the moment its event arrives.
   const waiters = new Set<() => void>();
   const byType = new Map<string, RecordedEvent[]>();
@@ -47,6 +50,7 @@ export async function openStream(url: string, token: string | null, options: { l
       for (const waiter of waiters) waiter();
     },
     onComment: (c) => comments.push(c),
+    onRetry: (ms) => retries.push(ms),
   });
   const ended = (async () => {
     if (!res.body || res.status !== 200) return;
@@ -60,6 +64,7 @@ export async function openStream(url: string, token: string | null, options: { l
     headers: res.headers,
     events,
     comments,
+    retries,
     ended,
     of: (event) => [...(byType.get(event) ?? [])],
     waitForEvents: (event, count, timeoutMs = 10_000) => new Promise<RecordedEvent[]>((resolve, reject) => {
