@@ -108,7 +108,10 @@ test("one user can neither see nor change another user's notifications", async (
   assert.equal(patch.status, 404);
   assert.equal(patch.body.error.code, 'not_found');
   const unknown = await api(herald.url, mallory, 'PATCH', '/v1/notifications/does-not-exist', { status: 'read' });
-  assert.deepEqual(unknown.status, patch.status, 'another user\'s id answers exactly like an unknown one');
+  // Same status, same code, same message shape: nothing tells "exists, not yours" from "does not exist".
+  assert.equal(unknown.status, patch.status);
+  assert.equal(unknown.body.error.code, patch.body.error.code);
+  assert.equal(unknown.body.error.message.replace('does-not-exist', id), patch.body.error.message, 'another user\'s id answers exactly like an unknown one');
   assert.equal((await api(herald.url, mallory, 'POST', '/v1/notifications/read-all', { up_to: id })).status, 404);
   assert.deepEqual((await api(herald.url, mallory, 'GET', '/v1/notifications')).body.items, []);
   assert.equal((await api(herald.url, alice, 'GET', '/v1/notifications?status=unread')).body.items.length, 1);
