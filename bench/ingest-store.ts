@@ -8,10 +8,12 @@
 // `store` drives NotificationPublisher in this process (the store and the ingest path, no
 // HTTP); `http` starts Herald on a random port and POSTs /v1/notifications. PostgreSQL comes
 // from HERALD_TEST_PG_URL, read from .tmp/services.env when it is not set (start it with
-// `bash scripts/services/up.sh`).
+// `bash scripts/services/up.sh`). BENCH_CPU_PROF_DIR=<dir> also writes the Herald server's
+// CPU profile there (`http` mode; `node --cpu-prof` profiles `store` mode).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { toPublishRequest } from '../src/ingest/publish-request.js';
 import { NotificationPublisher } from '../src/ingest/publisher.js';
@@ -92,7 +94,10 @@ async function storeScenario(backend: Backend): Promise<{ ingest: number; fanout
 async function httpScenario(backend: Backend): Promise<{ ingest: number; fanout: number }> {
   const db = await freshDatabase(backend);
   const herald = await startHerald({
-    env: { HERALD_DATABASE_URL: db.url, HERALD_LOG_LEVEL: 'info', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000' },
+    env: {
+      HERALD_DATABASE_URL: db.url, HERALD_LOG_LEVEL: 'info', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000',
+      ...(process.env.BENCH_CPU_PROF_DIR ? { NODE_OPTIONS: `--import=${fileURLToPath(new URL('./ingest-cpu-profile.js', import.meta.url))}`, BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
+    },
   });
   try {
     const token = await herald.token('bench-publisher', { scope: 'publish' });
@@ -109,6 +114,8 @@ async function httpScenario(backend: Backend): Promise<{ ingest: number; fanout:
       await post({ recipients, type: 'bench', content: `fan-out ${i}` });
       times.push(performance.now() - t0);
     }
+    // A clean exit, so the server writes its CPU profile.
+    if (process.env.BENCH_CPU_PROF_DIR) await herald.kill('SIGTERM');
     return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000) };
   } finally {
     await herald.stop();

@@ -46,7 +46,8 @@ export class GroupCommit<Q, R> {
   submit(request: Q): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ request, weight: this.weigh(request), resolve, reject });
-      // Idle: commit now rather than wait for company; busy: the running loop takes it next.
+      // Busy: the running loop takes it next. Idle: commit at the end of this turn of the
+      // event loop, with whatever else arrived in it (no timer).
       this.#draining ??= this.#drain();
     });
   }
@@ -57,6 +58,9 @@ export class GroupCommit<Q, R> {
   }
 
   async #drain(): Promise<void> {
+    // A SQLite commit blocks the event loop while it syncs: requests read in the same turn
+    // (their token checks finish there too) would otherwise each wait for a commit of their own.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.#queue.length > 0) await this.#commit(this.#takeBatch());
     } finally {
