@@ -16,7 +16,9 @@ interface Statements {
   readKey: SqliteStatement;
   storeIds: SqliteStatement;
   nextSeq: SqliteStatement;
+  nextSeqs: SqliteStatement;
   insert: SqliteStatement;
+  insertMany: SqliteStatement;
   byIds: SqliteStatement;
 }
 
@@ -48,6 +50,13 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       nextSeq: p('insert into topics (name, head) values (?, 1) on conflict (name) do update set head = topics.head + 1 returning head'),
       insert: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at)
         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      // Many recipients: one statement per table over a JSON array, not one call per row.
+      // (`where true` tells SQLite's parser the upsert's ON CONFLICT is not a join's ON.)
+      nextSeqs: p(`insert into topics (name, head) select value, 1 from json_each(?) where true
+        on conflict (name) do update set head = topics.head + 1 returning name, head`),
+      insertMany: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at)
+        select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?, ?, ?, ?, ?, ?
+        from json_each(?) order by key`),
       byIds: p('select * from notifications where id in (select value from json_each(?))'),
     };
   }
@@ -85,11 +94,22 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
     const data = request.data === null ? null : JSON.stringify(request.data);
     const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
     const events: TopicEvent[] = [];
-    for (const { topic, recipient } of targetsOf(request)) {
+    const targets = targetsOf(request);
+    if (targets.length === 1) {
+      const { topic, recipient } = targets[0] as { topic: string; recipient: string | null };
       const seq = Number((s.nextSeq.all([topic])[0] as { head: number | bigint }).head);
       const id = randomUUID();
       s.insert.run([id, topic, seq, recipient, request.type, request.title, request.content, data, request.publisher, now]);
       events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
+    } else {
+      // Recipients are distinct (toPublishRequest), so each topic moves by one.
+      const heads = new Map<string, number>();
+      for (const row of s.nextSeqs.all([JSON.stringify(targets.map((t) => t.topic))]) as Array<{ name: string; head: number | bigint }>) {
+        heads.set(row.name, Number(row.head));
+      }
+      const rows = targets.map(({ topic, recipient }) => [randomUUID(), topic, heads.get(topic) as number, recipient] as const);
+      s.insertMany.run([request.type, request.title, request.content, data, request.publisher, now, JSON.stringify(rows)]);
+      for (const [id, topic, seq, recipient] of rows) events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
     }
     if (request.idempotencyKey !== null) {
       // Only the ids: the replay reads the rows back, so a key costs ~40 bytes per notification.
