@@ -385,6 +385,24 @@ for (const backend of backends) {
       }
     });
 
+    test('a transaction holds at most 256 publishes: 600 concurrent ones take at least 3', async (t) => {
+      const store = await backend.open(t);
+      const before = publishTransactions(store);
+      const results = await Promise.all(Array.from({ length: 600 }, (_, i) => store.publish(request({ recipients: [`u${i % 7}`] }))));
+      assert.equal(results.length, 600);
+      assert.ok(publishTransactions(store) - before >= 3, `${publishTransactions(store) - before} transactions`);
+      assert.equal((await storedRows(store, 'user:u0')).length, 86);
+    });
+
+    test('a transaction holds at most 4000 notifications, except one publish alone', async (t) => {
+      const store = await backend.open(t);
+      const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
+      const before = publishTransactions(store);
+      await Promise.all(Array.from({ length: 5 }, () => store.publish(request({ recipients }))));
+      assert.ok(publishTransactions(store) - before >= 2, `${publishTransactions(store) - before} transactions`);
+      assert.deepEqual((await storedRows(store, 'user:member-999')).map(([seq]) => seq), [1, 2, 3, 4, 5]);
+    });
+
     test('a publish to 1000 recipients stores one row per recipient at the next number of each topic', async (t) => {
       const store = await backend.open(t);
       const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
