@@ -13,6 +13,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MemoryBus } from '../src/bus/memory-bus.js';
 import { toPublishRequest } from '../src/ingest/publish-request.js';
@@ -66,7 +67,14 @@ async function concurrentPublishes(publish: (i: number) => Promise<void>, total:
 
 const recipients = Array.from({ length: FANOUT_RECIPIENTS }, (_, i) => `member-${i}`);
 
-async function storeScenario(backend: Backend): Promise<{ ingest: number; fanout: number }> {
+interface Result {
+  ingest: number;
+  fanout: number;
+  /** `store` mode: p99 of this process's event-loop delay while ingesting, what every stream's delivery waits behind. */
+  loopP99Ms?: number;
+}
+
+async function storeScenario(backend: Backend): Promise<Result> {
   const db = await freshDatabase(backend);
   let store: NotificationStore | null = null;
   try {
@@ -75,7 +83,10 @@ async function storeScenario(backend: Backend): Promise<{ ingest: number; fanout
     const publisher = new NotificationPublisher(store, new MemoryBus(), new Metrics());
     const one = (i: number) => toPublishRequest({ recipients: [`user-${i % 10_000}`], type: 'bench', content: `ingest ${i}` }, 'bench', LIMITS);
     await concurrentPublishes(async (i) => { await publisher.publish(one(i), 'http'); }, 500, PUBLISHERS); // warm-up
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const ingest = await concurrentPublishes(async (i) => { await publisher.publish(one(i), 'http'); }, PUBLISHES, PUBLISHERS);
+    loop.disable();
     // 5 timed publishes, the last 3 count (the first ones create the topic rows).
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -84,14 +95,14 @@ async function storeScenario(backend: Backend): Promise<{ ingest: number; fanout
       await publisher.publish(request, 'http');
       times.push(performance.now() - t0);
     }
-    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000) };
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), loopP99Ms: loop.percentile(99) / 1e6 };
   } finally {
     await store?.close();
     await db.drop();
   }
 }
 
-async function httpScenario(backend: Backend): Promise<{ ingest: number; fanout: number }> {
+async function httpScenario(backend: Backend): Promise<Result> {
   const db = await freshDatabase(backend);
   const herald = await startHerald({
     env: {
@@ -129,14 +140,15 @@ async function main(): Promise<void> {
   const mode = args.includes('http') ? 'http' : 'store';
   const backends = (['sqlite', 'postgres'] as const).filter((b) => args.includes(b));
   for (const backend of backends.length > 0 ? backends : (['sqlite', 'postgres'] as const)) {
-    const runs: Array<{ ingest: number; fanout: number }> = [];
+    const runs: Result[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const result = mode === 'http' ? await httpScenario(backend) : await storeScenario(backend);
       runs.push(result);
-      console.log(JSON.stringify({ mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout) }));
+      console.log(JSON.stringify({ mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout), loopP99Ms: result.loopP99Ms }));
     }
     console.log(`${mode} ${backend}: ${PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.ingest)))} notifications/s; ` +
-      `${FANOUT_RECIPIENTS}-recipient publish, median ${Math.round(median(runs.map((r) => r.fanout)))} stored notifications/s`);
+      `${FANOUT_RECIPIENTS}-recipient publish, median ${Math.round(median(runs.map((r) => r.fanout)))} stored notifications/s` +
+      (mode === 'store' ? `; event-loop delay p99 while ingesting, median ${median(runs.map((r) => r.loopP99Ms ?? NaN)).toFixed(1)} ms` : ''));
   }
 }
 

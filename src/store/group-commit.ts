@@ -11,6 +11,8 @@ export interface BatchWriter<Q, R> {
    * once it has committed. Throws when the transaction as a whole failed (nothing written).
    */
   write(requests: readonly Q[]): Promise<Outcome<R>[]>;
+  /** Releases what the writer holds (a thread, a connection); called once no write is pending. */
+  close?(): Promise<void>;
 }
 
 export interface GroupCommitLimits {

@@ -29,7 +29,7 @@ export class KyselyNotificationStore implements NotificationStore {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
-    writer: BatchWriter<PublishRequest, PublishResult>,
+    private readonly writer: BatchWriter<PublishRequest, PublishResult>,
   ) {
     this.#writes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
   }
@@ -197,6 +197,7 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async close(): Promise<void> {
     await this.#writes.idle();
+    await this.writer.close?.();
     await this.db.destroy();
   }
 }

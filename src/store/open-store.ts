@@ -2,7 +2,9 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
-import { openNodeSqlite, type SqliteDatabase, type SqliteStatement } from './node-sqlite.js';
+import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
+import { openSqliteHandle } from './sqlite-handle.js';
+import { SqliteThreadWriter } from './sqlite-thread-writer.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
@@ -84,18 +86,21 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  // better-sqlite3 12 aborts on Node 24; Node 24 has SQLite built in (see node-sqlite.ts).
-  const sqlite: SqliteDatabase = Number(process.versions.node.split('.')[0]) >= 24
-    ? await openNodeSqlite(path)
-    : new (await import('better-sqlite3')).default(path) as unknown as SqliteDatabase;
-  sqlite.pragma('journal_mode = WAL');
-  // FULL (default): a 202 means the notification is on disk, not only in the page cache.
-  sqlite.pragma(`synchronous = ${options.sqliteSynchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
-  // The batch runs synchronously while it holds Kysely's one connection: nothing else can
-  // have a transaction open on it meanwhile.
-  const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
+  const synchronous = options.sqliteSynchronous ?? 'full';
+  const sqlite = await openSqliteHandle(path, synchronous);
+  // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
+  // stall the event loop that delivers to streams. Then the server's own transactions
+  // (mark all read) must take the write lock when they begin: a read transaction that
+  // later writes fails at once if the writer committed in between.
+  const threaded = path !== ':memory:' && path !== '';
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE, new Map(threaded ? [['begin', 'begin immediate']] : [])) }),
+  });
+  const writer = threaded
+    ? new SqliteThreadWriter(path, synchronous)
+    // An in-memory database exists only on this connection. Its batch runs synchronously
+    // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
+    : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
   return new KyselyNotificationStore(db, 'sqlite', writer);
 }
 
@@ -107,10 +112,11 @@ const STATEMENT_CACHE = 200;
  * the most recently used statements by their SQL text. Reuse is safe: Kysely runs one
  * query at a time on its one connection.
  */
-function reusingStatements(sqlite: SqliteDatabase, size: number): SqliteDatabase {
+function reusingStatements(sqlite: SqliteDatabase, size: number, rewrite: ReadonlyMap<string, string>): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
-    prepare(sql) {
+    prepare(text) {
+      const sql = rewrite.get(text) ?? text;
       let statement = cache.get(sql);
       if (statement) {
         cache.delete(sql);

@@ -403,6 +403,14 @@ for (const backend of backends) {
       assert.deepEqual((await storedRows(store, 'user:member-999')).map(([seq]) => seq), [1, 2, 3, 4, 5]);
     });
 
+    test('close answers the publishes already accepted, and a publish after it fails instead of waiting', async (t) => {
+      const store = await backend.open(t);
+      const accepted = Array.from({ length: 20 }, (_, i) => store.publish(request({ recipients: ['alice'], content: `c${i}` })));
+      await store.close();
+      assert.equal((await Promise.all(accepted)).length, 20);
+      await assert.rejects(store.publish(request({ recipients: ['alice'] })));
+    });
+
     test('a publish to 1000 recipients stores one row per recipient at the next number of each topic', async (t) => {
       const store = await backend.open(t);
       const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
