@@ -152,32 +152,34 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      let upToPk: number | null = null;
-      if (upToId !== null) {
-        const row = await trx.selectFrom('notifications').select('pk')
-          .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
-        if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
-        upToPk = Number(row.pk);
-      }
-      const now = new Date().toISOString();
-      const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
-      const topics = sql.join(audience.topics.map((t) => sql`${t}`));
-      const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
-      const readAt = what === 'read' ? now : null;
-      // Reading implies seeing; seeing leaves read state alone; archived items are not in
-      // the inbox, so "all" leaves them as they are.
-      const result = await sql`
-        insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
-        select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
-        where n.topic in (${topics}) ${bound}
-          and not exists (select 1 from receipts r where r.user_id = ${audience.user}
-                          and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
-        on conflict (user_id, notification_pk) do update set
-          read_at = coalesce(receipts.read_at, excluded.read_at),
-          seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(trx);
-      return Number(result.numAffectedRows ?? 0n);
-    });
+    // No transaction: a notification's position never changes, so the bound read first
+    // still holds when the write lands, and the write is one statement. (On SQLite the
+    // publishes commit on another connection: a transaction that read and then wrote
+    // would fail whenever one of them committed in between.)
+    let upToPk: number | null = null;
+    if (upToId !== null) {
+      const row = await this.db.selectFrom('notifications').select('pk')
+        .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+      if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
+      upToPk = Number(row.pk);
+    }
+    const now = new Date().toISOString();
+    const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
+    const topics = sql.join(audience.topics.map((t) => sql`${t}`));
+    const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
+    const readAt = what === 'read' ? now : null;
+    // Reading implies seeing; seeing leaves read state alone; archived items are not in
+    // the inbox, so "all" leaves them as they are.
+    const result = await sql`
+      insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
+      select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
+      where n.topic in (${topics}) ${bound}
+        and not exists (select 1 from receipts r where r.user_id = ${audience.user}
+                        and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
+      on conflict (user_id, notification_pk) do update set
+        read_at = coalesce(receipts.read_at, excluded.read_at),
+        seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0n);
   }
 
   async redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {

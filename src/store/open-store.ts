@@ -89,13 +89,12 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   const synchronous = options.sqliteSynchronous ?? 'full';
   const sqlite = await openSqliteHandle(path, synchronous);
   // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
-  // stall the event loop that delivers to streams. Then the server's own transactions
-  // (mark all read) must take the write lock when they begin: a read transaction that
-  // later writes fails at once if the writer committed in between.
+  // stall the event loop that delivers to streams. The server's connection then reads
+  // beside it (WAL) and writes single statements (receipts, tickets), which wait for the
+  // writer's lock; no transaction on it may read and then write, which would fail when the
+  // writer commits in between.
   const threaded = path !== ':memory:' && path !== '';
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE, new Map(threaded ? [['begin', 'begin immediate']] : [])) }),
-  });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
   const writer = threaded
     ? new SqliteThreadWriter(path, synchronous)
     // An in-memory database exists only on this connection. Its batch runs synchronously
@@ -112,11 +111,10 @@ const STATEMENT_CACHE = 200;
  * the most recently used statements by their SQL text. Reuse is safe: Kysely runs one
  * query at a time on its one connection.
  */
-function reusingStatements(sqlite: SqliteDatabase, size: number, rewrite: ReadonlyMap<string, string>): SqliteDatabase {
+function reusingStatements(sqlite: SqliteDatabase, size: number): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
-    prepare(text) {
-      const sql = rewrite.get(text) ?? text;
+    prepare(sql) {
       let statement = cache.get(sql);
       if (statement) {
         cache.delete(sql);
