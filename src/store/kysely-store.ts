@@ -1,26 +1,39 @@
-import { randomUUID } from 'node:crypto';
-import { Migrator, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { HeraldError } from '../errors.js';
+import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
+import { publishWeight, toNotification } from './rows.js';
 import type { Database } from './schema.js';
 import type {
   Audience, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
   StateChange, TopicEvent, UnreadSnapshot,
 } from './store.js';
 
-type NotificationRow = Selectable<Database['notifications']>;
-type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null };
+/**
+ * A publish transaction holds at most this many publishes and stored notifications (one
+ * publish to more recipients than that still goes, alone): a bounded wait for those queued
+ * behind it, and bounded statement sizes.
+ */
+const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
 
-/** The NotificationStore on Kysely; the one dialect difference is the snapshot's isolation level. */
+/**
+ * The NotificationStore: reads and receipts on Kysely (the one dialect difference there is
+ * the snapshot's isolation level); publishes through a dialect's own batch writer.
+ */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
   #redemptions = 0;
 
+  readonly #writes: GroupCommit<PublishRequest, PublishResult>;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
-  ) {}
+    private readonly writer: BatchWriter<PublishRequest, PublishResult>,
+  ) {
+    this.#writes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
+  }
 
   get epoch(): string {
     return this.#epoch;
@@ -39,80 +52,14 @@ export class KyselyNotificationStore implements NotificationStore {
     this.#epoch = row.value;
   }
 
-  async publish(request: PublishRequest): Promise<PublishResult> {
-    return this.db.transaction().execute(async (trx) => {
-      const now = new Date().toISOString();
-      if (request.idempotencyKey !== null) {
-        // Claim the key first: a concurrent publish with the same key waits here on the
-        // unique index until ours commits, then sees it and replays it.
-        const claimed = await trx.insertInto('idempotency_keys')
-          .values({ publisher: request.publisher, key: request.idempotencyKey, request_hash: request.requestHash, response: '', created_at: now })
-          .onConflict((oc) => oc.columns(['publisher', 'key']).doNothing())
-          .returning('key')
-          .executeTakeFirst();
-        if (!claimed) {
-          const existing = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
-            .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey)
-            .executeTakeFirstOrThrow();
-          if (existing.request_hash !== request.requestHash) throw new HeraldError('idempotency_conflict');
-          return { events: await this.#storedEvents(trx, existing.response), replayed: true };
-        }
-      }
-
-      const targets = request.recipients
-        ? request.recipients.map((recipient) => ({ topic: `user:${recipient}`, recipient }))
-        : [{ topic: request.topic as string, recipient: null }];
-      // Take topic row locks in name order so two multi-recipient publishes cannot deadlock.
-      const lockOrder = [...new Set(targets.map((t) => t.topic))].sort();
-      const seqByTopic = new Map<string, number>();
-      for (const topic of lockOrder) seqByTopic.set(topic, await this.#nextSeq(trx, topic));
-
-      const rows = targets.map((t) => ({
-        id: randomUUID(),
-        topic: t.topic,
-        seq: seqByTopic.get(t.topic) as number,
-        recipient: t.recipient,
-        type: request.type,
-        title: request.title,
-        content: request.content,
-        data: request.data === null ? null : JSON.stringify(request.data),
-        publisher: request.publisher,
-        created_at: now,
-      }));
-      // Chunked to stay under SQLite's and PostgreSQL's bound-parameter limits.
-      for (let i = 0; i < rows.length; i += 500) {
-        await trx.insertInto('notifications').values(rows.slice(i, i + 500)).execute();
-      }
-      const events = rows.map((row) => ({ topic: row.topic, seq: row.seq, notification: toNotification(row, null) }));
-      if (request.idempotencyKey !== null) {
-        // Only the ids: the replay reads the rows back, so a key costs ~40 bytes per notification.
-        await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((row) => row.id) }) })
-          .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
-      }
-      return { events, replayed: false };
-    });
+  /** Concurrent publishes share a transaction (see group-commit.ts); each answers after its commit. */
+  publish(request: PublishRequest): Promise<PublishResult> {
+    return this.#writes.submit(request);
   }
 
-  /** The events an idempotency key answered with, read back from their ids (in that order). */
-  async #storedEvents(trx: Transaction<Database>, response: string): Promise<TopicEvent[]> {
-    const stored = JSON.parse(response) as { ids: string[] } | TopicEvent[];
-    // Keys written before ids were stored compactly hold the whole answer.
-    if (Array.isArray(stored)) return stored;
-    const byId = new Map<string, TopicEvent>();
-    for (let i = 0; i < stored.ids.length; i += 500) {
-      const rows = await trx.selectFrom('notifications').selectAll().where('id', 'in', stored.ids.slice(i, i + 500)).execute();
-      for (const row of rows) byId.set(row.id, { topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) });
-    }
-    return stored.ids.flatMap((id) => byId.get(id) ?? []);
-  }
-
-  /** Increments the topic head under its row lock; the lock is held until commit. */
-  async #nextSeq(trx: Transaction<Database>, topic: string): Promise<number> {
-    const row = await trx.insertInto('topics').values({ name: topic, head: 1 })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ head: sql<number>`topics.head + 1` }))
-      .returning('head')
-      .executeTakeFirstOrThrow();
-    return Number(row.head);
+  /** Transactions the publish path has committed; tests read it to see publishes share one. */
+  get publishTransactions(): number {
+    return this.#writes.transactions;
   }
 
   async eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]> {
@@ -206,32 +153,34 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      let upToPk: number | null = null;
-      if (upToId !== null) {
-        const row = await trx.selectFrom('notifications').select('pk')
-          .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
-        if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
-        upToPk = Number(row.pk);
-      }
-      const now = new Date().toISOString();
-      const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
-      const topics = sql.join(audience.topics.map((t) => sql`${t}`));
-      const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
-      const readAt = what === 'read' ? now : null;
-      // Reading implies seeing; seeing leaves read state alone; archived items are not in
-      // the inbox, so "all" leaves them as they are.
-      const result = await sql`
-        insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
-        select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
-        where n.topic in (${topics}) ${bound}
-          and not exists (select 1 from receipts r where r.user_id = ${audience.user}
-                          and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
-        on conflict (user_id, notification_pk) do update set
-          read_at = coalesce(receipts.read_at, excluded.read_at),
-          seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(trx);
-      return Number(result.numAffectedRows ?? 0n);
-    });
+    // No transaction: a notification's position never changes, so the bound read first
+    // still holds when the write lands, and the write is one statement. (On SQLite the
+    // publishes commit on another connection: a transaction that read and then wrote
+    // would fail whenever one of them committed in between.)
+    let upToPk: number | null = null;
+    if (upToId !== null) {
+      const row = await this.db.selectFrom('notifications').select('pk')
+        .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+      if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
+      upToPk = Number(row.pk);
+    }
+    const now = new Date().toISOString();
+    const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
+    const topics = sql.join(audience.topics.map((t) => sql`${t}`));
+    const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
+    const readAt = what === 'read' ? now : null;
+    // Reading implies seeing; seeing leaves read state alone; archived items are not in
+    // the inbox, so "all" leaves them as they are.
+    const result = await sql`
+      insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
+      select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
+      where n.topic in (${topics}) ${bound}
+        and not exists (select 1 from receipts r where r.user_id = ${audience.user}
+                        and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
+      on conflict (user_id, notification_pk) do update set
+        read_at = coalesce(receipts.read_at, excluded.read_at),
+        seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0n);
   }
 
   async redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
@@ -250,6 +199,8 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async close(): Promise<void> {
+    await this.#writes.idle();
+    await this.writer.close?.();
     await this.db.destroy();
   }
 
@@ -285,21 +236,4 @@ async function countUnread(db: Kysely<Database>, audience: Audience): Promise<nu
     )))
     .executeTakeFirstOrThrow();
   return Number(row.count);
-}
-
-function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptColumns | null): Notification {
-  return {
-    id: row.id,
-    recipient: row.recipient,
-    topic: row.recipient === null ? row.topic : null,
-    type: row.type,
-    title: row.title,
-    content: row.content,
-    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
-    status: state?.read_at ? 'read' : 'unread',
-    seen_at: state?.seen_at ?? null,
-    read_at: state?.read_at ?? null,
-    archived_at: state?.archived_at ?? null,
-    created_at: row.created_at,
-  };
 }

@@ -17,13 +17,15 @@ interface NodeDatabase {
   close(): void;
 }
 
+export interface SqliteStatement {
+  readonly reader: boolean;
+  all(parameters: readonly unknown[]): unknown[];
+  run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+  iterate(parameters: readonly unknown[]): IterableIterator<unknown>;
+}
+
 export interface SqliteDatabase {
-  prepare(sql: string): {
-    readonly reader: boolean;
-    all(parameters: readonly unknown[]): unknown[];
-    run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
-    iterate(parameters: readonly unknown[]): IterableIterator<unknown>;
-  };
+  prepare(sql: string): SqliteStatement;
   pragma(statement: string): void;
   close(): void;
 }

@@ -2,7 +2,11 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
-import { openNodeSqlite } from './node-sqlite.js';
+import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
+import { openSqliteHandle } from './sqlite-handle.js';
+import { SqliteThreadWriter } from './sqlite-thread-writer.js';
+import { PgPublishWriter } from './pg-writer.js';
+import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
 import type { NotificationStore } from './store.js';
 
@@ -69,7 +73,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       client.on('error', () => {});
       dropConnectionOnQueryTimeout(client);
     });
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool));
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -82,13 +86,46 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  // better-sqlite3 12 aborts on Node 24; Node 24 has SQLite built in (see node-sqlite.ts).
-  const sqlite = Number(process.versions.node.split('.')[0]) >= 24
-    ? await openNodeSqlite(path)
-    : new (await import('better-sqlite3')).default(path);
-  sqlite.pragma('journal_mode = WAL');
-  // FULL (default): a 202 means the notification is on disk, not only in the page cache.
-  sqlite.pragma(`synchronous = ${options.sqliteSynchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-  sqlite.pragma('busy_timeout = 5000');
-  return new KyselyNotificationStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
+  const synchronous = options.sqliteSynchronous ?? 'full';
+  const sqlite = await openSqliteHandle(path, synchronous);
+  // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
+  // stall the event loop that delivers to streams. The server's connection then reads
+  // beside it (WAL) and writes single statements (receipts, tickets), which wait for the
+  // writer's lock; no transaction on it may read and then write, which would fail when the
+  // writer commits in between.
+  const threaded = path !== ':memory:' && path !== '';
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
+  const writer = threaded
+    ? new SqliteThreadWriter(path, synchronous)
+    // An in-memory database exists only on this connection. Its batch runs synchronously
+    // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
+    : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
+  return new KyselyNotificationStore(db, 'sqlite', writer);
+}
+
+/** Distinct statements kept prepared: Kysely's queries are few shapes, but `in (…)` lists vary. */
+const STATEMENT_CACHE = 200;
+
+/**
+ * Kysely prepares every query again; preparing costs as much as running a small one. Keep
+ * the most recently used statements by their SQL text. Reuse is safe: Kysely runs one
+ * query at a time on its one connection.
+ */
+function reusingStatements(sqlite: SqliteDatabase, size: number): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+    pragma: (statement) => sqlite.pragma(statement),
+    close: () => sqlite.close(),
+  };
 }

@@ -57,6 +57,22 @@ async function storedIdempotencyResponse(store: NotificationStore, publisher: st
   return row.response;
 }
 
+/** Transactions the store's publish path has committed so far. */
+function publishTransactions(store: NotificationStore): number {
+  return (store as unknown as { publishTransactions: number }).publishTransactions;
+}
+
+/** Every stored row of a topic as [seq, id], in sequence order. */
+async function storedRows(store: NotificationStore, topic: string): Promise<Array<[number, string]>> {
+  const db = (store as unknown as { db: Kysely<Database> }).db;
+  const rows = await db.selectFrom('notifications').select(['seq', 'id']).where('topic', '=', topic).orderBy('seq').execute();
+  return rows.map((row) => [Number(row.seq), row.id]);
+}
+
+function isConflict(err: unknown): boolean {
+  return err instanceof HeraldError && err.code === 'idempotency_conflict';
+}
+
 function request(body: Record<string, unknown>, publisher = 'app') {
   return toPublishRequest({ type: 'alert', content: 'hello', ...body }, publisher, LIMITS);
 }
@@ -304,5 +320,128 @@ for (const backend of backends) {
       const stored = await storedIdempotencyResponse(store, 'app', 'bulk');
       assert.ok(stored.length < recipients.length * 48, `stored ${stored.length} bytes for ${recipients.length} notifications`);
     });
+    test('publishes that arrive during a commit share the next one; a conflicting one fails alone', async (t) => {
+      const store = await backend.open(t);
+      await store.publish(request({ recipients: ['alice'], idempotency_key: 'taken' }));
+      const before = publishTransactions(store);
+      // The first commits at once (or joins a commit still finishing); the ones behind it share the next.
+      const [lone, fresh, conflict, plain, replay] = await Promise.allSettled([
+        store.publish(request({ recipients: ['alice'] })),
+        store.publish(request({ recipients: ['alice', 'bob'], idempotency_key: 'fresh' })),
+        store.publish(request({ recipients: ['alice'], idempotency_key: 'taken', content: 'another body' })),
+        store.publish(request({ topic: 'broadcast' })),
+        store.publish(request({ recipients: ['alice'], idempotency_key: 'taken' })),
+      ]);
+      assert.ok(publishTransactions(store) - before <= 2, `${publishTransactions(store) - before} transactions for 5 publishes`);
+      assert.equal(conflict?.status, 'rejected');
+      assert.ok(conflict.status === 'rejected' && isConflict(conflict.reason), String(conflict.status === 'rejected' && conflict.reason));
+      assert.ok(lone?.status === 'fulfilled' && fresh?.status === 'fulfilled' && plain?.status === 'fulfilled' && replay?.status === 'fulfilled');
+      assert.deepEqual(lone.value.events.map((e) => [e.topic, e.seq]), [['user:alice', 2]]);
+      assert.deepEqual(fresh.value.events.map((e) => [e.topic, e.seq]), [['user:alice', 3], ['user:bob', 1]]);
+      assert.deepEqual(plain.value.events.map((e) => [e.topic, e.seq]), [['broadcast', 1]]);
+      assert.deepEqual([replay.value.replayed, replay.value.events.map((e) => [e.topic, e.seq])], [true, [['user:alice', 1]]]);
+      assert.deepEqual((await storedRows(store, 'user:alice')).map(([seq]) => seq), [1, 2, 3]);
+      await assert.rejects(store.publish(request({ recipients: ['bob'], idempotency_key: 'fresh' })), isConflict, 'the key committed with its batch');
+    });
+
+    test('within one transaction, a key used again replays its first use, or conflicts with another body', async (t) => {
+      const store = await backend.open(t);
+      const before = publishTransactions(store);
+      const [, first, same, other] = await Promise.allSettled([
+        store.publish(request({ topic: 'broadcast' })),
+        store.publish(request({ recipients: ['alice'], idempotency_key: 'k' })),
+        store.publish(request({ recipients: ['alice'], idempotency_key: 'k' })),
+        store.publish(request({ recipients: ['alice'], idempotency_key: 'k', content: 'other' })),
+      ]);
+      assert.ok(publishTransactions(store) - before <= 2, `${publishTransactions(store) - before} transactions for 4 publishes`);
+      assert.ok(first?.status === 'fulfilled' && same?.status === 'fulfilled');
+      assert.equal(first.value.replayed, false);
+      assert.equal(same.value.replayed, true);
+      assert.deepEqual(same.value.events.map((e) => e.notification.id), first.value.events.map((e) => e.notification.id));
+      assert.ok(other?.status === 'rejected' && isConflict(other.reason));
+      assert.equal((await storedRows(store, 'user:alice')).length, 1);
+    });
+
+    test('concurrent publishes to overlapping topics leave every topic gap-free, each number on its own row', async (t) => {
+      const store = await backend.open(t);
+      const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
+      // Overlapping recipient sets in varying order, shared topics, and conflicts among them.
+      await store.publish(request({ recipients: ['u0'], idempotency_key: 'used' }));
+      const settled = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => {
+        if (i % 10 === 7) return store.publish(request({ recipients: ['u0'], idempotency_key: 'used', content: `conflict ${i}` }));
+        if (i % 4 === 3) return store.publish(request({ topic: i % 8 === 3 ? 'broadcast' : 'group:ops', content: `shared ${i}` }));
+        const recipients = users.filter((_, u) => (i + u) % 3 !== 0);
+        return store.publish(request({ recipients: i % 2 ? recipients.reverse() : recipients, content: `c${i}` }));
+      }));
+      assert.equal(settled.filter((s) => s.status === 'rejected' && isConflict(s.reason)).length, 6);
+      const events = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value.events : []));
+      for (const topic of [...users.map((u) => `user:${u}`), 'broadcast', 'group:ops']) {
+        const answered = events.filter((e) => e.topic === topic).map((e): [number, string] => [e.seq, e.notification.id]);
+        const expected = answered.length + (topic === 'user:u0' ? 1 : 0);
+        const stored = await storedRows(store, topic);
+        assert.deepEqual(stored.map(([seq]) => seq), Array.from({ length: expected }, (_, i) => i + 1), `${topic} is gap-free`);
+        assert.deepEqual(answered.sort((a, b) => a[0] - b[0]), stored.slice(expected - answered.length), `${topic}: each answer names its row`);
+        assert.equal((await store.heads([topic])).get(topic), expected);
+      }
+    });
+
+    test('a transaction holds at most 256 publishes: 600 concurrent ones take at least 3', async (t) => {
+      const store = await backend.open(t);
+      const before = publishTransactions(store);
+      const results = await Promise.all(Array.from({ length: 600 }, (_, i) => store.publish(request({ recipients: [`u${i % 7}`] }))));
+      assert.equal(results.length, 600);
+      assert.ok(publishTransactions(store) - before >= 3, `${publishTransactions(store) - before} transactions`);
+      assert.equal((await storedRows(store, 'user:u0')).length, 86);
+    });
+
+    test('a transaction holds at most 4000 notifications, except one publish alone', async (t) => {
+      const store = await backend.open(t);
+      const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
+      const before = publishTransactions(store);
+      await Promise.all(Array.from({ length: 5 }, () => store.publish(request({ recipients }))));
+      assert.ok(publishTransactions(store) - before >= 2, `${publishTransactions(store) - before} transactions`);
+      assert.deepEqual((await storedRows(store, 'user:member-999')).map(([seq]) => seq), [1, 2, 3, 4, 5]);
+    });
+
+    test('close answers the publishes already accepted, and a publish after it fails instead of waiting', async (t) => {
+      const store = await backend.open(t);
+      const accepted = Array.from({ length: 20 }, (_, i) => store.publish(request({ recipients: ['alice'], content: `c${i}` })));
+      await store.close();
+      assert.equal((await Promise.all(accepted)).length, 20);
+      await assert.rejects(store.publish(request({ recipients: ['alice'] })));
+    });
+
+    test('a publish to 1000 recipients stores one row per recipient at the next number of each topic', async (t) => {
+      const store = await backend.open(t);
+      const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
+      // Some topics already have a head; the rest start at 1.
+      for (let i = 0; i < 3; i++) await store.publish(request({ recipients: recipients.slice(0, 10 * (i + 1)) }));
+      const { events } = await store.publish(request({ recipients, content: 'to everyone', data: { n: 1 } }));
+      assert.deepEqual(events.map((e) => e.notification.recipient), recipients);
+      const expectedSeq = (i: number) => (i < 10 ? 4 : i < 20 ? 3 : i < 30 ? 2 : 1);
+      assert.deepEqual(events.map((e) => e.seq), recipients.map((_, i) => expectedSeq(i)));
+      const db = (store as unknown as { db: Kysely<Database> }).db;
+      const rows = await db.selectFrom('notifications').select(['id', 'topic', 'seq', 'recipient', 'content', 'data'])
+        .where('content', '=', 'to everyone').orderBy('pk').execute();
+      assert.deepEqual(rows.map((r) => [r.id, r.topic, Number(r.seq), r.recipient]),
+        events.map((e) => [e.notification.id, e.topic, e.seq, e.notification.recipient]));
+      assert.ok(rows.every((r) => r.data === '{"n":1}'));
+      const heads = await store.heads(recipients.map((r) => `user:${r}`));
+      assert.deepEqual([...heads.values()], recipients.map((_, i) => expectedSeq(i)));
+    });
   });
 }
+
+test('PostgreSQL: a publish whose text PostgreSQL refuses fails alone with invalid_request; its batch commits', async (t) => {
+  const store = await (backends.find((b) => b.name === 'postgres') as Backend).open(t);
+  const [, before, bad, after] = await Promise.allSettled([
+    store.publish(request({ topic: 'broadcast' })),
+    store.publish(request({ recipients: ['alice'] })),
+    store.publish(request({ recipients: ['alice'], content: 'nul \0 inside' })),
+    store.publish(request({ recipients: ['alice'] })),
+  ]);
+  assert.ok(bad?.status === 'rejected' && bad.reason instanceof HeraldError && bad.reason.code === 'invalid_request', String(bad?.status === 'rejected' && bad.reason));
+  assert.ok(before?.status === 'fulfilled' && after?.status === 'fulfilled');
+  assert.deepEqual([before.value.events[0]?.seq, after.value.events[0]?.seq], [1, 2]);
+  assert.deepEqual((await storedRows(store, 'user:alice')).map(([seq]) => seq), [1, 2]);
+});

@@ -1,0 +1,155 @@
+// The durable write path on its own: how many notifications per second the store accepts
+// from concurrent publishers, and how fast one publish to many recipients is stored, on
+// SQLite (synchronous=FULL) and PostgreSQL. Every loop is bounded in count; each figure is
+// the median of BENCH_RUNS runs.
+//
+//   npm run build && node dist/bench/ingest-store.js [store|http] [sqlite|postgres ...]
+//
+// `store` drives NotificationPublisher in this process (the store and the ingest path, no
+// HTTP); `http` starts Herald on a random port and POSTs /v1/notifications. PostgreSQL comes
+// from HERALD_TEST_PG_URL, read from .tmp/services.env when it is not set (start it with
+// `bash scripts/services/up.sh`). BENCH_CPU_PROF_DIR=<dir> also writes the Herald server's
+// CPU profile there (`http` mode; `node --cpu-prof` profiles `store` mode).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { MemoryBus } from '../src/bus/memory-bus.js';
+import { toPublishRequest } from '../src/ingest/publish-request.js';
+import { NotificationPublisher } from '../src/ingest/publisher.js';
+import { Metrics } from '../src/metrics.js';
+import { openStore } from '../src/store/open-store.js';
+import type { NotificationStore } from '../src/store/store.js';
+import { startHerald } from '../test/helpers/herald.js';
+import { createPgDatabase } from '../test/helpers/services.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 32);
+const PUBLISHES = Number(process.env.BENCH_PUBLISHES ?? 6000);
+const FANOUT_RECIPIENTS = 1000;
+const LIMITS = { maxRecipients: FANOUT_RECIPIENTS, maxContentBytes: 65536, maxDataBytes: 16384 };
+
+type Backend = 'sqlite' | 'postgres';
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+function loadServicesEnv(): void {
+  if (process.env.HERALD_TEST_PG_URL || !existsSync('.tmp/services.env')) return;
+  for (const line of readFileSync('.tmp/services.env', 'utf8').split('\n')) {
+    const match = /^export (\w+)='(.*)'$/.exec(line);
+    if (match?.[1] && process.env[match[1]] === undefined) process.env[match[1]] = match[2];
+  }
+}
+
+/** A fresh database URL for one backend and the function that removes it. */
+async function freshDatabase(backend: Backend): Promise<{ url: string; drop(): Promise<void> }> {
+  if (backend === 'postgres') return createPgDatabase();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  return { url: join(dir, 'herald.db'), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** `total` single-recipient publishes from `publishers` concurrent callers; notifications/s. */
+async function concurrentPublishes(publish: (i: number) => Promise<void>, total: number, publishers: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: publishers }, async () => {
+    while (next < total) {
+      const i = next++;
+      await publish(i);
+    }
+  }));
+  return total / ((performance.now() - t0) / 1000);
+}
+
+const recipients = Array.from({ length: FANOUT_RECIPIENTS }, (_, i) => `member-${i}`);
+
+interface Result {
+  ingest: number;
+  fanout: number;
+  /** `store` mode: p99 of this process's event-loop delay while ingesting, what every stream's delivery waits behind. */
+  loopP99Ms?: number;
+}
+
+async function storeScenario(backend: Backend): Promise<Result> {
+  const db = await freshDatabase(backend);
+  let store: NotificationStore | null = null;
+  try {
+    store = await openStore(db.url);
+    await store.migrate();
+    const publisher = new NotificationPublisher(store, new MemoryBus(), new Metrics());
+    const one = (i: number) => toPublishRequest({ recipients: [`user-${i % 10_000}`], type: 'bench', content: `ingest ${i}` }, 'bench', LIMITS);
+    await concurrentPublishes(async (i) => { await publisher.publish(one(i), 'http'); }, 500, PUBLISHERS); // warm-up
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const ingest = await concurrentPublishes(async (i) => { await publisher.publish(one(i), 'http'); }, PUBLISHES, PUBLISHERS);
+    loop.disable();
+    // 5 timed publishes, the last 3 count (the first ones create the topic rows).
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const request = toPublishRequest({ recipients, type: 'bench', content: `fan-out ${i}` }, 'bench', LIMITS);
+      const t0 = performance.now();
+      await publisher.publish(request, 'http');
+      times.push(performance.now() - t0);
+    }
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), loopP99Ms: loop.percentile(99) / 1e6 };
+  } finally {
+    await store?.close();
+    await db.drop();
+  }
+}
+
+async function httpScenario(backend: Backend): Promise<Result> {
+  const db = await freshDatabase(backend);
+  const herald = await startHerald({
+    env: {
+      HERALD_DATABASE_URL: db.url, HERALD_LOG_LEVEL: 'info', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000',
+      ...(process.env.BENCH_CPU_PROF_DIR ? { NODE_OPTIONS: `--import=${fileURLToPath(new URL('./ingest-cpu-profile.js', import.meta.url))}`, BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
+    },
+  });
+  try {
+    const token = await herald.token('bench-publisher', { scope: 'publish' });
+    const post = async (body: unknown) => {
+      const res = await herald.publish(body, token);
+      if (res.status !== 202) throw new Error(`publish answered ${res.status}: ${JSON.stringify(res.body)}`);
+    };
+    const one = (i: number) => ({ recipients: [`user-${i % 10_000}`], type: 'bench', content: `ingest ${i}` });
+    await concurrentPublishes((i) => post(one(i)), 500, PUBLISHERS);
+    const ingest = await concurrentPublishes((i) => post(one(i)), PUBLISHES, PUBLISHERS);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await post({ recipients, type: 'bench', content: `fan-out ${i}` });
+      times.push(performance.now() - t0);
+    }
+    // A clean exit, so the server writes its CPU profile.
+    if (process.env.BENCH_CPU_PROF_DIR) await herald.kill('SIGTERM');
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000) };
+  } finally {
+    await herald.stop();
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  loadServicesEnv();
+  const args = process.argv.slice(2);
+  const mode = args.includes('http') ? 'http' : 'store';
+  const backends = (['sqlite', 'postgres'] as const).filter((b) => args.includes(b));
+  for (const backend of backends.length > 0 ? backends : (['sqlite', 'postgres'] as const)) {
+    const runs: Result[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const result = mode === 'http' ? await httpScenario(backend) : await storeScenario(backend);
+      runs.push(result);
+      console.log(JSON.stringify({ mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout), loopP99Ms: result.loopP99Ms }));
+    }
+    console.log(`${mode} ${backend}: ${PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.ingest)))} notifications/s; ` +
+      `${FANOUT_RECIPIENTS}-recipient publish, median ${Math.round(median(runs.map((r) => r.fanout)))} stored notifications/s` +
+      (mode === 'store' ? `; event-loop delay p99 while ingesting, median ${median(runs.map((r) => r.loopP99Ms ?? NaN)).toFixed(1)} ms` : ''));
+  }
+}
+
+await main();

@@ -1,0 +1,108 @@
+// The SQLite publish writer run on its own thread (sqlite-worker.ts), seen from the server.
+import { Worker } from 'node:worker_threads';
+import { HeraldError, type ErrorCode } from '../errors.js';
+import type { BatchWriter, Outcome } from './group-commit.js';
+import { newNotification, targetsOf } from './rows.js';
+import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
+
+export type WriterRequest = { kind: 'write'; id: number; requests: readonly PublishRequest[] } | { kind: 'close' };
+type WireError = { herald: boolean; code: string | undefined; message: string };
+/**
+ * A new publish crosses back as its ids and numbers only: the server has the request and
+ * builds the notifications itself, instead of the thread copying each one over.
+ */
+type WireOutcome =
+  | { ok: true; written: { ids: string[]; seqs: number[]; createdAt: string } }
+  | { ok: true; replayed: TopicEvent[] }
+  | { ok: false; error: WireError };
+type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; error: WireError };
+
+/** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
+export function encodeError(err: unknown): WireError {
+  if (err instanceof HeraldError) return { herald: true, code: err.code, message: err.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  return { herald: false, code: typeof code === 'string' ? code : undefined, message: err instanceof Error ? err.message : String(err) };
+}
+
+function decodeError(wire: WireError): Error {
+  if (wire.herald) return new HeraldError(wire.code as ErrorCode, wire.message);
+  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code });
+}
+
+export function encodeOutcomes(outcomes: Outcome<PublishResult>[]): WireOutcome[] {
+  return outcomes.map((o): WireOutcome => {
+    if (!o.ok) return { ok: false, error: encodeError(o.error) };
+    if (o.value.replayed) return { ok: true, replayed: o.value.events };
+    const events = o.value.events;
+    return { ok: true, written: { ids: events.map((e) => e.notification.id), seqs: events.map((e) => e.seq), createdAt: events[0]?.notification.created_at ?? '' } };
+  });
+}
+
+function decodeOutcome(wire: WireOutcome, request: PublishRequest): Outcome<PublishResult> {
+  if (!wire.ok) return { ok: false, error: decodeError(wire.error) };
+  if ('replayed' in wire) return { ok: true, value: { events: wire.replayed, replayed: true } };
+  const { ids, seqs, createdAt } = wire.written;
+  // Parsed from its JSON, like the stored copy a reader gets back.
+  const data = request.data === null ? null : (JSON.parse(JSON.stringify(request.data)) as Record<string, unknown>);
+  const events = targetsOf(request).map(({ topic, recipient }, i): TopicEvent => ({
+    topic,
+    seq: seqs[i] as number,
+    notification: newNotification(ids[i] as string, recipient, topic, request, data, createdAt),
+  }));
+  return { ok: true, value: { events, replayed: false } };
+}
+
+export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishResult> {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, {
+    requests: readonly PublishRequest[];
+    resolve(outcomes: Outcome<PublishResult>[]): void;
+    reject(err: Error): void;
+  }>();
+  #next = 0;
+  #gone: Error | null = null;
+  readonly #exited: Promise<void>;
+
+  constructor(path: string, synchronous: 'full' | 'normal') {
+    this.#worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous } });
+    // Only a write in flight keeps the process alive, as a query on a socket would.
+    this.#worker.unref();
+    this.#worker.on('message', (answer: WriterAnswer) => {
+      const pending = this.#pending.get(answer.id);
+      if (!pending) return;
+      this.#pending.delete(answer.id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      if ('error' in answer) pending.reject(decodeError(answer.error));
+      else pending.resolve(answer.outcomes.map((o, i) => decodeOutcome(o, pending.requests[i] as PublishRequest)));
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('exit', () => {
+        this.#fail(new Error('the SQLite writer thread has stopped'));
+        resolve();
+      });
+    });
+  }
+
+  #fail(err: Error): void {
+    this.#gone ??= err;
+    for (const pending of this.#pending.values()) pending.reject(err);
+    this.#pending.clear();
+  }
+
+  write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
+    if (this.#gone) return Promise.reject(this.#gone);
+    return new Promise((resolve, reject) => {
+      const id = this.#next++;
+      this.#pending.set(id, { requests, resolve, reject });
+      this.#worker.ref();
+      this.#worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#gone) this.#worker.postMessage({ kind: 'close' } satisfies WriterRequest);
+    this.#worker.ref();
+    await this.#exited;
+  }
+}
