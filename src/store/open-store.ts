@@ -4,7 +4,6 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import { openSqliteHandle } from './sqlite-handle.js';
-import { SqliteThreadWriter } from './sqlite-thread-writer.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
@@ -88,18 +87,12 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   }
   const synchronous = options.sqliteSynchronous ?? 'full';
   const sqlite = await openSqliteHandle(path, synchronous);
-  // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
-  // stall the event loop that delivers to streams. The server's connection then reads
-  // beside it (WAL) and writes single statements (receipts, tickets), which wait for the
-  // writer's lock; no transaction on it may read and then write, which would fail when the
-  // writer commits in between.
-  const threaded = path !== ':memory:' && path !== '';
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
-  const writer = threaded
-    ? new SqliteThreadWriter(path, synchronous)
-    // An in-memory database exists only on this connection. Its batch runs synchronously
-    // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
-    : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
+  // Publishes are written in group-committed batches on this connection, synchronously while
+  // the batch holds Kysely's one connection: no other transaction can be open on it meanwhile.
+  // (A writer thread with its own connection would take the fsync off the event loop; it
+  // needs every read-then-write transaction on this connection to begin immediate first.)
+  const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
   return new KyselyNotificationStore(db, 'sqlite', writer);
 }
 
