@@ -100,6 +100,10 @@ export class StreamSession {
   #heldUpdates: UpdatePayload[] | null = [];
   #replaying = false;
   #corked = false;
+  /** A write returned false and no 'drain' has come since. */
+  #backpressured = false;
+  /** The write in progress is a replayed one, which waits for 'drain' instead of being cut. */
+  #paced = false;
   #drainWaiter: (() => void) | null = null;
 
   constructor(res: ServerResponse, options: SessionOptions) {
@@ -115,7 +119,10 @@ export class StreamSession {
     this.#cursor = new CursorFormat(options.epoch, options.audience);
     res.on('close', () => this.close('client'));
     res.on('error', () => this.close('error'));
-    res.on('drain', () => this.#wakeDrainWaiter());
+    res.on('drain', () => {
+      this.#backpressured = false;
+      this.#wakeDrainWaiter();
+    });
   }
 
   get user(): string {
@@ -172,9 +179,10 @@ export class StreamSession {
   /** Writes bytes; cuts the session when its unsent bytes pass the bound (it resumes by cursor). */
   write(chunk: string | Buffer): boolean {
     if (this.closed) return false;
-    this.#res.write(chunk);
+    // false: the chunk was queued in memory, and 'drain' will say when the queue is empty.
+    if (!this.#res.write(chunk)) this.#backpressured = true;
     this.lastWriteAt = this.#options.clock.now();
-    if (this.#res.writableLength > this.#options.bufferLimit) {
+    if (!this.#paced && this.#res.writableLength > this.#options.bufferLimit) {
       this.close('slow_consumer');
       return false;
     }
@@ -244,15 +252,22 @@ export class StreamSession {
             let replayed = 0;
             for (const event of events) {
               if (event.seq <= this.sentOn(topic)) continue;
+              // Paced by 'drain' below rather than cut at the bound: with Node's default
+              // high-water mark (64 KiB on Node 22+) a write can report backpressure only
+              // once the queue already holds as much as a small bound allows.
+              this.#paced = true;
               this.#send(encodeTopicEvent(event));
+              this.#paced = false;
               replayed += 1;
-              if (this.#res.writableNeedDrain) await this.#drained();
+              if (this.#backpressured) await this.#drained();
               if (this.closed) return;
             }
             if (replayed > 0) this.#options.onReplayed(replayed);
             if (events.length < STORE_PAGE) break;
           }
         }
+        if (this.#backpressured) await this.#drained();
+        if (this.closed) return;
         const held: EncodedEvent[] = this.#pending ?? [];
         this.#pending = null;
         if (this.#sendHeld(held)) return;
