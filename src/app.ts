@@ -16,11 +16,10 @@ import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
-import { inboxElementRoute } from './http/inbox-element-route.js';
+import { browserModuleRoutes } from './http/browser-modules.js';
 import { notificationRoutes } from './http/notification-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
-import { sdkRoute } from './http/sdk-route.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
 import type { Metrics } from './metrics.js';
@@ -129,8 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   publishRoute(app, deps);
   notificationRoutes(app, deps);
   devRoutes(app, deps);
-  sdkRoute(app);
-  inboxElementRoute(app);
+  browserModuleRoutes(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
   if (existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, {
