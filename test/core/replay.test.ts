@@ -158,3 +158,25 @@ test('an unchanged database resumes the same cursor without a reset', async (t) 
   assert.equal(event?.data.content, 'two');
   assert.equal(stream.of('reset').length, 0);
 });
+
+test('a cursor pointing at a notification retention has deleted gets reset; one still kept resumes', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'oldest' });
+  const purgedCursor = await readyCursor(herald.url, token);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'kept' });
+  const keptCursor = await readyCursor(herald.url, token);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'newest' });
+  // The oldest one only: retention deletes the oldest first, in batches.
+  assert.equal((await herald.store.retention().purgeNotifications(new Date(Date.now() + 60_000), 1)).notifications, 1);
+
+  const reset = await openStream(herald.url, token, { lastEventId: purgedCursor });
+  t.after(() => reset.close());
+  await reset.waitForEvents('reset', 1);
+  const resumed = await openStream(herald.url, token, { lastEventId: keptCursor });
+  t.after(() => resumed.close());
+  const [event] = await resumed.waitForEvents('notification', 1);
+  assert.equal(event?.data.content, 'newest');
+  assert.equal(resumed.of('reset').length, 0);
+});
