@@ -1,6 +1,7 @@
 // Group commit: publishes that arrive while a commit is running wait for it, then share
 // the next transaction and its one fsync. Each caller still learns its own outcome only
 // after that transaction has committed, so an accepted publish is as durable as before.
+import { isUnreachable } from '../errors.js';
 
 /** What one request of a batch came to: its answer, or an error for it alone. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
@@ -86,6 +87,7 @@ export class GroupCommit<Q, R> {
     try {
       outcomes = await this.writer.write(batch.map((item) => item.request));
     } catch (err) {
+      // The database is away: every request would fail alone too, so don't retry each.
       if (batch.length === 1 || isUnreachable(err)) {
         for (const item of batch) item.reject(err);
         return;
@@ -102,11 +104,4 @@ export class GroupCommit<Q, R> {
       else item.reject(outcome ? outcome.error : new Error('the batch writer answered too few outcomes'));
     });
   }
-}
-
-/** The database is away: every request of the batch would fail alone too, so don't retry each. */
-function isUnreachable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', 'SQLITE_BUSY'].includes(code)) ||
-    /connect|terminat|timeout/i.test(err instanceof Error ? err.message : '');
 }
