@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Connection } from 'rabbitmq-client';
-import pg from 'pg';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { openStream, type TestStream } from '../test/helpers/sse-client.js';
+import { withPg } from '../test/helpers/services.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { RESULTS_DIR, writeReport, type BenchResults, type RunRecord } from './report.js';
 
@@ -176,16 +176,6 @@ async function mixedRun(herald: HeraldProcess, stream: TestStream, ingestStreams
     await load;
     // Drained before the next scenario counts arrivals on the same streams.
     await waitAllDelivered(ingestStreams, before, published);
-  }
-}
-
-async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
   }
 }
 

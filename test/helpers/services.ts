@@ -37,7 +37,8 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
   };
 }
 
-async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` with a client connected to `url`, then ends the client. */
+export async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

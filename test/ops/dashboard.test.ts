@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { freePort } from '../helpers/cluster.js';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -45,17 +45,6 @@ function exportedNames(text: string): Set<string> {
     if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
   }
   return names;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 describe('dashboard and alert queries against a live Herald and Prometheus', () => {
