@@ -96,7 +96,7 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async unreadSnapshot(audience: Audience): Promise<UnreadSnapshot> {
     // One snapshot for both reads, so the stream can count exactly the events after it.
-    const tx = this.dialect === 'postgres' ? this.db.transaction().setIsolationLevel('repeatable read') : this.db.transaction();
+    const tx = this.dialect === 'postgres' ? this.db.transaction().setIsolationLevel('repeatable read') : this.db.transaction().setAccessMode('read only');
     return tx.execute(async (trx) => {
       const heads = await headsIn(trx, audience.topics);
       const unread = await countUnread(trx, audience);

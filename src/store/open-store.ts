@@ -1,9 +1,10 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import { openSqliteHandle } from './sqlite-handle.js';
+import { SqliteThreadWriter } from './sqlite-thread-writer.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
@@ -87,13 +88,42 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   }
   const synchronous = options.sqliteSynchronous ?? 'full';
   const sqlite = await openSqliteHandle(path, synchronous);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
-  // Publishes are written in group-committed batches on this connection, synchronously while
-  // the batch holds Kysely's one connection: no other transaction can be open on it meanwhile.
-  // (A writer thread with its own connection would take the fsync off the event loop; it
-  // needs every read-then-write transaction on this connection to begin immediate first.)
-  const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
+  // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
+  // stall the event loop that delivers to streams. This connection then reads beside it
+  // (WAL) and its write transactions begin immediate (see ImmediateWritesDialect).
+  const threaded = path !== ':memory:' && path !== '';
+  const db = new Kysely<Database>({ dialect: new ImmediateWritesDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
+  const writer = threaded
+    ? new SqliteThreadWriter(path, synchronous)
+    // An in-memory database exists only on this connection. Its batch runs synchronously
+    // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
+    : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
   return new KyselyNotificationStore(db, 'sqlite', writer);
+}
+
+/**
+ * Kysely begins SQLite transactions deferred. One that reads and then writes fails at once
+ * (SQLITE_BUSY, no waiting) when another connection, the writer thread, committed in
+ * between; beginning immediate takes the write lock first and waits for it instead. A
+ * transaction marked read only stays deferred: it reads a snapshot and never waits.
+ */
+class ImmediateWritesDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateWritesDriver(this.#config);
+  }
+}
+
+class ImmediateWritesDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'));
+  }
 }
 
 /** Distinct statements kept prepared: Kysely's queries are few shapes, but `in (…)` lists vary. */

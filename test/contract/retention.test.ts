@@ -90,6 +90,23 @@ for (const backend of backends) {
       assert.deepEqual((await store.listInbox(audience('bob'), ALL)).items, []);
     });
 
+    test('purges and the retention lease succeed while publishes commit beside them', async (t) => {
+      // On SQLite publishes commit on another connection (the writer thread): a purge that
+      // read its batch and then deleted it would fail whenever one committed in between.
+      const { store } = await backend.open(t);
+      for (let i = 0; i < 20; i++) await store.publish(request({ recipients: ['alice'], content: `seed${i}` }));
+      const future = new Date(Date.now() + 3_600_000);
+      const publishes = Array.from({ length: 400 }, (_, i) => store.publish(request({ recipients: [`u${i % 50}`], content: `c${i}` })));
+      let passes = 0;
+      for (let i = 0; i < 40; i++) {
+        await store.retention().purgeNotifications(future, 5);
+        assert.equal(await store.retention().exclusively(async () => 'held'), 'held');
+        passes++;
+      }
+      await Promise.all(publishes);
+      assert.equal(passes, 40);
+    });
+
     test('a purge deletes at most one batch', async (t) => {
       const { store } = await backend.open(t);
       for (let i = 0; i < 7; i++) await store.publish(request({ recipients: ['alice'], content: `n${i}` }));

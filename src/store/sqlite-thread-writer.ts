@@ -1,0 +1,86 @@
+// The SQLite publish writer run on its own thread (sqlite-worker.ts), seen from the server.
+import { Worker } from 'node:worker_threads';
+import { HeraldError, type ErrorCode } from '../errors.js';
+import type { BatchWriter, Outcome } from './group-commit.js';
+import type { PublishRequest, PublishResult } from './store.js';
+
+export type WriterRequest = { kind: 'write'; id: number; requests: readonly PublishRequest[] } | { kind: 'close' };
+type WireError = { herald: boolean; code: string | undefined; message: string };
+type WireOutcome = { ok: true; value: PublishResult } | { ok: false; error: WireError };
+type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; error: WireError };
+
+/** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
+export function encodeError(err: unknown): WireError {
+  if (err instanceof HeraldError) return { herald: true, code: err.code, message: err.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  return { herald: false, code: typeof code === 'string' ? code : undefined, message: err instanceof Error ? err.message : String(err) };
+}
+
+function decodeError(wire: WireError): Error {
+  if (wire.herald) return new HeraldError(wire.code as ErrorCode, wire.message);
+  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code });
+}
+
+export function encodeOutcomes(outcomes: Outcome<PublishResult>[]): WireOutcome[] {
+  return outcomes.map((o): WireOutcome => (o.ok ? o : { ok: false, error: encodeError(o.error) }));
+}
+
+function decodeOutcome(wire: WireOutcome): Outcome<PublishResult> {
+  return wire.ok ? wire : { ok: false, error: decodeError(wire.error) };
+}
+
+/**
+ * Publishes of a SQLite file commit on a thread with its own connection: a batch's commit
+ * waits for its fsync there, and the event loop that parses requests and delivers to
+ * streams goes on meanwhile. Batches go one at a time (the group commit waits for each).
+ */
+export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishResult> {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void }>();
+  #next = 0;
+  #gone: Error | null = null;
+  readonly #exited: Promise<void>;
+
+  constructor(path: string, synchronous: 'full' | 'normal') {
+    this.#worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous } });
+    // Only a write in flight keeps the process alive, as a query on a socket would.
+    this.#worker.unref();
+    this.#worker.on('message', (answer: WriterAnswer) => {
+      const pending = this.#pending.get(answer.id);
+      if (!pending) return;
+      this.#pending.delete(answer.id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      if ('error' in answer) pending.reject(decodeError(answer.error));
+      else pending.resolve(answer.outcomes.map(decodeOutcome));
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('exit', () => {
+        this.#fail(new Error('the SQLite writer thread has stopped'));
+        resolve();
+      });
+    });
+  }
+
+  #fail(err: Error): void {
+    this.#gone ??= err;
+    for (const pending of this.#pending.values()) pending.reject(err);
+    this.#pending.clear();
+  }
+
+  write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
+    if (this.#gone) return Promise.reject(this.#gone);
+    return new Promise((resolve, reject) => {
+      const id = this.#next++;
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.ref();
+      this.#worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#gone) this.#worker.postMessage({ kind: 'close' } satisfies WriterRequest);
+    this.#worker.ref();
+    await this.#exited;
+  }
+}
