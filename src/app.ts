@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import helmet from 'helmet';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
@@ -80,6 +80,20 @@ function securityHeaders(app: FastifyInstance): void {
   });
 }
 
+/**
+ * One access line per request, written once it is answered and carrying the request's
+ * fields too, instead of Fastify's two (incoming, completed): at thousands of publishes a
+ * second, log lines are a good part of what a request costs.
+ */
+class AccessLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 /** The HTTP application. It never listens by itself: main.ts does, tests inject or listen. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -90,7 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // reader stopped reading and would otherwise hold the process open forever.
     forceCloseConnections: true,
     // Elastic Common Schema's name for the id that ties a request's log lines together (src/log.ts).
-    logController: new LogController({ requestIdLogLabel: 'transaction.id' }),
+    logController: new AccessLog({ requestIdLogLabel: 'transaction.id' }),
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },

@@ -85,7 +85,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       paths: ['token', 'ticket', 'secret', 'config.jwtSecret', 'config.ticketSecret', 'headers.authorization', 'headers.cookie'],
       censor: REDACTED,
     },
-  }, destination);
+    // Written asynchronously (lines gather while a write is in flight) rather than one
+    // blocking write per line; pino flushes what is left when the process exits.
+  }, destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 export type { Logger };

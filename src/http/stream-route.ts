@@ -148,7 +148,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
     session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, retryHintMs(2000));
-    request.log.info({ connection: session.id, user: session.user }, 'stream opened');
+    request.log.info({ req: request, connection: session.id, user: session.user }, 'stream opened');
     try {
       await hub.open(session, rawCursor);
     } catch (err) {

@@ -23,7 +23,7 @@ describe('ECS logs', () => {
     await res.text();
     await waitFor(() => herald.logs.some((l) => l.includes('"request completed"') && l.includes('"status_code":200')), 'the response log line');
     lines = herald.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
-    requestLine = lines.find((l) => l.message === 'incoming request' && l.url?.path === '/v1/notifications') as Line;
+    requestLine = lines.find((l) => l.message === 'request completed' && l.url?.path === '/v1/notifications') as Line;
   });
   after(() => herald?.stop());
 
@@ -59,9 +59,13 @@ describe('ECS logs', () => {
     const id = requestLine['transaction.id'];
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(requestLine.http.request.id, id);
-    const response = lines.find((l) => l.message === 'request completed' && l['transaction.id'] === id) as Line;
-    assert.equal(response.http.response.status_code, 200);
-    assert.ok(response.event.duration > 0, 'event.duration in nanoseconds');
+  });
+
+  test('one access line per request, once answered, with its status and duration', () => {
+    const id = requestLine['transaction.id'];
+    assert.deepEqual(lines.filter((l) => l['transaction.id'] === id).map((l) => l.message), ['request completed']);
+    assert.equal(requestLine.http.response.status_code, 200);
+    assert.ok(requestLine.event.duration > 0, 'event.duration in nanoseconds');
   });
 
   test('the token sent in the query string and the cookie appears in no line', () => {
