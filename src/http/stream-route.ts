@@ -148,6 +148,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
     session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, retryHintMs(2000));
+    compactSentHead(res);
     request.log.info({ req: request, connection: session.id, user: session.user }, 'stream opened');
     try {
       await hub.open(session, rawCursor);
@@ -156,6 +157,21 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
       session.close('error');
     }
   });
+}
+
+/**
+ * Once the head is on the wire, a stream never reads its headers again, yet Node keeps
+ * them for the response's whole life: the map they were set in (~500 bytes with its
+ * entries) and the head text as it was concatenated (a rope of ~20 pieces, ~600 bytes more
+ * than the text). The map goes back to a fresh response's state (null, which Node's
+ * getters handle), and the text is kept flat. The map is found by its symbol's name: if a
+ * Node version names it otherwise, only the saving is lost.
+ */
+function compactSentHead(res: ServerResponse): void {
+  const map = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders');
+  if (map !== undefined) (res as unknown as Record<symbol, unknown>)[map] = null;
+  const sent = res as unknown as { _header?: unknown; _headerSent?: boolean };
+  if (sent._headerSent === true && typeof sent._header === 'string') sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
 }
 
 /**

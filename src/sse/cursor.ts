@@ -36,17 +36,26 @@ export function hash32(text: string): number {
 }
 
 /** Encodes and decodes the cursors of one audience (its group keys are computed once). */
+/** The last sequence per topic a cursor is made of (a Map, or a session's positions). */
+export interface SeqLookup {
+  get(topic: string): number | undefined;
+}
+
 export class CursorFormat {
   readonly #epoch: string;
   readonly #userTopic: string;
+  // Both only for an audience with groups: most streams have none, and two empty Maps per
+  // stream cost ~300 bytes of an idle stream's memory.
   /** Group topic -> its key in the cursor. */
-  readonly #keys = new Map<string, string>();
+  #keys: Map<string, string> | null = null;
   /** Key -> group topic. */
-  readonly #topics = new Map<string, string>();
+  #topics: Map<string, string> | null = null;
 
   constructor(epoch: string, audience: Audience) {
     this.#epoch = epoch;
-    this.#userTopic = userTopic(audience.user);
+    // The audience's own copy of the string, not a second one per stream.
+    const own = userTopic(audience.user);
+    this.#userTopic = audience.topics.find((topic) => topic === own) ?? own;
     const hashed = new Map<string, string[]>();
     for (const topic of audience.topics) {
       const name = groupName(topic);
@@ -65,13 +74,13 @@ export class CursorFormat {
   }
 
   #setKey(topic: string, key: string): void {
-    this.#keys.set(topic, key);
-    this.#topics.set(key, topic);
+    (this.#keys ??= new Map()).set(topic, key);
+    (this.#topics ??= new Map()).set(key, topic);
   }
 
-  encode(seqs: ReadonlyMap<string, number>, check: number): string {
+  encode(seqs: SeqLookup, check: number): string {
     let out = `${this.#epoch}.${seqs.get(this.#userTopic) ?? 0}.${seqs.get(BROADCAST) ?? 0}.k${(check >>> 0).toString(36)}`;
-    for (const [topic, key] of this.#keys) out += `.${key}:${seqs.get(topic) ?? 0}`;
+    if (this.#keys !== null) for (const [topic, key] of this.#keys) out += `.${key}:${seqs.get(topic) ?? 0}`;
     return out;
   }
 
@@ -89,8 +98,8 @@ export class CursorFormat {
       if (extra !== undefined || !key || !SEQ.test(seq ?? '')) return null;
       if (!key.startsWith('~') && !isValidGroupName(key)) return null;
       // Older cursors key every group by its full name.
-      const topic = this.#topics.get(key) ?? (key.startsWith('~') ? undefined : groupTopic(key));
-      if (topic === undefined || !this.#keys.has(topic)) foreign = true;
+      const topic = this.#topics?.get(key) ?? (key.startsWith('~') ? undefined : groupTopic(key));
+      if (topic === undefined || this.#keys?.has(topic) !== true) foreign = true;
       else seqs.set(topic, Number(seq));
     }
     return { epoch, seqs, check, foreign };

@@ -4,6 +4,7 @@ import type { Audience, NotificationStore, TopicEvent } from '../store/store.js'
 import type { Clock } from './clock.js';
 import { CursorFormat, hash32 } from './cursor.js';
 import { encodeComment, encodeEvent, notificationEventHead, notificationEventTail } from './encode.js';
+import { TopicPositions } from './topic-positions.js';
 import type { UnreadTracker } from './unread-tracker.js';
 
 export type CloseReason = 'client' | 'slow_consumer' | 'token_expired' | 'max_age' | 'drain' | 'reset' | 'refused' | 'error';
@@ -88,9 +89,8 @@ export class StreamSession {
   readonly #res: ServerResponse;
   readonly #options: SessionOptions;
   readonly #cursor: CursorFormat;
-  readonly #sent = new Map<string, number>();
-  /** hash32 of the last id sent per topic, and their XOR: the cursor's check. */
-  readonly #idHashes = new Map<string, number>();
+  /** The last sequence sent per topic and the hash32 of its id; #check is their XOR, the cursor's check. */
+  readonly #sent: TopicPositions;
   #check = 0;
   #tracker: UnreadTracker | null = null;
   #headersSent = false;
@@ -117,6 +117,7 @@ export class StreamSession {
     this.maxAgeAt = options.maxAgeAt;
     this.lastWriteAt = options.clock.now();
     this.#cursor = new CursorFormat(options.epoch, options.audience);
+    this.#sent = new TopicPositions(options.audience.topics);
     res.on('close', () => this.close('client'));
     res.on('error', () => this.close('error'));
     res.on('drain', () => {
@@ -166,10 +167,8 @@ export class StreamSession {
   /** Sets where each topic starts and the count, then writes `ready` (and `reset` when asked). */
   start(tracker: UnreadTracker, positions: ReadonlyMap<string, StartPosition>, reset: boolean, heartbeatMs: number): void {
     for (const [topic, position] of positions) {
-      this.#sent.set(topic, position.seq);
       const hash = position.id === null ? 0 : hash32(position.id);
-      this.#idHashes.set(topic, hash);
-      this.#check ^= hash;
+      this.#check ^= this.#sent.set(topic, position.seq, hash) ^ hash;
     }
     this.#tracker = tracker;
     this.writeEvent('ready', { connection_id: this.id, unread_count: this.unread, cursor: this.cursor(), heartbeat_ms: heartbeatMs }, true);
@@ -306,9 +305,7 @@ export class StreamSession {
 
   #send(event: EncodedEvent): void {
     this.#tracker?.onEvent(event.topic, event.seq);
-    this.#sent.set(event.topic, event.seq);
-    this.#check ^= (this.#idHashes.get(event.topic) ?? 0) ^ event.idHash;
-    this.#idHashes.set(event.topic, event.idHash);
+    this.#check ^= this.#sent.set(event.topic, event.seq, event.idHash) ^ event.idHash;
     // Corked until the end of this turn of the event loop: the shared head, this reader's
     // tail and any other event fanned out in the same turn leave in one writev.
     if (!this.#corked && this.#res.socket) {

@@ -7,11 +7,22 @@ import type { UnreadSnapshot } from '../store/store.js';
  */
 export class UnreadTracker {
   #unread: number;
-  readonly #counted: Map<string, number>;
+  // The highest sequence counted per topic, in slots parallel to #topics (an audience is a
+  // few topics; a Map per audience costs more memory than the scan costs time).
+  readonly #topics: string[];
+  readonly #counted: number[];
 
   constructor(snapshot: UnreadSnapshot) {
     this.#unread = snapshot.unread;
-    this.#counted = new Map(snapshot.heads);
+    this.#topics = [...snapshot.heads.keys()];
+    this.#counted = [...snapshot.heads.values()];
+  }
+
+  #slot(topic: string): number {
+    const slot = this.#topics.indexOf(topic);
+    if (slot !== -1) return slot;
+    this.#topics.push(topic);
+    return this.#counted.push(0) - 1;
   }
 
   get unread(): number {
@@ -20,10 +31,11 @@ export class UnreadTracker {
 
   /** A new notification at `seq` of `topic` reached this audience (repeats are harmless). */
   onEvent(topic: string, seq: number): void {
-    const counted = this.#counted.get(topic) ?? 0;
+    const slot = this.#slot(topic);
+    const counted = this.#counted[slot] as number;
     if (seq > counted) {
       this.#unread += seq - counted;
-      this.#counted.set(topic, seq);
+      this.#counted[slot] = seq;
     }
   }
 
@@ -31,10 +43,11 @@ export class UnreadTracker {
   onSnapshot(snapshot: UnreadSnapshot): void {
     let unread = snapshot.unread;
     for (const [topic, head] of snapshot.heads) {
-      const counted = this.#counted.get(topic) ?? 0;
+      const slot = this.#slot(topic);
+      const counted = this.#counted[slot] as number;
       // Events this node already counted but the snapshot predates are still unread.
       if (counted > head) unread += counted - head;
-      else this.#counted.set(topic, head);
+      else this.#counted[slot] = head;
     }
     this.#unread = unread;
   }
