@@ -1,7 +1,7 @@
 // One validation for every way in (HTTP and the queue), so both accept and refuse alike.
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isValidUserId } from '../auth/principal.js';
 import { SHARED_TOPIC_PATTERN } from '../domain/topics.js';
 import { HeraldError } from '../errors.js';
@@ -30,6 +30,8 @@ export interface PublishLimits {
   maxDataBytes: number;
 }
 
+// Compiled once: checking every publish by walking the schema cost a few % of a publish.
+const publishBody = TypeCompiler.Compile(PublishBody);
 const typePattern = new RegExp(NOTIFICATION_TYPE);
 const topicPattern = new RegExp(SHARED_TOPIC);
 
@@ -38,7 +40,7 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HeraldError('invalid_request', 'The body must be a JSON object.');
   }
-  const first = Value.Errors(PublishBody, body).First();
+  const first = publishBody.Check(body) ? undefined : publishBody.Errors(body).First();
   if (first) {
     const where = first.path === '' ? 'body' : first.path.slice(1).replace(/\//g, '.');
     throw new HeraldError('invalid_request', `${where}: ${first.message}.`);
