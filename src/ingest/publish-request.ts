@@ -83,7 +83,8 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
   return {
     publisher,
     idempotencyKey: input.idempotency_key ?? null,
-    requestHash: createHash('sha256').update(stableStringify(fields)).digest('base64url'),
+    // Compared only against an earlier use of the same idempotency key.
+    requestHash: input.idempotency_key === undefined ? '' : createHash('sha256').update(stableStringify(fields)).digest('base64url'),
     ...fields,
   };
 }

@@ -34,7 +34,7 @@ export interface PublishRequest {
   /** The publisher's identity (token sub or AMQP `publisher`), scope of the idempotency key. */
   publisher: string;
   idempotencyKey: string | null;
-  /** Hash of the canonical request body: same key + other body is a conflict. */
+  /** Hash of the canonical request body: same key + other body is a conflict. Empty without a key. */
   requestHash: string;
   /** Each recipient gets its own notification on its private topic `user:<id>`. */
   recipients: string[] | null;
