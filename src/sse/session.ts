@@ -160,6 +160,9 @@ export class StreamSession {
   sendHead(headers: Record<string, string>, retryMs: number): void {
     if (this.closed || this.#headersSent) return;
     this.#headersSent = true;
+    // The body runs until the connection closes (HTTP/1.1 allows it; Node then sends
+    // `Connection: close`), not in chunks: chunked framing made every write four.
+    this.#res.useChunkedEncodingByDefault = false;
     this.#res.writeHead(200, headers);
     this.write(encodeEvent({ retry: retryMs }));
   }
