@@ -16,8 +16,8 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: start the test services with scripts/services/up.sh, ` +
-      'then `. .tmp/services.env` before running the tests (scripts/run-tests.mjs does both).');
+    throw new Error(`${name} is not set: scripts/run-tests.mjs starts the test services only for the files its NEEDS ` +
+      'table lists, so add this file there (or start them yourself: scripts/services/up.sh, then `. .tmp/services.env`).');
   }
   return value;
 }
