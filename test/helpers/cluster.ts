@@ -94,6 +94,7 @@ export async function startNginx(nodePorts: number[], listenPort?: number): Prom
       if (!exited) {
         const done = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        // A grace period for a clean exit, then the hard way: a bound, not a wait for an outcome.
         await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 3000))]);
         if (!exited) child.kill('SIGKILL');
       }

@@ -101,6 +101,7 @@ export async function lockServices(t: TestContext, timeoutMs = 600_000): Promise
       try { holder = Number(readFileSync(join(LOCK_DIR, 'pid'), 'utf8')); } catch { /* being written */ }
       if (holder && !alive(holder)) rmSync(LOCK_DIR, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new Error(`the test services stayed locked by pid ${holder} for ${timeoutMs} ms`);
+      // Polls the lock another process holds (a directory has no event to wait on).
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
