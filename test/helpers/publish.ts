@@ -5,23 +5,28 @@ import assert from 'node:assert/strict';
 
 export interface PublishAnswer {
   status: number;
+  headers: Headers;
   // The answer's JSON (its text when not JSON), of any shape: tests assert on the fields
   // they expect.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 
-/** POST /v1/notifications at `baseUrl` with `token` as the Bearer token. */
-export async function publish(baseUrl: string, token: string, body: unknown): Promise<PublishAnswer> {
+/**
+ * POST /v1/notifications at `baseUrl` with `token` as the Bearer token. `signal` bounds a
+ * publish that must not hang (e.g. `AbortSignal.timeout(10_000)`); it then throws.
+ */
+export async function publish(baseUrl: string, token: string, body: unknown, options: { signal?: AbortSignal } = {}): Promise<PublishAnswer> {
   const res = await fetch(`${baseUrl}/v1/notifications`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
+    signal: options.signal,
   });
   const text = await res.text();
   let parsed: unknown = null;
   try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
-  return { status: res.status, body: parsed };
+  return { status: res.status, headers: res.headers, body: parsed };
 }
 
 /** Publishes through `target` (a Herald process) and fails unless it is accepted (202). */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Connection } from 'rabbitmq-client';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { publish } from '../helpers/publish.js';
 import { createAmqpVhost, createPgDatabase, lockServices, queueDepth, rabbitmqctl, serviceCtl } from '../helpers/services.js';
 import { ResumingSubscriber } from '../helpers/subscriber.js';
 import { waitFor } from '../helpers/wait.js';
@@ -73,14 +74,10 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
       const user = USERS[(index + n) % USERS.length] as string;
       const outcome: Outcome = { user, accepted: false };
       outcomes.set(key, outcome);
-      const body = JSON.stringify({ recipients: [user], type: 'fault.test', content: key, idempotency_key: key });
+      const body = { recipients: [user], type: 'fault.test', content: key, idempotency_key: key };
       for (let attempt = 1; attempt <= MAX_ATTEMPTS && !aborted; attempt++) {
         try {
-          const res = await fetch(`${cluster.nginx.url}/v1/notifications`, {
-            method: 'POST', headers: { authorization: `Bearer ${publishToken}`, 'content-type': 'application/json' }, body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          await res.text();
+          const res = await publish(cluster.nginx.url, publishToken, body, { signal: AbortSignal.timeout(10_000) });
           if (res.status === 202) {
             outcome.accepted = true;
             break;
