@@ -1,5 +1,7 @@
 // A table of hostile inputs against real Herald processes, each with its exact expected
-// answer. The run writes the table into docs/security.md.
+// answer; `npm run docs` writes the table into docs/security.md. Each row sets up what it
+// needs (its own streams, publishes and counters), so any one row passes run alone with
+// --test-name-pattern and the rows may run in any order.
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
