@@ -10,7 +10,7 @@ export interface RawResponse {
   body: string;
 }
 
-/** Sends `request` as-is and reads until `done(text)` or the server closes. */
+/** Sends `request` as-is and reads until `done(text)`, the server closes, or `timeoutMs` bounds a server that keeps the connection open. */
 export async function rawExchange(port: number, request: Buffer | string, done: (text: string) => boolean = () => false, timeoutMs = 5000): Promise<RawResponse> {
   const socket = connect(port, '127.0.0.1');
   const chunks: Buffer[] = [];
