@@ -11,7 +11,7 @@
 // State lives in .tmp/cluster/ (HERALD_CLUSTER_DIR): cluster.json (pid and port of the
 // running cluster), cluster.env (HERALD_URL, HERALD_JWT_SECRET and HERALD_CLUSTER_AMQP_URL
 // for the CLI), node-<i>.log.
-/* global fetch, setTimeout */
+/* global fetch */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -62,21 +62,17 @@ function running() {
   }
 }
 
-async function waitUntil(condition, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return true;
-}
+// The test helpers (compiled by `npm run build`) are this script's toolkit too, so the
+// cluster you try is the one the tests run.
+const helpers = join(root, 'dist', 'test', 'helpers');
+const { waitFor } = await import(join(helpers, 'wait.js')).catch(() => fail('dist/ is missing: run npm run build first'));
 
 if (values.down) {
   const cluster = running();
   if (cluster) {
     // The running cluster.mjs stops its nodes and nginx and drops its database on SIGTERM.
     process.kill(cluster.pid, 'SIGTERM');
-    if (!(await waitUntil(() => !alive(cluster.pid), 60_000))) {
+    if (!(await waitFor(() => !alive(cluster.pid), 'the cluster to stop', 60_000).catch(() => false))) {
       fail(`the cluster (pid ${cluster.pid}) did not stop within 60 s; stop it with kill ${cluster.pid}, then run --down again`);
     }
     console.log(`cluster stopped: nodes and nginx on port ${cluster.port} (pid ${cluster.pid})`);
@@ -124,9 +120,7 @@ for (const line of readFileSync(servicesEnv, 'utf8').split('\n')) {
   if (match) process.env[match[1]] = match[2];
 }
 
-// Reuses the test helpers (compiled by `npm run build`), so the cluster you try is the one the tests run.
-const helpers = join(root, 'dist', 'test', 'helpers');
-const { startCluster } = await import(join(helpers, 'cluster.js')).catch(() => fail('dist/ is missing: run npm run build first'));
+const { startCluster } = await import(join(helpers, 'cluster.js'));
 const { createAmqpVhost, createPgDatabase } = await import(join(helpers, 'services.js'));
 const { mintToken } = await import(join(root, 'dist', 'src', 'auth', 'jwt.js'));
 

@@ -1,8 +1,32 @@
-// Runs every compiled test file under dist/ with node's test runner, after starting the
-// PostgreSQL and RabbitMQ the scale-out tests need (scripts/services/up.sh).
+// Runs the compiled test files under dist/ with node's test runner. Only when a chosen file
+// needs something besides Node (see NEEDS) does it install the system packages and, for
+// PostgreSQL and RabbitMQ, start them once for the whole run (scripts/services/up.sh).
+//
+//   node scripts/run-tests.mjs                  every test file
+//   node scripts/run-tests.mjs e2e unit/cursor  the files whose path contains one of these
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+/**
+ * The one place that says which test files need what besides Node, by path prefix under
+ * dist/. A file that is not listed needs nothing: it runs with no package installed and no
+ * service started. A file that uses a service without being listed here fails and says
+ * what is missing (test/helpers/services.ts), so a missing line cannot go unnoticed.
+ */
+const NEEDS = {
+  'dist/test/contract/': ['postgres'],
+  'dist/test/ops/retention-load.test': ['postgres'],
+  'dist/test/ops/overload.test': ['rabbitmq'],
+  'dist/test/ops/queue-metrics.test': ['rabbitmq'],
+  'dist/test/ops/cli-services.test': ['postgres', 'rabbitmq'],
+  'dist/test/ops/alerts.test': ['prometheus'],
+  'dist/test/ops/dashboard.test': ['prometheus'],
+  'dist/test/scaleout/': ['postgres', 'rabbitmq', 'nginx'],
+  'dist/test/browser/': ['chromium'],
+};
+/** Needs met by starting scripts/services/up.sh (the others only by installed packages). */
+const SERVICES = new Set(['postgres', 'rabbitmq']);
 
 function find(dir) {
   let out = [];
@@ -14,6 +38,10 @@ function find(dir) {
     else if (name.endsWith('.test.js')) out.push(path);
   }
   return out;
+}
+
+function needsOf(file) {
+  return Object.entries(NEEDS).filter(([prefix]) => file.startsWith(prefix)).flatMap(([, needs]) => needs);
 }
 
 /** Starts the services and returns the variables up.sh wrote (export NAME='value' lines). */
@@ -40,14 +68,16 @@ if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
-// A fresh machine gets PostgreSQL, RabbitMQ, nginx and Chromium from apt first (a no-op
-// when they are present), so `npm test` works for a newcomer as it does in CI.
-if (spawnSync('bash', ['scripts/install-system-deps.sh'], { stdio: 'inherit' }).status !== 0) {
+const needs = new Set(files.flatMap(needsOf));
+// A fresh machine gets PostgreSQL, RabbitMQ, nginx, Chromium and Prometheus from apt first
+// (a no-op when they are present), so `npm test` works for a newcomer as it does in CI.
+if (needs.size > 0 && spawnSync('bash', ['scripts/install-system-deps.sh'], { stdio: 'inherit' }).status !== 0) {
   console.error('could not install the system packages the tests need (scripts/install-system-deps.sh needs root or sudo)');
   process.exit(1);
 }
-const env = { ...process.env, ...startServices() };
+const withServices = [...needs].some((need) => SERVICES.has(need));
+const env = { ...process.env, ...(withServices ? startServices() : {}) };
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit', env });
 // Leave no service running behind the suite, unless asked to keep them for another run.
-if (!process.env.HERALD_KEEP_SERVICES) spawnSync('bash', ['scripts/services/down.sh'], { stdio: 'inherit' });
+if (withServices && !process.env.HERALD_KEEP_SERVICES) spawnSync('bash', ['scripts/services/down.sh'], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

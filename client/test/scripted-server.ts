@@ -75,11 +75,5 @@ export function notification(id: string, unread = 1): Record<string, unknown> {
   };
 }
 
-/** Polls `condition` until it holds, failing after `timeoutMs` with `what`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+// The one wait of the tests, also under this module's name for the client tests.
+export { waitFor } from '../../test/helpers/wait.js';

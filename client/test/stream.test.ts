@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { HeraldStream, type HeraldStreamOptions } from '../src/stream.js';
 import type { HeraldError, NotificationEvent, StreamState } from '../src/types.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
 import {
   notification,
   readyEvent,
@@ -68,6 +70,7 @@ test('resumes from the cursor after a drop mid-event: nothing lost, nothing twic
 });
 
 test('a retry: that is not all ASCII digits is ignored; a valid one is kept', async (t) => {
+  const clock = new ManualClock();
   const { server, stream } = await observe(t, [
     (_req, res) => {
       sseHead(res);
@@ -77,14 +80,17 @@ test('a retry: that is not all ASCII digits is ignored; a valid one is kept', as
       sseHead(res);
       res.write(readyEvent('e.0'));
     },
-  ]);
-  await waitFor(() => server.requests.length === 2, 'a reconnect');
+  // random 0: the backoff draws its floor, which is the server's hint.
+  ], { clock, random: () => 0 });
+  await waitFor(() => stream.state === 'reconnecting', 'the stream to end');
   assert.equal(stream.backoff.retryHintMs, 20);
-  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
-  assert.ok(gap >= 15 && gap < 2000, `reconnected after ${gap} ms, expected about 20 ms`);
+  assert.deepEqual(clock.pending(), [20], 'the reconnect waits the 20 ms hint');
+  clock.advance(20);
+  await waitFor(() => server.requests.length === 2, 'a reconnect');
 });
 
 test('503 with Retry-After waits that long, then a 200 opens the stream', async (t) => {
+  const clock = new ManualClock();
   const { server, stream, errors } = await observe(t, [
     (_req, res) => {
       res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/json' });
@@ -94,11 +100,14 @@ test('503 with Retry-After waits that long, then a 200 opens the stream', async 
       sseHead(res);
       res.write(readyEvent('e.0'));
     },
-  ]);
+  ], { clock });
+  await waitFor(() => stream.state === 'reconnecting', 'the 503');
+  assert.deepEqual(clock.pending(), [1000], 'the reconnect waits what Retry-After said');
+  clock.advance(999);
+  assert.equal(server.requests.length, 1, 'no request before Retry-After has passed');
+  clock.advance(1);
   await waitFor(() => stream.state === 'open', 'open after the 503');
   assert.equal(server.requests.length, 2);
-  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
-  assert.ok(gap >= 990, `reconnected after ${gap} ms, Retry-After said 1000`);
   assert.equal(errors[0]?.code, 'unavailable');
   assert.equal(errors[0]?.status, 503);
 });
@@ -133,35 +142,40 @@ test('a 401 makes the SDK ask the token provider again; the fresh token connects
 for (const status of [401, 403]) {
   test(`a ${status} that a fresh token cannot fix closes the stream for good`, async (t) => {
     let asked = 0;
+    const clock = new ManualClock();
     const { server, states, errors } = await observe(
       t,
       [(_req, res) => void res.writeHead(status).end()],
       {
+        clock,
         getToken: () => {
           asked += 1;
           return `token-${asked}`;
         },
       },
     );
-    await waitFor(() => states.at(-1) === 'closed', 'closed');
+    // The retry with a fresh token is scheduled on the clock: let it fire.
+    await waitFor(() => states.at(-1) === 'closed' || (clock.fireNext(), false), 'closed');
     assert.equal(server.requests.length, 2);
     assert.equal(asked, 2);
     assert.equal(errors.at(-1)?.status, status);
     assert.deepEqual(states, ['connecting', 'reconnecting', 'closed']);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(server.requests.length, 2, 'no retry after the terminal state');
+    // Closed with no timer pending and no request in flight: nothing can ever retry.
+    assert.deepEqual(clock.pending(), [], 'no retry scheduled after the terminal state');
   });
 }
 
 test('204 closes the stream for good', async (t) => {
-  const { server, states, errors } = await observe(t, [(_req, res) => void res.writeHead(204).end()]);
+  const clock = new ManualClock();
+  const { server, states, errors } = await observe(t, [(_req, res) => void res.writeHead(204).end()], { clock });
   await waitFor(() => states.at(-1) === 'closed', 'closed');
   assert.equal(errors[0]?.code, 'no_content');
-  await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(server.requests.length, 1);
+  assert.deepEqual(clock.pending(), [], 'no retry scheduled');
 });
 
 test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) => {
+  const clock = new ManualClock();
   const { server, errors, states } = await observe(t, [
     (_req, res) => {
       sseHead(res);
@@ -171,28 +185,41 @@ test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) 
       sseHead(res);
       res.write(readyEvent('e.0', 15_000));
     },
-  ]);
-  await waitFor(() => server.requests.length === 2, 'a reconnect after the silence');
-  const gap = (server.requests[1]?.at ?? 0) - (server.requests[0]?.at ?? 0);
-  assert.ok(gap >= 100, `the watchdog fired after ${gap} ms, before 2.5 × 40 ms`);
+  ], { clock });
+  // ready announced 40 ms heartbeats: the watchdog is set to 2.5 × 40 ms.
+  await waitFor(() => states.at(-1) === 'open' && clock.pending().includes(100), 'the watchdog armed for 100 ms');
+  clock.advance(99);
+  assert.equal(server.requests.length, 1, 'still connected 1 ms before the watchdog');
+  assert.equal(errors.length, 0);
+  clock.advance(1);
   assert.equal(errors[0]?.code, 'heartbeat_timeout');
+  // The reconnect waits out its backoff on the same clock.
+  await waitFor(() => server.requests.length === 2 || (clock.fireNext(), false), 'a reconnect after the silence');
   assert.equal(server.requests[1]?.headers['last-event-id'], 'e.0');
   await waitFor(() => states.at(-1) === 'open', 'open again');
 });
 
 test('heartbeat comments keep a quiet connection alive', async (t) => {
-  const { server } = await observe(t, [
+  const clock = new ManualClock();
+  let open: ServerResponse | null = null;
+  const { server, stream, errors } = await observe(t, [
     (_req, res) => {
       sseHead(res);
-      // Beats every 20 ms against a 250 ms watchdog (2.5 × 100 ms): a margin no loaded
-      // machine's event loop stalls eat, over a window ten times the heartbeat.
       res.write(readyEvent('e.0', 100));
-      const beat = setInterval(() => res.write(': hb\n\n'), 20);
-      res.on('close', () => clearInterval(beat));
+      open = res;
     },
-  ]);
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  ], { clock });
+  // A 250 ms watchdog (2.5 × 100 ms); each beat comes 200 ms after the last, four times.
+  await waitFor(() => stream.state === 'open' && clock.pending().includes(250), 'the watchdog armed for 250 ms');
+  for (let beat = 1; beat <= 4; beat += 1) {
+    clock.advance(200);
+    (open as ServerResponse | null)?.write(': hb\n\n');
+    await waitFor(() => clock.pending().includes(250), `heartbeat ${beat} to re-arm the watchdog`);
+  }
+  // 800 ms of clock time on a 250 ms watchdog, and the first connection still serves.
   assert.equal(server.requests.length, 1);
+  assert.equal(errors.length, 0);
+  assert.equal(stream.state, 'open');
 });
 
 test('reset is surfaced so the app refetches, and moves the cursor', async (t) => {
@@ -210,8 +237,9 @@ test('reset is surfaced so the app refetches, and moves the cursor', async (t) =
 });
 
 test('auth-expired: the client asks for a fresh token and comes straight back', async (t) => {
+  const clock = new ManualClock();
   const reasons: string[] = [];
-  const { server } = await observe(
+  const { server, stream } = await observe(
     t,
     [
       (_req, res) => {
@@ -225,6 +253,7 @@ test('auth-expired: the client asks for a fresh token and comes straight back', 
       },
     ],
     {
+      clock,
       minDelayMs: 5000,
       maxDelayMs: 5000,
       getToken: ({ reason }) => {
@@ -233,11 +262,17 @@ test('auth-expired: the client asks for a fresh token and comes straight back', 
       },
     },
   );
-  await waitFor(() => server.requests.length === 2, 'reconnect', 2000);
+  // Straight back: the retry is due at once, not after the 5 s backoff.
+  await waitFor(() => stream.state === 'reconnecting', 'the stream to end');
+  assert.deepEqual(clock.pending(), [0]);
+  clock.advance(0);
+  await waitFor(() => server.requests.length === 2, 'reconnect');
   assert.deepEqual(reasons, ['connect', 'expired']);
 });
 
 test('the backoff resets once a connection stayed open for the stable period', async (t) => {
+  const clock = new ManualClock();
+  let third: ServerResponse | null = null;
   const { server, stream } = await observe(
     t,
     [
@@ -246,19 +281,24 @@ test('the backoff resets once a connection stayed open for the stable period', a
       (_req, res) => {
         sseHead(res);
         res.write(readyEvent('e.0'));
-        setTimeout(() => res.end(), 150);
+        third = res;
       },
       (_req, res) => {
         sseHead(res);
         res.write(readyEvent('e.0'));
       },
     ],
-    { stableAfterMs: 50 },
+    { stableAfterMs: 50, clock },
   );
-  await waitFor(() => stream.state === 'open' && server.requests.length === 3, 'the third connection open');
+  // Two failures, each retried after its backoff on the clock.
+  await waitFor(() => (stream.state === 'open' && server.requests.length === 3) || (clock.fireNext(), false), 'the third connection open');
   assert.equal(stream.backoff.attempt, 2);
-  await waitFor(() => stream.backoff.attempt === 0, 'backoff reset after 50 ms open');
-  await waitFor(() => server.requests.length === 4 && stream.state === 'open', 'reconnect after the stable one ended');
+  clock.advance(49);
+  assert.equal(stream.backoff.attempt, 2, 'not yet stable 1 ms before the period');
+  clock.advance(1);
+  assert.equal(stream.backoff.attempt, 0, 'backoff reset after 50 ms open');
+  (third as ServerResponse | null)?.end();
+  await waitFor(() => (server.requests.length === 4 && stream.state === 'open') || (clock.fireNext(), false), 'reconnect after the stable one ended');
   assert.equal(stream.backoff.attempt, 1);
 });
 
@@ -312,15 +352,19 @@ test('a non-SSE 200 (a proxy error page) is retried, not parsed', async (t) => {
 });
 
 test('close() aborts the request and stops reconnecting', async (t) => {
+  const clock = new ManualClock();
+  let aborted = false;
   const { server, stream, states } = await observe(t, [
     (_req, res) => {
       sseHead(res);
       res.write(readyEvent('e.0'));
+      res.on('close', () => { aborted = true; });
     },
-  ]);
+  ], { clock });
   await waitFor(() => stream.state === 'open', 'open');
   stream.close();
   assert.deepEqual(states, ['connecting', 'open', 'closed']);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(() => aborted, 'the server to see the request end');
+  assert.deepEqual(clock.pending(), [], 'no reconnect scheduled');
   assert.equal(server.requests.length, 1);
 });

@@ -30,11 +30,6 @@ export async function launchChromium(t: TestContext): Promise<Browser> {
   return browser;
 }
 
-/** Polls `condition` until it holds, failing after `timeoutMs` with `what`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+// The one wait of the tests (test/helpers/wait.ts), also under this module's name for the
+// browser tests that import it from here.
+export { waitFor } from '../helpers/wait.js';

@@ -7,7 +7,9 @@ import { test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
-import { launchChromium, waitFor } from './chromium.js';
+import { publishAccepted } from '../helpers/publish.js';
+import { waitFor } from '../helpers/wait.js';
+import { launchChromium } from './chromium.js';
 import { startHostApp, type HostApp } from './inbox-element-host.js';
 
 const MAX_GZIPPED_BYTES = 25 * 1024;
@@ -30,11 +32,6 @@ async function setup(t: TestContext, user: string, options: { colorScheme?: 'lig
   const browser = await launchChromium(t);
   const context = await browser.newContext({ viewport: { width: 900, height: 640 }, colorScheme: options.colorScheme ?? 'light' });
   return { h, host, browser, context };
-}
-
-async function publish(h: HeraldProcess, body: Record<string, unknown>): Promise<void> {
-  const answer = await h.publish(body);
-  assert.equal(answer.status, 202, `publish answered ${answer.status}: ${JSON.stringify(answer.body)}`);
 }
 
 // Playwright's CSS locators pierce open shadow roots: these find the parts inside the element.
@@ -73,7 +70,7 @@ test('GET /herald-inbox.js is a JavaScript module any origin may load, under 25 
 
 test('the bell shows the unread count in its badge and its accessible name', async (t) => {
   const { h, host, context } = await setup(t, 'erin');
-  for (const content of ['one', 'two', 'three']) await publish(h, { recipients: ['erin'], type: 'alert', content });
+  for (const content of ['one', 'two', 'three']) await publishAccepted(h, { recipients: ['erin'], type: 'alert', content });
   const page = await openHostPage(context, host);
   await waitFor(async () => (await badge(page)) === '3', 'badge 3');
   await page.getByRole('button', { name: 'Notifications, 3 unread' }).waitFor();
@@ -87,7 +84,7 @@ test('a publish appears live in the open panel', async (t) => {
   await panel(page).waitFor();
   await page.locator('herald-inbox [part="empty"]', { hasText: 'No notifications' }).waitFor();
 
-  await publish(h, { recipients: ['frank'], type: 'deploy', title: 'Deploy finished', content: 'herald is live in eu-west' });
+  await publishAccepted(h, { recipients: ['frank'], type: 'deploy', title: 'Deploy finished', content: 'herald is live in eu-west' });
   await item(page, 'herald is live in eu-west').waitFor({ timeout: 10_000 });
   assert.equal(await item(page, 'herald is live in eu-west').getAttribute('data-status'), 'unread');
   assert.equal(await badge(page), '1');
@@ -97,8 +94,8 @@ test('a publish appears live in the open panel', async (t) => {
 test('mark-read in one tab updates the element in a second tab', async (t) => {
   const { h, host, context } = await setup(t, 'gina');
   const [a, b] = [await openHostPage(context, host), await openHostPage(context, host)];
-  await publish(h, { recipients: ['gina'], type: 'alert', content: 'read me in tab A' });
-  await publish(h, { recipients: ['gina'], type: 'alert', content: 'leave me unread' });
+  await publishAccepted(h, { recipients: ['gina'], type: 'alert', content: 'read me in tab A' });
+  await publishAccepted(h, { recipients: ['gina'], type: 'alert', content: 'leave me unread' });
   for (const page of [a, b]) await waitFor(async () => (await badge(page)) === '2', 'badge 2 in both tabs');
 
   await a.locator('herald-inbox [data-testid="bell"]').click();
@@ -112,7 +109,7 @@ test('mark-read in one tab updates the element in a second tab', async (t) => {
 test('mark-all-read empties the badge in both tabs', async (t) => {
   const { h, host, context } = await setup(t, 'hugo');
   const [a, b] = [await openHostPage(context, host), await openHostPage(context, host)];
-  for (const content of ['first', 'second']) await publish(h, { recipients: ['hugo'], type: 'alert', content });
+  for (const content of ['first', 'second']) await publishAccepted(h, { recipients: ['hugo'], type: 'alert', content });
   for (const page of [a, b]) await waitFor(async () => (await badge(page)) === '2', 'badge 2 in both tabs');
 
   await a.locator('herald-inbox [data-testid="bell"]').click();
@@ -134,7 +131,7 @@ test('two elements on a page and a second tab share one stream to Herald', async
   const two = await openHostPage(context, host, '/two');
   await state(two, 'open').nth(1).waitFor({ state: 'attached' });
   const other = await openHostPage(context, host);
-  await publish(h, { recipients: ['ivy'], type: 'alert', content: 'to every bell' });
+  await publishAccepted(h, { recipients: ['ivy'], type: 'alert', content: 'to every bell' });
   await waitFor(async () => (await two.locator('#side [data-testid="unread-count"]').textContent()) === '1', 'the second element counts it');
   await waitFor(async () => (await two.locator('#top [data-testid="unread-count"]').textContent()) === '1', 'the first element counts it');
   await waitFor(async () => (await badge(other)) === '1', 'the other tab counts it');
@@ -144,13 +141,13 @@ test('two elements on a page and a second tab share one stream to Herald', async
 test('the element reconnects after a Herald restart and shows what was missed once', async (t) => {
   const { h, host, context } = await setup(t, 'jack');
   const page = await openHostPage(context, host);
-  await publish(h, { recipients: ['jack'], type: 'alert', content: 'before the crash' });
+  await publishAccepted(h, { recipients: ['jack'], type: 'alert', content: 'before the crash' });
   await item(page, 'before the crash').waitFor({ state: 'attached' });
 
   await h.kill('SIGKILL');
   await state(page, 'reconnecting').waitFor({ state: 'attached', timeout: 10_000 });
   await h.restart();
-  await publish(h, { recipients: ['jack'], type: 'alert', content: 'while it was down' });
+  await publishAccepted(h, { recipients: ['jack'], type: 'alert', content: 'while it was down' });
   await state(page, 'open').waitFor({ state: 'attached', timeout: 30_000 });
   await item(page, 'while it was down').waitFor({ state: 'attached', timeout: 10_000 });
   assert.equal(await item(page, 'while it was down').count(), 1);
@@ -170,13 +167,13 @@ test('herald-notification fires once per notification, also across a reconnect',
   });
   const page = await openHostPage(context, host);
   const arrivals = () => page.evaluate(() => (window as unknown as { arrivals: string[] }).arrivals);
-  for (const content of ['a', 'b', 'c']) await publish(h, { recipients: ['kate'], type: 'alert', content });
+  for (const content of ['a', 'b', 'c']) await publishAccepted(h, { recipients: ['kate'], type: 'alert', content });
   await waitFor(async () => (await arrivals()).length === 3, 'three herald-notification events');
 
   // A reconnect replays from the cursor and refetches the list: neither may announce again.
   await h.restart();
   await state(page, 'open').waitFor({ state: 'attached', timeout: 30_000 });
-  await publish(h, { recipients: ['kate'], type: 'alert', content: 'd' });
+  await publishAccepted(h, { recipients: ['kate'], type: 'alert', content: 'd' });
   await waitFor(async () => (await arrivals()).includes('d'), 'the fourth event');
   assert.deepEqual(await arrivals(), ['a', 'b', 'c', 'd']);
 });
@@ -184,7 +181,7 @@ test('herald-notification fires once per notification, also across a reconnect',
 test('herald-click carries the notification and the example page navigates to data.url', async (t) => {
   const { h, host, context } = await setup(t, 'liam');
   const page = await openHostPage(context, host);
-  await publish(h, { recipients: ['liam'], type: 'comment', title: 'New comment', content: 'on project 42', data: { url: '/projects/42' } });
+  await publishAccepted(h, { recipients: ['liam'], type: 'comment', title: 'New comment', content: 'on project 42', data: { url: '/projects/42' } });
   await page.locator('herald-inbox [data-testid="bell"]').click();
   await item(page, 'on project 42').locator('[data-testid="open"]').click();
   await page.waitForURL(`${host.origin}/projects/42`);
@@ -197,7 +194,7 @@ test('herald-click carries the notification and the example page navigates to da
 
 test('keyboard only: Tab to the bell, Enter opens the panel, mark an item read, Escape closes', async (t) => {
   const { h, host, context } = await setup(t, 'mia');
-  await publish(h, { recipients: ['mia'], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 %' });
+  await publishAccepted(h, { recipients: ['mia'], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 %' });
   const page = await openHostPage(context, host);
   await waitFor(async () => (await badge(page)) === '1', 'badge 1');
 
@@ -243,8 +240,8 @@ async function seriousViolations(page: Page): Promise<AxeViolation[]> {
 
 async function openPanelWithItems(t: TestContext, user: string, colorScheme: 'light' | 'dark'): Promise<Page> {
   const { h, host, context } = await setup(t, user, { colorScheme });
-  await publish(h, { recipients: [user], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 % of its volume.' });
-  await publish(h, { recipients: [user], type: 'comment.mention', content: 'Dana mentioned you in the rollout plan' });
+  await publishAccepted(h, { recipients: [user], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 % of its volume.' });
+  await publishAccepted(h, { recipients: [user], type: 'comment.mention', content: 'Dana mentioned you in the rollout plan' });
   const page = await openHostPage(context, host);
   await waitFor(async () => (await badge(page)) === '2', 'badge 2');
   await page.locator('herald-inbox [data-testid="bell"]').click();
@@ -273,7 +270,7 @@ test('tokenProvider is asked again when the token expires, and the element stays
   const before = host.tokenRequests;
   await waitFor(() => host.tokenRequests > before, 'a second token request', 15_000);
   await state(page, 'open').waitFor({ state: 'attached', timeout: 15_000 });
-  await publish(h, { recipients: ['pia'], type: 'alert', content: 'after the new token' });
+  await publishAccepted(h, { recipients: ['pia'], type: 'alert', content: 'after the new token' });
   await item(page, 'after the new token').waitFor({ state: 'attached', timeout: 10_000 });
   assert.equal(await badge(page), '1');
 });
@@ -286,7 +283,7 @@ test('the token property works when set before the element is defined, and a fre
 <script type="module" src="http://127.0.0.1:8080/herald-inbox.js"></script>
 <herald-inbox server="http://127.0.0.1:8080"></herald-inbox>
 <script>document.querySelector('herald-inbox').token = ${JSON.stringify(await h.token('quinn'))};</script></html>`);
-  await publish(h, { recipients: ['quinn'], type: 'alert', content: 'already there' });
+  await publishAccepted(h, { recipients: ['quinn'], type: 'alert', content: 'already there' });
   const page = await openHostPage(context, host, '/fixed');
   await waitFor(async () => (await badge(page)) === '1', 'badge 1');
 
@@ -300,7 +297,7 @@ test('the token property works when set before the element is defined, and a fre
   await page.evaluate((token) => {
     (document.querySelector('herald-inbox') as HTMLElement & { token: string }).token = token;
   }, fresh);
-  await publish(h, { recipients: ['quinn'], type: 'alert', content: 'after the fresh token' });
+  await publishAccepted(h, { recipients: ['quinn'], type: 'alert', content: 'after the fresh token' });
   await item(page, 'after the fresh token').waitFor({ state: 'attached', timeout: 10_000 });
   assert.deepEqual(await page.evaluate(() => (window as unknown as { states: string[] }).states), []);
   assert.equal(await badge(page), '2');

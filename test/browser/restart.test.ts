@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { startHerald, type HeraldProcess } from '../helpers/herald.js';
+import { startHerald } from '../helpers/herald.js';
+import { publishAccepted } from '../helpers/publish.js';
 import { launchChromium } from './chromium.js';
 
 /** Publishes through the API and insists on 202 (durable). */
-async function publish(h: HeraldProcess, body: Record<string, unknown>): Promise<void> {
-  const answer = await h.publish(body);
-  assert.equal(answer.status, 202, `publish answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-}
-
 const state = (page: Page, text: string) =>
   page.locator('[data-testid="connection-state"]', { hasText: new RegExp(`^${text}$`) });
 const item = (page: Page, content: string) => page.locator('[data-testid="notification"]', { hasText: content });
@@ -22,14 +18,14 @@ test('kill -9 and restart: the page shows reconnecting, then open, and what was 
   await page.goto(`${h.url}/#token=${await h.token('dave')}`);
   await state(page, 'open').waitFor({ timeout: 10_000 });
 
-  await publish(h, { recipients: ['dave'], type: 'alert', content: 'before the crash' });
+  await publishAccepted(h, { recipients: ['dave'], type: 'alert', content: 'before the crash' });
   await item(page, 'before the crash').waitFor();
 
   await h.kill('SIGKILL');
   await state(page, 'reconnecting').waitFor({ timeout: 10_000 });
   await h.restart();
   // Published as soon as Herald is back, while the page is still in its backoff or resuming.
-  await publish(h, { recipients: ['dave'], type: 'alert', content: 'while it was down' });
+  await publishAccepted(h, { recipients: ['dave'], type: 'alert', content: 'while it was down' });
   await state(page, 'open').waitFor({ timeout: 30_000 });
   await item(page, 'while it was down').waitFor({ timeout: 10_000 });
 

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startHerald } from '../helpers/herald.js';
-import { launchChromium, waitFor } from './chromium.js';
+import { waitFor } from '../helpers/wait.js';
+import { launchChromium } from './chromium.js';
 
 test('a page imports /herald-client.js as an ES module and receives a published notification', async (t) => {
   const h = await startHerald();

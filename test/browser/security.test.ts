@@ -5,7 +5,8 @@ import { createServer } from 'node:http';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startHerald } from '../helpers/herald.js';
-import { launchChromium, waitFor } from './chromium.js';
+import { waitFor } from '../helpers/wait.js';
+import { launchChromium } from './chromium.js';
 
 const state = (page: Page, text: string) =>
   page.locator('[data-testid="connection-state"]', { hasText: new RegExp(`^${text}$`) });

@@ -9,7 +9,6 @@ import { test, type TestContext } from 'node:test';
 import { freePort } from '../helpers/cluster.js';
 import { CLI, startHerald } from '../helpers/herald.js';
 import { startProc } from '../helpers/proc.js';
-import { createAmqpVhost, requireEnv } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
 function herald(args: string[], env: Record<string, string> = {}, input?: string) {
@@ -127,35 +126,12 @@ test('publish --url at a dead port: exit 1, one line naming the URL', async () =
   assertOneLine(result.stderr, new RegExp(`^herald: cannot reach Herald at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is it running\\?`));
 });
 
-test('migrate on a missing PostgreSQL database: exit 1, one line naming the database', () => {
-  const url = new URL(requireEnv('HERALD_TEST_PG_URL'));
-  url.pathname = `/herald_missing_${randomBytes(4).toString('hex')}`;
-  const result = herald(['migrate'], { HERALD_DATABASE_URL: url.toString(), HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
-  assert.equal(result.status, 1);
-  assertOneLine(result.stderr, new RegExp(`^herald: cannot migrate postgres.*${url.pathname}: database "${url.pathname.slice(1)}" does not exist$`));
-});
-
 test('publish --data - reads the data object from stdin', async (t) => {
   const server = await startHerald();
   t.after(() => server.stop());
   const result = herald(['publish', '--to', 'alice', '--content', 'piped', '--data', '-'], { HERALD_JWT_SECRET: server.secret, HERALD_URL: server.url }, '{"order": 42, "lines": ["a", "b"]}\n');
   assert.equal(result.status, 0, result.stderr);
   assert.deepEqual(JSON.parse(result.stdout).notifications[0].data, { order: 42, lines: ['a', 'b'] });
-});
-
-test('publish --amqp sends the notification through RabbitMQ and Herald stores it', async (t) => {
-  const vhost = await createAmqpVhost();
-  t.after(() => vhost.drop());
-  const server = await startHerald({ env: { HERALD_AMQP_URL: vhost.url } });
-  t.after(() => server.stop());
-  const result = herald(['publish', '--amqp', vhost.url, '--to', 'alice', '--type', 'invoice.paid', '--content', 'Invoice 42 is paid', '--idempotency-key', 'invoice-42']);
-  assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout), { published: { exchange: 'herald.ingest', routing_key: 'notification', message_id: 'invoice-42' } });
-  const token = await server.token('alice');
-  await waitFor(async () => {
-    const page = await (await fetch(`${server.url}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).json() as { items: { content: string; type: string }[] };
-    return page.items.some((n) => n.content === 'Invoice 42 is paid' && n.type === 'invoice.paid');
-  }, 'the notification published through RabbitMQ to reach the inbox');
 });
 
 /**

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { MintOptions } from '../../src/auth/jwt.js';
 import { mintToken } from '../../src/auth/jwt.js';
 import { startHerald, type HeraldProcess } from './herald.js';
+import { publish, type PublishAnswer } from './publish.js';
 import { waitFor } from './wait.js';
 
 export const NGINX_TEMPLATE = fileURLToPath(new URL('../../../deploy/nginx/herald.conf', import.meta.url));
@@ -93,6 +94,7 @@ export async function startNginx(nodePorts: number[], listenPort?: number): Prom
       if (!exited) {
         const done = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        // A grace period for a clean exit, then the hard way: a bound, not a wait for an outcome.
         await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 3000))]);
         if (!exited) child.kill('SIGKILL');
       }
@@ -117,9 +119,8 @@ export interface Cluster {
   nginx: NginxProcess;
   secret: string;
   token(sub: string, options?: Partial<MintOptions>): Promise<string>;
-  /** POST /v1/notifications at a base URL (nginx or a node); `body` is the parsed JSON answer. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  publish(baseUrl: string, body: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** POST /v1/notifications at a base URL (nginx or a node); see publish.ts. */
+  publish(baseUrl: string, body: unknown, token?: string): Promise<PublishAnswer>;
   /** Waits until every node answers /readyz with 200. */
   ready(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -159,17 +160,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     nginx,
     secret,
     token,
-    async publish(baseUrl, body, publishToken) {
-      const res = await fetch(`${baseUrl}/v1/notifications`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${publishToken ?? (await token('publisher', { scope: 'publish' }))}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = null;
-      try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
-      return { status: res.status, body: parsed };
-    },
+    publish: async (baseUrl, body, publishToken) => publish(baseUrl, publishToken ?? (await token('publisher', { scope: 'publish' })), body),
     async ready(timeoutMs = 30_000) {
       let last = '';
       await waitFor(async () => {

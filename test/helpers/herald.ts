@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
+import { publish, type PublishAnswer } from './publish.js';
 import { waitFor } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/herald.js', import.meta.url));
@@ -20,10 +21,8 @@ export interface HeraldProcess {
   logs: string[];
   /** A token for `sub`; scope defaults to "subscribe publish". */
   token(sub: string, options?: Partial<MintOptions>): Promise<string>;
-  /** POST /v1/notifications with a publish token (of user "publisher" unless given). */
-  // The answer's JSON, of any shape: tests assert on the fields they expect.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  publish(body: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** POST /v1/notifications with a publish token (of user "publisher" unless given); see publish.ts. */
+  publish(body: unknown, token?: string): Promise<PublishAnswer>;
   /** Open streams, read from the herald_stream_connections metric. */
   connections(): Promise<number>;
   /** A metric's value from /metrics; `series` is the name with its labels, e.g. `x_total{code="y"}`. */
@@ -109,15 +108,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
     secret,
     logs,
     token: (sub, opts = {}) => mintToken(secret, { scope: 'subscribe publish', ...opts, sub, audience: env.HERALD_JWT_AUDIENCE ?? opts.audience, issuer: env.HERALD_JWT_ISSUER ?? opts.issuer }),
-    async publish(body, token) {
-      const res = await fetch(`${url}/v1/notifications`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token ?? (await herald.token('publisher', { scope: 'publish' }))}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
+    publish: async (body, token) => publish(url, token ?? (await herald.token('publisher', { scope: 'publish' })), body),
     connections: () => herald.metric('herald_stream_connections'),
     async metric(series) {
       const text = await (await fetch(`${url}/metrics`)).text();

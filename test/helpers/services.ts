@@ -16,8 +16,8 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: start the test services with scripts/services/up.sh, ` +
-      'then `. .tmp/services.env` before running the tests (scripts/run-tests.mjs does both).');
+    throw new Error(`${name} is not set: scripts/run-tests.mjs starts the test services only for the files its NEEDS ` +
+      'table lists, so add this file there (or start them yourself: scripts/services/up.sh, then `. .tmp/services.env`).');
   }
   return value;
 }
@@ -101,6 +101,7 @@ export async function lockServices(t: TestContext, timeoutMs = 600_000): Promise
       try { holder = Number(readFileSync(join(LOCK_DIR, 'pid'), 'utf8')); } catch { /* being written */ }
       if (holder && !alive(holder)) rmSync(LOCK_DIR, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new Error(`the test services stayed locked by pid ${holder} for ${timeoutMs} ms`);
+      // Polls the lock another process holds (a directory has no event to wait on).
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }

@@ -1,7 +1,8 @@
 // A stream reader that behaves like a well-made client: it keeps the last cursor and, when
 // the stream ends or cannot open (node killed, 502/503), reconnects with Last-Event-ID.
-// It records every notification with the time it arrived.
-import { createParser } from 'eventsource-parser';
+// It records every notification with the time it arrived. Each connection is one
+// openStream (sse-client.ts); this class only adds the reconnect loop.
+import { openStream, type RecordedEvent, type TestStream } from './sse-client.js';
 
 export interface ReceivedNotification {
   id: string;
@@ -24,8 +25,8 @@ export class ResumingSubscriber {
   lastId: string | undefined;
   open = false;
   onNotification: ((n: ReceivedNotification) => void) | null = null;
-  #stopped = false;
-  #controller: AbortController | null = null;
+  #stopped = new AbortController();
+  #stream: TestStream | null = null;
   #loop: Promise<void> | null = null;
 
   constructor(
@@ -40,59 +41,48 @@ export class ResumingSubscriber {
   }
 
   async #run(): Promise<void> {
-    while (!this.#stopped) {
-      const controller = new AbortController();
-      this.#controller = controller;
+    const signal = this.#stopped.signal;
+    while (!signal.aborted) {
       try {
-        const headers: Record<string, string> = { accept: 'text/event-stream', authorization: `Bearer ${await this.token()}` };
-        if (this.lastId) headers['last-event-id'] = this.lastId;
-        const res = await fetch(`${this.baseUrl}/v1/stream`, { headers, signal: controller.signal });
-        if (res.status !== 200 || !res.body) {
+        const stream = await openStream(this.baseUrl, await this.token(), { lastEventId: this.lastId, signal, onEvent: (e) => this.#onEvent(e) });
+        if (stream.status !== 200) {
           this.failedAttempts++;
-          await res.body?.cancel().catch(() => {});
         } else {
+          this.#stream = stream;
           this.connects++;
           this.open = true;
-          await this.#read(res.body);
+          await stream.ended;
         }
       } catch {
         this.failedAttempts++;
       } finally {
         this.open = false;
+        this.#stream = null;
       }
-      if (!this.#stopped) await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+      // A client's reconnect delay, jittered like the SDK's so that many subscribers do not
+      // come back at the same instant; not a wait in a test.
+      if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     }
   }
 
-  async #read(body: ReadableStream<Uint8Array>): Promise<void> {
-    const parser = createParser({
-      onEvent: (event) => {
-        if (event.id !== undefined) this.lastId = event.id;
-        if (event.event === 'reset') this.resets++;
-        if (event.event !== 'notification') return;
-        const data = JSON.parse(event.data) as { id: string; recipient: string | null; content: string };
-        const cursor = event.id ?? '';
-        const received = { id: data.id, recipient: data.recipient, content: data.content, seq: Number(cursor.split('.')[1]), cursor, at: Date.now() };
-        this.received.push(received);
-        this.onNotification?.(received);
-      },
-    });
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
-    } catch {
-      // reset by the peer or aborted: the loop reconnects
-    }
+  #onEvent(event: RecordedEvent): void {
+    if (event.id !== undefined) this.lastId = event.id;
+    if (event.event === 'reset') this.resets++;
+    if (event.event !== 'notification') return;
+    const data = event.data as { id: string; recipient: string | null; content: string };
+    const cursor = event.id ?? '';
+    const received = { id: data.id, recipient: data.recipient, content: data.content, seq: Number(cursor.split('.')[1]), cursor, at: Date.now() };
+    this.received.push(received);
+    this.onNotification?.(received);
   }
 
   /** Drops the current connection (the loop reconnects unless stopped). */
   reconnect(): void {
-    this.#controller?.abort();
+    this.#stream?.close();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#controller?.abort();
+    this.#stopped.abort();
     await this.#loop;
   }
 }

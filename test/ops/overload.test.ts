@@ -66,13 +66,10 @@ describe('overload shedding', () => {
   test('a publish gets 503 overloaded with Retry-After; the inbox still answers', async (t) => {
     await overload(t);
     const token = await herald.token('pat', { scope: 'publish subscribe' });
-    const res = await fetch(`${herald.url}/v1/notifications`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ recipients: ['pat'], type: 'load.test', content: 'refused' }),
-    });
+    const res = await herald.publish({ recipients: ['pat'], type: 'load.test', content: 'refused' }, token);
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '7');
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'overloaded');
+    assert.equal(res.body.error.code, 'overloaded');
     assert.equal((await fetch(`${herald.url}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   });
 

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { before, describe } from 'node:test';
 import { DEV_TOKENS_PER_MINUTE } from '../../src/http/dev-routes.js';
 import { CLI, type HeraldProcess } from '../helpers/herald.js';
+import { openStream } from '../helpers/sse-client.js';
 import { hostile } from './table.js';
-import { answer, rawExchange, recordStream } from './wire.js';
+import { answer, rawExchange } from './wire.js';
 
 export interface SecondPassContext {
   start(env: Record<string, string | undefined>): Promise<HeraldProcess>;
@@ -152,7 +153,7 @@ export function secondPass({ start, dir, remember, notes }: SecondPassContext): 
     });
     hostile('origin', 'two herald_token cookies on GET /v1/stream', '400 duplicate_cookie', async () => {
       const mallory = remember(await h.token('mallory', { scope: 'subscribe' }));
-      const s = await recordStream(h.url, '/v1/stream', { cookie: `herald_token=${mallory}; herald_token=${alice}` });
+      const s = await openStream(h.url, null, { headers: { cookie: `herald_token=${mallory}; herald_token=${alice}` } });
       s.close();
       return `${s.status} ${(s.errorBody as { error?: { code?: string } })?.error?.code ?? ''}`;
     });
@@ -204,9 +205,9 @@ export function secondPass({ start, dir, remember, notes }: SecondPassContext): 
       return `${summary(ok)} / ${summary(refused)}`;
     });
     hostile('headers', 'control: GET /v1/stream keeps its own headers', 'text/event-stream; charset=utf-8, no-cache, no-transform, X-Accel-Buffering no, nosniff', async () => {
-      const s = await recordStream(h.url, '/v1/stream', { authorization: `Bearer ${remember(await h.token('hdr', { scope: 'subscribe' }))}` });
+      const s = await openStream(h.url, null, { headers: { authorization: `Bearer ${remember(await h.token('hdr', { scope: 'subscribe' }))}` } });
       try {
-        await s.waitFor('ready', 1);
+        await s.waitForEvents('ready', 1);
         return `${s.headers.get('content-type')}, ${s.headers.get('cache-control')}, X-Accel-Buffering ${s.headers.get('x-accel-buffering')}, ${s.headers.get('x-content-type-options')}`;
       } finally { s.close(); }
     });
@@ -236,8 +237,9 @@ export function secondPass({ start, dir, remember, notes }: SecondPassContext): 
 
   describe('files on disk', () => {
     hostile('files', 'modes of a new data folder, database and development secret', 'data/ 0700, herald.db 0600, herald-dev-secret 0600', async () => {
-      // The dev-mode server of the first group created dev-data/ from nothing.
-      const data = join(dir, 'dev-data');
+      // A development-mode server creates the folder, database and secret from nothing.
+      const data = join(dir, 'fresh-data');
+      await start({ HERALD_JWT_SECRET: undefined, HERALD_DATABASE_URL: join(data, 'herald.db') });
       return `data/ ${octal(data)}, herald.db ${octal(join(data, 'herald.db'))}, herald-dev-secret ${octal(join(data, 'herald-dev-secret'))}`;
     });
     hostile('files', 'development secret file that is empty', 'exit 1: herald: <dir>/herald-dev-secret is empty: delete it to generate a new development secret', async () => {

@@ -13,9 +13,12 @@ export interface Row {
 }
 
 export const rows: Row[] = [];
+/** Every row declared, run or not. */
+export const declared: string[] = [];
 
 /** A table row: runs `run`, whose answer must equal `expected` exactly. */
 export function hostile(group: string, input: string, expected: string, run: () => Promise<string>): void {
+  declared.push(`${group}: ${input}`);
   test(`${group}: ${input}`, async () => {
     let actual: string;
     try {
