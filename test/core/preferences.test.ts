@@ -63,3 +63,25 @@ test('a change of preferences while a stream opens is held until ready and filte
   assert.deepEqual(order.slice(0, 3), ['ready', 'preferences.updated', 'notification']);
   assert.deepEqual(stream.of('preferences.updated')[0]?.data, { muted_types: ['promo'], unread_count: 1 });
 });
+
+test('a live broadcast of a muted type is dropped and the next one carries the exact count and a resumable cursor', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  assert.equal(await putPreferences(herald, token, ['promo']), 200);
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  await herald.publish({ topic: 'broadcast', type: 'alert', content: 'one' });
+  await herald.publish({ topic: 'broadcast', type: 'promo', content: 'muted' });
+  await herald.publish({ topic: 'broadcast', type: 'alert', content: 'two' });
+  const events = await stream.waitForEvents('notification', 2);
+  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), [['one', 1], ['two', 2]]);
+  assert.equal(await herald.metric('herald_replayed_total'), 0, 'the muted one did not make the stream read a gap from the store');
+  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
+  t.after(() => resumed.close());
+  await resumed.waitForEvents('ready', 1);
+  await herald.publish({ topic: 'broadcast', type: 'alert', content: 'three' });
+  assert.deepEqual((await resumed.waitForEvents('notification', 1)).map((e) => e.data.content), ['three']);
+  assert.equal(resumed.of('reset').length, 0);
+});
