@@ -174,11 +174,12 @@ export class KyselyNotificationStore implements NotificationStore {
     const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
     const readAt = what === 'read' ? now : null;
     // Reading implies seeing; seeing leaves read state alone; archived items are not in
-    // the inbox, so "all" leaves them as they are.
+    // the inbox, so "all" leaves them as they are, and so are muted ones (hidden from it).
     const result = await sql`
       insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
       select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
       where n.topic in (${topics}) ${bound}
+        and ${notMutedBy(audience.user)}
         and not exists (select 1 from receipts r where r.user_id = ${audience.user}
                         and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
       on conflict (user_id, notification_pk) do update set

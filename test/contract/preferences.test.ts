@@ -125,6 +125,17 @@ for (const backend of backends) {
       assert.equal(event?.critical, true);
     });
 
+    test('read-all leaves hidden topic notifications as they are', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      await store.publish(request({ topic: 'broadcast', type: 'promo', content: 'hidden' }));
+      await store.publish(request({ topic: 'broadcast', type: 'alert', content: 'shown' }));
+      assert.equal(await store.markAll(audience('alice'), 'read', null), 1);
+      await store.setMutedTypes('alice', []);
+      const unread = await store.listInbox(audience('alice'), { ...ALL, status: 'unread' });
+      assert.deepEqual(unread.items.map((n) => n.content), ['hidden']);
+    });
+
     test('a muted prefix with _ hides only the types it names, not those LIKE would match', async (t) => {
       const store = await backend.open(t);
       await store.setMutedTypes('alice', ['a_b.*']);
