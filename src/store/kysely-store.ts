@@ -209,6 +209,8 @@ export class KyselyNotificationStore implements NotificationStore {
       if (patterns.length === 0) return;
       await trx.insertInto('muted_types')
         .values(patterns.map((pattern) => ({ user_id: user, ...toMuteEntry(pattern) })))
+        // Two PUTs of one user at once (PostgreSQL): the later keeps both lists rather than failing.
+        .onConflict((oc) => oc.columns(['user_id', 'pattern']).doNothing())
         .execute();
     });
   }
@@ -259,8 +261,10 @@ async function headsIn(db: Kysely<Database>, topics: readonly string[]): Promise
 }
 
 async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[]> {
-  const rows = await db.selectFrom('muted_types').select('pattern').where('user_id', '=', user).orderBy('pattern').execute();
-  return rows.map((row) => row.pattern);
+  const rows = await db.selectFrom('muted_types').select('pattern').where('user_id', '=', user).execute();
+  // Sorted here, not by the database, whose collation may order `.`, `_` and `-` otherwise:
+  // the list reads back exactly as normalizeMutes answered it.
+  return rows.map((row) => row.pattern).sort();
 }
 
 /**

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { normalizeMutes } from '../../src/domain/preferences.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
@@ -67,6 +68,13 @@ for (const backend of backends) {
       await store.setMutedTypes('alice', ['digest']);
       assert.deepEqual(await store.mutedTypes('alice'), ['digest']);
       assert.deepEqual(await store.mutedTypes('bob'), ['alert']);
+    });
+
+    test('muted types read back in the order normalizeMutes answered them, whatever the collation', async (t) => {
+      const store = await backend.open(t);
+      const list = normalizeMutes(['ab', 'a_b', 'a.c', 'a-b', 'a.*']);
+      await store.setMutedTypes('alice', list);
+      assert.deepEqual(await store.mutedTypes('alice'), list);
     });
 
     test('usersMuting finds the recipients who muted a type exactly or by a prefix', async (t) => {
