@@ -29,7 +29,7 @@ async function once(): Promise<{ ms: number; cpuMs: number; deliveriesPerS: numb
   for (let i = 0; i < EVENTS; i++) {
     await herald.publisher.publish({
       publisher: 'bench', idempotencyKey: null, requestHash: 'x', recipients: null, topic: 'broadcast',
-      type: 'bench', title: null, content: `broadcast ${i} ${'z'.repeat(100)}`, data: null,
+      type: 'bench', title: null, content: `broadcast ${i} ${'z'.repeat(100)}`, data: null, critical: false,
     }, 'http');
   }
   const deadline = Date.now() + 120_000;

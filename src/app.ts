@@ -18,6 +18,7 @@ import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { browserModuleRoutes } from './http/browser-modules.js';
 import { notificationRoutes } from './http/notification-routes.js';
+import { preferenceRoutes } from './http/preference-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
 import { streamRoute } from './http/stream-route.js';
@@ -131,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       credentials: true,
       allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
       exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
-      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       maxAge: 600,
     });
   }
@@ -141,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   streamRoute(app, deps);
   publishRoute(app, deps);
   notificationRoutes(app, deps);
+  preferenceRoutes(app, deps);
   devRoutes(app, deps);
   browserModuleRoutes(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);

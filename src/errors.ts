@@ -2,6 +2,8 @@
 export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   invalid_cursor: { status: 400, message: 'The cursor is malformed.' },
+  too_many_mutes: { status: 400, message: 'At most 100 muted types.' },
+  invalid_mute_pattern: { status: 400, message: 'A muted type must be a notification type or a prefix ending in ".*".' },
   duplicate_cookie: { status: 400, message: 'More than one herald_token cookie was sent, so which account is meant is unclear; clear this site\'s cookies and sign in again.' },
   invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },

@@ -27,6 +27,12 @@ export type BusMessage =
       unread: number;
       heads: Array<[string, number]>;
       update: UpdatePayload;
+      /**
+       * The user changed their muted types: nodes re-read them with the count and send
+       * `preferences.updated` instead of `update` (which only corrects the count, so a node
+       * of the previous version still shows the right number).
+       */
+      preferences?: true;
     };
 
 export interface BusHandlers {

@@ -110,7 +110,8 @@ export class RabbitMqBus implements Bus {
    * learn of new events and of inbox changes (and recount) once it is back.
    */
   #keep(message: BusMessage): void {
-    const key = message.kind === 'notification' ? `t:${message.event.topic}` : `u:${message.user}`;
+    // A change of preferences is kept beside the user's inbox change, not replaced by it.
+    const key = message.kind === 'notification' ? `t:${message.event.topic}` : `${message.preferences ? 'p' : 'u'}:${message.user}`;
     const kept = this.#pending.get(key);
     if (message.kind === 'notification' && kept?.kind === 'notification' && kept.event.seq >= message.event.seq) return;
     this.#pending.delete(key);

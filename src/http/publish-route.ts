@@ -30,6 +30,6 @@ export function publishRoute(app: FastifyInstance, deps: PublishRouteDeps): void
     }
     const publishRequest = toPublishRequest(body, principal.sub, deps.config);
     const result = await deps.publisher.publish(publishRequest, 'http');
-    return reply.status(202).send({ notifications: result.events.map((e) => e.notification) });
+    return reply.status(202).send({ notifications: result.events.map((e) => e.notification), suppressed: result.suppressed });
   });
 }

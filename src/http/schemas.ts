@@ -58,7 +58,15 @@ export const Responses = {
   unreadCount: Type.Object({ unread_count: UnreadCount }),
   updated: Type.Object({ notification: NotificationSchema, unread_count: UnreadCount }),
   markedAll: Type.Object({ updated: Type.Integer({ minimum: 0, description: 'Notifications changed.' }), unread_count: UnreadCount }),
-  published: Type.Object({ notifications: Type.Array(NotificationSchema, { description: 'One per recipient, or one for a topic.' }) }),
+  published: Type.Object({
+    notifications: Type.Array(NotificationSchema, { description: 'One per recipient that gets it, or one for a topic.' }),
+    suppressed: Type.Array(Type.String(), {
+      description: 'Recipients who muted this type and got nothing (no item, no event, no count change); [] for a topic or a critical publish.',
+    }),
+  }),
+  preferences: Type.Object({
+    muted_types: Type.Array(Type.String(), { description: 'Muted types and `<prefix>.*` entries, sorted, without duplicates.' }),
+  }),
   ticket: Type.Object({
     ticket: Type.String({ description: 'Pass as `GET /v1/stream?ticket=`; valid once.' }),
     expires_in: Type.Integer({ description: 'Seconds until it expires.' }),

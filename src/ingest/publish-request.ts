@@ -18,6 +18,8 @@ export const PublishBody = Type.Object({
   content: Type.String({ minLength: 1 }),
   data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
   idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  /** Delivered even to recipients and readers who muted its type. Default false. */
+  critical: Type.Optional(Type.Boolean()),
   /** Queue messages only: the publisher's name, scope of the idempotency key. */
   publisher: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 }, { additionalProperties: false });
@@ -80,12 +82,16 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
     throw new HeraldError('payload_too_large', `data is over ${limits.maxDataBytes} bytes as JSON.`);
   }
   const fields = { recipients, topic: input.topic ?? null, type: input.type, title: input.title ?? null, content: input.content, data };
+  const critical = input.critical === true;
+  // Hashed only when set, so a key stored before `critical` existed still matches its body.
+  const hashed = critical ? { ...fields, critical } : fields;
   return {
     publisher,
     idempotencyKey: input.idempotency_key ?? null,
     // Compared only against an earlier use of the same idempotency key.
-    requestHash: input.idempotency_key === undefined ? '' : createHash('sha256').update(stableStringify(fields)).digest('base64url'),
+    requestHash: input.idempotency_key === undefined ? '' : createHash('sha256').update(stableStringify(hashed)).digest('base64url'),
     ...fields,
+    critical,
   };
 }
 

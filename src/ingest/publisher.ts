@@ -1,10 +1,17 @@
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
-import type { NotificationStore, PublishRequest, PublishResult } from '../store/store.js';
+import type { NotificationStore, PublishRequest, PublishResult, TopicEvent } from '../store/store.js';
 
 export type PublishSource = 'http' | 'amqp' | 'cli';
 
-/** The one ingest path: commit to the store, then hint every node through the bus. */
+export interface PublishOutcome extends PublishResult {
+  /** Recipients who muted the type and got nothing, in the order the publish named them. */
+  suppressed: string[];
+}
+
+const NOBODY: ReadonlySet<string> = new Set();
+
+/** The one ingest path: drop muted recipients, commit to the store, then hint every node through the bus. */
 export class NotificationPublisher {
   constructor(
     private readonly store: NotificationStore,
@@ -12,13 +19,36 @@ export class NotificationPublisher {
     private readonly metrics: Metrics,
   ) {}
 
-  async publish(request: PublishRequest, source: PublishSource): Promise<PublishResult> {
-    const result = await this.store.publish(request);
+  async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
+    const recipients = request.recipients;
+    // Every recipient's preferences in one query; a critical publish ignores them.
+    const muting = recipients && !request.critical ? await this.store.usersMuting(recipients, request.type) : NOBODY;
+    const kept = recipients && muting.size > 0 ? recipients.filter((r) => !muting.has(r)) : recipients;
+    // Nothing to store and no key to claim: no transaction at all.
+    const result = kept?.length === 0 && request.idempotencyKey === null
+      ? { events: [], replayed: false }
+      : await this.store.publish(kept === recipients ? request : { ...request, recipients: kept });
     if (!result.replayed) {
       this.metrics.published.inc({ source }, result.events.length);
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
-      await Promise.all(result.events.map((event) => this.bus.publish({ kind: 'notification', event }).catch(() => {})));
+      await Promise.all(result.events.map((event) => this.bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
     }
-    return result;
+    return { ...result, suppressed: suppressedBy(request, result, muting) };
   }
+}
+
+/** The hubs need the flag to show a critical topic notification to readers who muted its type. */
+function withCritical(event: TopicEvent, request: PublishRequest): TopicEvent {
+  return request.critical ? { ...event, critical: true } : event;
+}
+
+/**
+ * A replay answers what the first publish suppressed, whatever the preferences are now: the
+ * recipients that publish stored nothing for (the key's body, so its recipients, is the same).
+ */
+function suppressedBy(request: PublishRequest, result: PublishResult, muting: ReadonlySet<string>): string[] {
+  if (!request.recipients) return [];
+  if (!result.replayed) return muting.size === 0 ? [] : request.recipients.filter((r) => muting.has(r));
+  const stored = new Set(result.events.map((event) => event.notification.recipient));
+  return request.recipients.filter((r) => !stored.has(r));
 }

@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, UpdatePayload } from '../bus/bus.js';
+import { muteMatcher } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { hash32 } from './cursor.js';
-import { encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type StartPosition, type StreamSession } from './session.js';
+import {
+  encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type MuteState, type StartPosition, type StreamSession,
+} from './session.js';
 import { UnreadTracker } from './unread-tracker.js';
 
 export interface HubOptions {
@@ -45,6 +48,11 @@ interface TrackerEntry {
   appliedOrder: number;
 }
 
+/** One user's mutes on this node, and the order of the snapshot they came from. */
+interface UserMutes extends MuteState {
+  order: number;
+}
+
 /** The inbox change sent when a count was corrected without a known cause (after a fault). */
 const COUNT_REFRESH: UpdatePayload = { ids: [], status: null, archived: null, seen: null, all: false, notification: null };
 
@@ -64,6 +72,8 @@ export class Hub {
   readonly #users = new Map<string, Set<StreamSession>>();
   readonly #ips = new Map<string, number>();
   readonly #trackers = new Map<string, TrackerEntry>();
+  /** Per user with a stream here (not per stream): loaded with each count, replaced on a change. */
+  readonly #mutes = new Map<string, UserMutes>();
   readonly #sessions = new Set<StreamSession>();
   #sweepTimer: NodeJS.Timeout | null = null;
   #lastResync: number;
@@ -112,6 +122,9 @@ export class Hub {
   register(session: StreamSession): void {
     this.#sessions.add(session);
     addTo(this.#users, session.user, session);
+    let mutes = this.#mutes.get(session.user);
+    if (!mutes) this.#mutes.set(session.user, (mutes = { matcher: null, types: [], order: 0 }));
+    session.mutes = mutes;
     this.#ips.set(session.ip, (this.#ips.get(session.ip) ?? 0) + 1);
     this.#metrics.connections.set(this.#sessions.size);
     this.#metrics.opened.inc();
@@ -128,6 +141,8 @@ export class Hub {
     const order = ++this.#snapshotOrder;
     const snapshot = await this.#store.unreadSnapshot(audience);
     if (session.closed) return;
+    // Before anything is written: held live events are checked against these when sent.
+    this.#applyMutes(audience.user, snapshot.mutedTypes, order);
 
     const cursor = rawCursor === null ? null : session.cursorFormat.decode(rawCursor);
     let usable = cursor !== null && cursor.epoch === this.#store.epoch && !cursor.foreign &&
@@ -189,6 +204,7 @@ export class Hub {
   #onSessionClosed(session: StreamSession, reason: CloseReason): void {
     if (!this.#sessions.delete(session)) return;
     removeFrom(this.#users, session.user, session);
+    if (!this.#users.has(session.user)) this.#mutes.delete(session.user);
     const ipCount = (this.#ips.get(session.ip) ?? 1) - 1;
     if (ipCount > 0) this.#ips.set(session.ip, ipCount);
     else this.#ips.delete(session.ip);
@@ -213,7 +229,7 @@ export class Hub {
 
   #onBusMessage(message: BusMessage): void {
     if (message.kind === 'notification') this.#onNotification(message.event);
-    else this.#onUpdated(message.user, message.update);
+    else this.#onUpdated(message.user, message.update, message.preferences === true);
   }
 
   #onNotification(event: TopicEvent): void {
@@ -302,40 +318,62 @@ export class Hub {
     this.resync();
     for (const [key, entry] of this.#trackers) {
       const before = entry.tracker.unread;
-      this.#refresh(entry).then(() => {
-        if (entry.tracker.unread === before) return;
-        for (const session of this.#sessionsOf(entry.audience.user, key)) session.update(COUNT_REFRESH);
+      this.#refresh(entry).then((mutesChanged) => {
+        // A lost change of preferences is told as one (it carries the count too).
+        if (mutesChanged) for (const session of this.#users.get(entry.audience.user) ?? []) session.preferencesUpdated();
+        else if (entry.tracker.unread === before) return;
+        else for (const session of this.#sessionsOf(entry.audience.user, key)) session.update(COUNT_REFRESH);
       }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
     }
   }
 
-  /** Reads the audience's count again; the newest snapshot started wins whatever order they finish in. */
-  async #refresh(entry: TrackerEntry): Promise<void> {
+  /**
+   * Reads the audience's count (and its user's mutes) again; the newest snapshot started
+   * wins whatever order they finish in. True when the mutes changed.
+   */
+  async #refresh(entry: TrackerEntry): Promise<boolean> {
     const order = ++this.#snapshotOrder;
     const snapshot = await this.#store.unreadSnapshot(entry.audience);
-    if (order <= entry.appliedOrder) return;
+    const mutesChanged = this.#applyMutes(entry.audience.user, snapshot.mutedTypes, order);
+    if (order <= entry.appliedOrder) return mutesChanged;
     entry.appliedOrder = order;
     entry.tracker.onSnapshot(snapshot);
+    return mutesChanged;
+  }
+
+  /** Takes the user's mutes from a snapshot newer than the one they came from; true when they changed. */
+  #applyMutes(user: string, types: readonly string[], order: number): boolean {
+    const mutes = this.#mutes.get(user);
+    if (!mutes || order <= mutes.order) return false;
+    mutes.order = order;
+    if (types.length === mutes.types.length && types.every((type, i) => type === mutes.types[i])) return false;
+    mutes.types = types;
+    mutes.matcher = muteMatcher(types);
+    return true;
   }
 
   #sessionsOf(user: string, key: string): StreamSession[] {
     return [...(this.#users.get(user) ?? [])].filter((session) => session.audienceKey === key);
   }
 
-  /** An inbox change of `user` (on any node): recount each of the user's audiences, then tell its streams. */
-  #onUpdated(user: string, update: UpdatePayload): void {
+  /**
+   * An inbox change of `user` (on any node), or a change of their preferences: recount each
+   * of the user's audiences (re-reading the mutes with it), then tell its streams.
+   */
+  #onUpdated(user: string, update: UpdatePayload, preferences: boolean): void {
     const sessions = this.#users.get(user);
     if (!sessions) return;
+    const tell = (session: StreamSession) => (preferences ? session.preferencesUpdated() : session.update(update));
     const keys = new Set([...sessions].map((session) => session.audienceKey));
     for (const key of keys) {
       const entry = this.#trackers.get(key);
       // Not started yet: the sessions hold the change and recount when they start.
       if (!entry) {
-        for (const session of this.#sessionsOf(user, key)) session.update(update);
+        for (const session of this.#sessionsOf(user, key)) tell(session);
         continue;
       }
       this.#refresh(entry).then(() => {
-        for (const session of this.#sessionsOf(user, key)) session.update(update);
+        for (const session of this.#sessionsOf(user, key)) tell(session);
       }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
     }
   }

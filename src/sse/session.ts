@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { UpdatePayload } from '../bus/bus.js';
+import type { MuteMatcher } from '../domain/preferences.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { CursorFormat, hash32 } from './cursor.js';
@@ -18,7 +19,24 @@ export interface EncodedEvent {
   head: Buffer;
   /** When the notification was accepted (ms since epoch), for the latency histogram. */
   acceptedAt: number;
+  /** The type, when a reader's mutes apply (a topic notification, not critical); else null. */
+  mutableType: string | null;
 }
+
+/**
+ * One user's muted types, shared by all their streams on this node (the hub replaces the
+ * fields when they change). `matcher` is null when nothing is muted: the fan-out's only cost.
+ */
+export interface MuteState {
+  matcher: MuteMatcher | null;
+  types: readonly string[];
+}
+
+/** Before the hub gives a session its user's state: one shared value, not one per stream. */
+const NO_MUTES: MuteState = Object.freeze({ matcher: null, types: Object.freeze([]) });
+
+/** An update held until `ready`: an inbox change, or a change of preferences. */
+type HeldUpdate = UpdatePayload | 'preferences';
 
 /** Where a stream starts on one topic: the last sequence the client has, and that event's id. */
 export interface StartPosition {
@@ -69,6 +87,8 @@ export function encodeTopicEvent(event: TopicEvent): EncodedEvent {
     idHash: hash32(event.notification.id),
     head: Buffer.from(notificationEventHead('notification', event.notification)),
     acceptedAt: Date.parse(event.notification.created_at),
+    // A private notification of a muted type is never stored, so only topics need the check.
+    mutableType: event.notification.recipient === null && event.critical !== true ? event.notification.type : null,
   };
 }
 
@@ -86,6 +106,8 @@ export class StreamSession {
   readonly maxAgeAt: number;
   lastWriteAt: number;
   closed = false;
+  /** The user's mutes; the hub sets the user's shared state at register. */
+  mutes: MuteState = NO_MUTES;
   readonly #res: ServerResponse;
   readonly #options: SessionOptions;
   readonly #cursor: CursorFormat;
@@ -97,7 +119,7 @@ export class StreamSession {
   /** Live events held while a replay runs (or before start); null when live. */
   #pending: EncodedEvent[] | null = [];
   /** Inbox updates that arrived before `ready`; null once started. */
-  #heldUpdates: UpdatePayload[] | null = [];
+  #heldUpdates: HeldUpdate[] | null = [];
   #replaying = false;
   #corked = false;
   /** A write returned false and no 'drain' has come since. */
@@ -209,11 +231,24 @@ export class StreamSession {
     this.writeEvent('notification.updated', { ...payload, unread_count: this.unread }, false);
   }
 
+  /** The user changed their muted types: written with them and the current count, or held until `ready`. */
+  preferencesUpdated(): void {
+    if (this.closed) return;
+    if (this.#heldUpdates !== null) {
+      this.#heldUpdates.push('preferences');
+      return;
+    }
+    this.writeEvent('preferences.updated', { muted_types: this.mutes.types, unread_count: this.unread }, false);
+  }
+
   /** Writes the updates held before `ready` (the hub refreshed the count first). */
   flushHeldUpdates(): void {
     const held = this.#heldUpdates ?? [];
     this.#heldUpdates = null;
-    for (const payload of held) this.update(payload);
+    for (const payload of held) {
+      if (payload === 'preferences') this.preferencesUpdated();
+      else this.update(payload);
+    }
   }
 
   /** Live path: called by the hub for every event of a topic this session follows. */
@@ -254,6 +289,8 @@ export class StreamSession {
             let replayed = 0;
             for (const event of events) {
               if (event.seq <= this.sentOn(topic)) continue;
+              // The store left out what this reader does not see (a muted type): not unread.
+              if (event.seq > this.sentOn(topic) + 1) this.#tracker?.onHidden(topic, event.seq - 1);
               // Paced by 'drain' below rather than cut at the bound: with Node's default
               // high-water mark (64 KiB on Node 22+) a write can report backpressure only
               // once the queue already holds as much as a small bound allows.
@@ -307,8 +344,13 @@ export class StreamSession {
   }
 
   #send(event: EncodedEvent): void {
-    this.#tracker?.onEvent(event.topic, event.seq);
+    const muted = event.mutableType !== null && this.mutes.matcher !== null && this.mutes.matcher.mutes(event.mutableType);
+    if (muted) this.#tracker?.onHidden(event.topic, event.seq);
+    else this.#tracker?.onEvent(event.topic, event.seq);
+    // A muted event still moves the cursor (nothing is written until the next event): a
+    // resume starts after it, and the next live event is not mistaken for a gap.
     this.#check ^= this.#sent.set(event.topic, event.seq, event.idHash) ^ event.idHash;
+    if (muted) return;
     // Corked until the end of this turn of the event loop: the shared head, this reader's
     // tail and any other event fanned out in the same turn leave in one writev.
     if (!this.#corked && this.#res.socket) {

@@ -1,4 +1,5 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { patternsMuting, toMuteEntry } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
@@ -67,15 +68,16 @@ export class KyselyNotificationStore implements NotificationStore {
       const rows = await this.db.selectFrom('notifications').selectAll()
         .where('topic', '=', topic).where('seq', '>', afterSeq)
         .orderBy('seq').limit(limit).execute();
-      return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) }));
+      return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null), critical: Number(row.critical) === 1 }));
     }
     const rows = await this.db.selectFrom('notifications as n')
       .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', reader))
       .selectAll('n')
       .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
       .where('n.topic', '=', topic).where('n.seq', '>', afterSeq)
+      .where(notMutedBy(reader))
       .orderBy('n.seq').limit(limit).execute();
-    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, row) }));
+    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, row), critical: Number(row.critical) === 1 }));
   }
 
   async idsAt(positions: ReadonlyArray<readonly [string, number]>): Promise<Map<string, string>> {
@@ -100,7 +102,8 @@ export class KyselyNotificationStore implements NotificationStore {
     return tx.execute(async (trx) => {
       const heads = await headsIn(trx, audience.topics);
       const unread = await countUnread(trx, audience);
-      return { heads, unread };
+      const mutedTypes = await mutedTypesOf(trx, audience.user);
+      return { heads, unread, mutedTypes };
     });
   }
 
@@ -110,7 +113,8 @@ export class KyselyNotificationStore implements NotificationStore {
       .selectAll('n')
       .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
       .where('n.topic', 'in', [...audience.topics])
-      .where('r.archived_at', query.archived ? 'is not' : 'is', null);
+      .where('r.archived_at', query.archived ? 'is not' : 'is', null)
+      .where(notMutedBy(audience.user));
     if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
     if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
     if (query.type !== null) q = q.where('n.type', '=', query.type);
@@ -170,11 +174,12 @@ export class KyselyNotificationStore implements NotificationStore {
     const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
     const readAt = what === 'read' ? now : null;
     // Reading implies seeing; seeing leaves read state alone; archived items are not in
-    // the inbox, so "all" leaves them as they are.
+    // the inbox, so "all" leaves them as they are, and so are muted ones (hidden from it).
     const result = await sql`
       insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
       select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
       where n.topic in (${topics}) ${bound}
+        and ${notMutedBy(audience.user)}
         and not exists (select 1 from receipts r where r.user_id = ${audience.user}
                         and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
       on conflict (user_id, notification_pk) do update set
@@ -192,6 +197,37 @@ export class KyselyNotificationStore implements NotificationStore {
       .returning('jti')
       .executeTakeFirst();
     return inserted !== undefined;
+  }
+
+  async mutedTypes(user: string): Promise<string[]> {
+    return mutedTypesOf(this.db, user);
+  }
+
+  async setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('muted_types').where('user_id', '=', user).execute();
+      if (patterns.length === 0) return;
+      await trx.insertInto('muted_types')
+        .values(patterns.map((pattern) => ({ user_id: user, ...toMuteEntry(pattern) })))
+        // Two PUTs of one user at once (PostgreSQL): the later keeps both lists rather than failing.
+        .onConflict((oc) => oc.columns(['user_id', 'pattern']).doNothing())
+        .execute();
+    });
+  }
+
+  async usersMuting(users: readonly string[], type: string): Promise<Set<string>> {
+    if (users.length === 0) return new Set();
+    // The entries that would mute this type, looked up by the primary key: one statement
+    // whatever the number of recipients (arrays, so the SQL text does not vary with it).
+    const patterns = patternsMuting(type);
+    const query = this.dialect === 'postgres'
+      ? sql<{ user_id: string }>`select distinct user_id from muted_types
+          where user_id = any(${[...users]}::text[]) and pattern = any(${patterns}::text[])`
+      : sql<{ user_id: string }>`select distinct user_id from muted_types
+          where user_id in (select value from json_each(${JSON.stringify(users)}))
+            and pattern in (select value from json_each(${JSON.stringify(patterns)}))`;
+    const { rows } = await query.execute(this.db);
+    return new Set(rows.map((row) => row.user_id));
   }
 
   async ping(): Promise<void> {
@@ -224,6 +260,24 @@ async function headsIn(db: Kysely<Database>, topics: readonly string[]): Promise
   return heads;
 }
 
+async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[]> {
+  const rows = await db.selectFrom('muted_types').select('pattern').where('user_id', '=', user).execute();
+  // Sorted here, not by the database, whose collation may order `.`, `_` and `-` otherwise:
+  // the list reads back exactly as normalizeMutes answered it.
+  return rows.map((row) => row.pattern).sort();
+}
+
+/**
+ * Leaves out topic notifications (no recipient) of a type the reader muted, unless they
+ * were critical; a private one of a muted type was never stored. Prefixes are compared
+ * with substr/length rather than LIKE, whose `_` and `%` would match as wildcards.
+ */
+function notMutedBy(user: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`not (n.recipient is null and n.critical = 0 and exists (
+    select 1 from muted_types m where m.user_id = ${user}
+      and (m.pattern = n.type or (m.prefix is not null and substr(n.type, 1, length(m.prefix)) = m.prefix))))`;
+}
+
 async function countUnread(db: Kysely<Database>, audience: Audience): Promise<number> {
   const row = await db.selectFrom('notifications as n')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
@@ -234,6 +288,7 @@ async function countUnread(db: Kysely<Database>, audience: Audience): Promise<nu
         .where('r.user_id', '=', audience.user)
         .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null)])),
     )))
+    .where(notMutedBy(audience.user))
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }

@@ -71,6 +71,24 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('idempotency_keys_created_at').on('idempotency_keys').column('created_at').execute();
       },
     },
+    '0004_preferences': {
+      async up(db: Kysely<unknown>) {
+        // The types each user muted: an entry as written (`promo`, `social.*`) and, for a
+        // prefix, the text it starts with (`social.`). Reads match topic notifications
+        // against it with substr/length, never LIKE (`_` and `%` may occur in types).
+        await db.schema.createTable('muted_types')
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('pattern', 'text', (c) => c.notNull())
+          .addColumn('prefix', 'text')
+          .addPrimaryKeyConstraint('muted_types_pk', ['user_id', 'pattern'])
+          .execute();
+        // A critical notification reaches its readers whatever they muted. An integer in both
+        // dialects: SQLite has no boolean and its drivers cannot bind one.
+        await db.schema.alterTable('notifications')
+          .addColumn('critical', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

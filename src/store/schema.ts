@@ -17,6 +17,15 @@ export interface Database {
     data: string | null;
     publisher: string;
     created_at: string;
+    /** 1 when the publish was critical (shown to readers who muted its type), else 0. */
+    critical: Generated<number>;
+  };
+  muted_types: {
+    user_id: string;
+    /** The entry as the user wrote it: a type or `<prefix>.*`. */
+    pattern: string;
+    /** For a `<prefix>.*` entry the text a muted type starts with (`social.`), else null. */
+    prefix: string | null;
   };
   receipts: {
     user_id: string;

@@ -28,6 +28,8 @@ export interface TopicEvent {
   topic: string;
   seq: number;
   notification: Notification;
+  /** True when published critical: readers who muted its type still get it. Absent means false. */
+  critical?: boolean;
 }
 
 export interface PublishRequest {
@@ -44,6 +46,8 @@ export interface PublishRequest {
   title: string | null;
   content: string;
   data: Record<string, unknown> | null;
+  /** Delivered even to recipients and readers who muted its type. */
+  critical: boolean;
 }
 
 export interface PublishResult {
@@ -79,6 +83,8 @@ export interface StateChange {
 export interface UnreadSnapshot {
   unread: number;
   heads: Map<string, number>;
+  /** The user's muted types as the count saw them (it leaves out muted topic notifications). */
+  mutedTypes: string[];
 }
 
 export interface NotificationStore {
@@ -93,7 +99,8 @@ export interface NotificationStore {
   publish(request: PublishRequest): Promise<PublishResult>;
   /**
    * Events of a topic with seq > afterSeq, in sequence order. With a reader, each carries
-   * that user's read/seen/archived state (a resumed stream shows what was already read).
+   * that user's read/seen/archived state (a resumed stream shows what was already read),
+   * and topic notifications of a type the reader muted are left out (critical ones stay).
    */
   eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]>;
   /** The notification ids at these (topic, seq) positions, keyed `${topic}\n${seq}`; absent rows are left out. */
@@ -111,6 +118,12 @@ export interface NotificationStore {
    * false when it was already used, on any node sharing this database.
    */
   redeemOnce(id: string, expiresAtMs: number): Promise<boolean>;
+  /** The user's muted types (entries as `normalizeMutes` answers them), sorted; [] when none. */
+  mutedTypes(user: string): Promise<string[]>;
+  /** Replaces the user's muted types with these (already normalized) entries. */
+  setMutedTypes(user: string, patterns: readonly string[]): Promise<void>;
+  /** Which of these users muted `type` (exactly or by a prefix), in one query. */
+  usersMuting(users: readonly string[], type: string): Promise<Set<string>>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

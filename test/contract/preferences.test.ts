@@ -1,0 +1,166 @@
+// The preference part of the NotificationStore contract, run against every backend: muted
+// types, the recipients a publish suppresses, and topic notifications hidden from readers
+// who muted their type (list, count, replay).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { normalizeMutes } from '../../src/domain/preferences.js';
+import { toPublishRequest } from '../../src/ingest/publish-request.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
+import { createPgDatabase, lockServices } from '../helpers/services.js';
+
+const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
+
+const backends: Array<{ name: string; open(t: TestContext): Promise<NotificationStore> }> = [
+  {
+    name: 'sqlite',
+    async open(t) {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-prefs-'));
+      const store = await openStore(join(dir, 'herald.db'));
+      t.after(async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await store.migrate();
+      return store;
+    },
+  },
+  {
+    name: 'postgres',
+    async open(t) {
+      await lockServices(t);
+      const db = await createPgDatabase();
+      const store = await openStore(db.url);
+      t.after(async () => {
+        await store.close();
+        await db.drop();
+      });
+      await store.migrate();
+      return store;
+    },
+  },
+];
+
+function request(body: Record<string, unknown>) {
+  return toPublishRequest({ type: 'alert', content: 'hello', ...body }, 'app', LIMITS);
+}
+
+function audience(user: string): Audience {
+  return { user, topics: [`user:${user}`, 'broadcast'] };
+}
+
+const ALL: InboxQuery = { status: 'all', type: null, archived: false, limit: 50, before: null };
+
+for (const backend of backends) {
+  describe(`preferences in the NotificationStore on ${backend.name}`, () => {
+    test('a user who never muted anything has no muted types', async (t) => {
+      const store = await backend.open(t);
+      assert.deepEqual(await store.mutedTypes('alice'), []);
+    });
+
+    test('setting muted types replaces the earlier ones, for that user only', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo', 'social.*']);
+      await store.setMutedTypes('bob', ['alert']);
+      await store.setMutedTypes('alice', ['digest']);
+      assert.deepEqual(await store.mutedTypes('alice'), ['digest']);
+      assert.deepEqual(await store.mutedTypes('bob'), ['alert']);
+    });
+
+    test('muted types read back in the order normalizeMutes answered them, whatever the collation', async (t) => {
+      const store = await backend.open(t);
+      const list = normalizeMutes(['ab', 'a_b', 'a.c', 'a-b', 'a.*']);
+      await store.setMutedTypes('alice', list);
+      assert.deepEqual(await store.mutedTypes('alice'), list);
+    });
+
+    test('usersMuting finds the recipients who muted a type exactly or by a prefix', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['social.like']);
+      await store.setMutedTypes('bob', ['social.*']);
+      await store.setMutedTypes('carol', ['promo']);
+      const users = ['alice', 'bob', 'carol', 'dave', ...Array.from({ length: 996 }, (_, i) => `u${i}`)];
+      assert.deepEqual([...await store.usersMuting(users, 'social.like')].sort(), ['alice', 'bob']);
+    });
+
+    test('usersMuting does not treat _ in a muted prefix as a wildcard', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['a_b.*']);
+      assert.deepEqual([...await store.usersMuting(['alice'], 'axb.c')], []);
+    });
+
+    test('a topic notification of a muted type is left out of the muting reader\'s list', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      await store.publish(request({ topic: 'broadcast', type: 'promo', content: 'sale' }));
+      await store.publish(request({ topic: 'broadcast', type: 'alert', content: 'fire' }));
+      assert.deepEqual((await store.listInbox(audience('alice'), ALL)).items.map((n) => n.content), ['fire']);
+      assert.deepEqual((await store.listInbox(audience('bob'), ALL)).items.map((n) => n.content), ['fire', 'sale']);
+    });
+
+    test('a topic notification of a muted type is left out of the muting reader\'s count', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['social.*']);
+      await store.publish(request({ topic: 'broadcast', type: 'social.like' }));
+      await store.publish(request({ topic: 'broadcast', type: 'alert' }));
+      const snapshot = await store.unreadSnapshot(audience('alice'));
+      assert.equal(snapshot.unread, 1);
+      assert.deepEqual(snapshot.mutedTypes, ['social.*']);
+      assert.equal(snapshot.heads.get('broadcast'), 2, 'heads still count every position');
+      assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 2);
+    });
+
+    test('a topic notification of a muted type is left out of the muting reader\'s replay, not of the unfiltered read', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      await store.publish(request({ topic: 'broadcast', type: 'alert', content: 'one' }));
+      await store.publish(request({ topic: 'broadcast', type: 'promo', content: 'two' }));
+      await store.publish(request({ topic: 'broadcast', type: 'alert', content: 'three' }));
+      assert.deepEqual((await store.eventsAfter('broadcast', 0, 10, 'alice')).map((e) => [e.seq, e.notification.content]), [[1, 'one'], [3, 'three']]);
+      assert.deepEqual((await store.eventsAfter('broadcast', 0, 10)).map((e) => e.seq), [1, 2, 3]);
+    });
+
+    test('a critical topic notification stays visible to a reader who muted its type', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      await store.publish(request({ topic: 'broadcast', type: 'promo', content: 'recall', critical: true }));
+      assert.deepEqual((await store.listInbox(audience('alice'), ALL)).items.map((n) => n.content), ['recall']);
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, 1);
+      const [event] = await store.eventsAfter('broadcast', 0, 10, 'alice');
+      assert.equal(event?.critical, true);
+    });
+
+    test('read-all leaves hidden topic notifications as they are', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      await store.publish(request({ topic: 'broadcast', type: 'promo', content: 'hidden' }));
+      await store.publish(request({ topic: 'broadcast', type: 'alert', content: 'shown' }));
+      assert.equal(await store.markAll(audience('alice'), 'read', null), 1);
+      await store.setMutedTypes('alice', []);
+      const unread = await store.listInbox(audience('alice'), { ...ALL, status: 'unread' });
+      assert.deepEqual(unread.items.map((n) => n.content), ['hidden']);
+    });
+
+    test('a muted prefix with _ hides only the types it names, not those LIKE would match', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['a_b.*']);
+      await store.publish(request({ topic: 'broadcast', type: 'axb.c', content: 'kept' }));
+      await store.publish(request({ topic: 'broadcast', type: 'a_b.c', content: 'hidden' }));
+      assert.deepEqual((await store.listInbox(audience('alice'), ALL)).items.map((n) => n.content), ['kept']);
+    });
+
+    test('a publish whose recipients were all suppressed claims its key and replays an empty answer', async (t) => {
+      const store = await backend.open(t);
+      // What the publisher hands the store when every recipient muted the type.
+      const suppressedAll = { ...request({ recipients: ['alice'], idempotency_key: 'k' }), recipients: [] };
+      const first = await store.publish(suppressedAll);
+      assert.deepEqual(first, { events: [], replayed: false });
+      const again = await store.publish(suppressedAll);
+      assert.deepEqual(again, { events: [], replayed: true });
+      assert.deepEqual(await store.eventsAfter('user:alice', 0, 10), []);
+    });
+  });
+}
