@@ -167,6 +167,6 @@ export interface NotificationStore {
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome>;
   /** Notifications with `after` < expires_at <= `upTo` (ISO times). */
   expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]>;
-  /** Snoozes with `after` < snoozed_until <= `upTo` (ISO times), of these users. */
-  wokenBetween(after: string, upTo: string, users: readonly string[]): Promise<WokenSnooze[]>;
+  /** Snoozes with `after` < snoozed_until <= `upTo` (ISO times). */
+  wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]>;
 }
