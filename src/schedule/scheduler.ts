@@ -20,6 +20,9 @@ export interface SchedulerOptions {
   batchSize?: number;
 }
 
+/** The shortest pause between two looks the scheduler takes by itself (ms). */
+const RECHECK_MS = 50;
+
 export class Scheduler {
   readonly #store: NotificationStore;
   readonly #bus: Bus;
@@ -109,6 +112,8 @@ export class Scheduler {
       // The database is away or busy: the next look retries.
       this.#log.warn({ err }, 'could not deliver scheduled notifications; will retry');
     }
-    this.#arm(next === null ? this.#maxWaitMs : this.#delayUntil(Date.parse(next)));
+    // Still due right after a delivery: rows another node is delivering (skipped while
+    // locked) or just published. Look again shortly rather than spin on them.
+    this.#arm(next === null ? this.#maxWaitMs : Math.max(RECHECK_MS, this.#delayUntil(Date.parse(next))));
   }
 }
