@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
+import { refusedText } from './pg-writer.js';
 import { publishWeight, toNotification } from './rows.js';
 import { cancelScheduled, deliverDue, nextDueAt, schedulePublish } from './scheduled.js';
 import type { Database } from './schema.js';
@@ -59,7 +60,11 @@ export class KyselyNotificationStore implements NotificationStore {
   /** Concurrent publishes share a transaction (see group-commit.ts); each answers after its commit. */
   publish(request: PublishRequest): Promise<PublishResult> {
     // A scheduled publish takes no sequence number now: it waits outside the topics.
-    if (request.deliverAt != null) return schedulePublish(this.db, request, this.#now());
+    if (request.deliverAt != null) {
+      return schedulePublish(this.db, request, this.#now()).catch((err: unknown) => {
+        throw refusedText(err) ?? err;
+      });
+    }
     return this.#writes.submit(request);
   }
 

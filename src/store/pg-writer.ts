@@ -232,7 +232,7 @@ function keyOf(publisher: string, key: string): string {
 }
 
 /** PostgreSQL text cannot hold U+0000 (SQLite can): the request's fault, not the server's. */
-function refusedText(err: unknown): HeraldError | null {
+export function refusedText(err: unknown): HeraldError | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (code !== '22021' && code !== '22P05') return null;
   return new HeraldError('invalid_request', 'Text fields must not contain the NUL character (U+0000).');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Kysely } from 'kysely';
+import { HeraldError } from '../../src/errors.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Database } from '../../src/store/schema.js';
@@ -200,6 +201,12 @@ for (const backend of backends) {
     });
 
     if (backend.name === 'postgres') {
+      test('a scheduled publish with NUL in its text is the request\'s fault (invalid_request), as an immediate one is', async (t) => {
+        const { store, clock } = await backend.open(t);
+        await assert.rejects(store.publish(request(clock, { recipients: ['alice'], content: 'a\0b', deliver_at: clock.iso(5_000) })),
+          (err: unknown) => err instanceof HeraldError && err.code === 'invalid_request');
+      });
+
       test('two nodes claiming due notifications at once deliver each exactly once, gap-free', async (t) => {
         const { store, clock, another } = await backend.open(t);
         const second = await another();
