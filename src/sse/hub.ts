@@ -352,7 +352,8 @@ export class Hub {
       if (ids.length === 0) continue;
       this.#refresh(entry).then(() => {
         for (const session of this.#sessionsOf(entry.audience.user, key)) {
-          if (!session.closed) session.writeEvent('notification.expired', { ids, unread_count: session.unread }, false);
+          // One still opening has not sent `ready`; its replay leaves the expired out anyway.
+          if (session.started && !session.closed) session.writeEvent('notification.expired', { ids, unread_count: session.unread }, false);
         }
       }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
     }
