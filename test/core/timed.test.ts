@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStream } from '../helpers/sse-client.js';
-import { startCore, type CoreHerald } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
+import { gate, overrideStore, startCore, type CoreHerald } from './harness.js';
 
 function at(herald: CoreHerald, offsetMs: number): string {
   return new Date(herald.clock.now() + offsetMs).toISOString();
@@ -136,4 +137,33 @@ test('a snooze that ends by time sends notification.updated with the item back i
     ids: [id], status: null, archived: null, seen: null, all: false, snoozed_until: null, notification: null, unread_count: 1,
   });
   assert.equal(await count(herald, token), 1);
+});
+
+test('closing the scheduler waits for a delivery in progress to commit', async (t) => {
+  const delivering = gate();
+  let entered = false;
+  let committed = false;
+  const herald = await startCore({
+    wrapStore: (store) => overrideStore(store, {
+      async deliverDue(now, limit) {
+        entered = true;
+        await delivering.promise;
+        const events = await store.deliverDue(now, limit);
+        committed = true;
+        return events;
+      },
+    }),
+  });
+  t.after(() => herald.close());
+  herald.scheduler.start();
+  await waitFor(() => entered, 'the first look at the table');
+  let closed = false;
+  const closing = herald.scheduler.close().then(() => {
+    closed = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(closed, false);
+  delivering.open();
+  await closing;
+  assert.equal(committed, true);
 });
