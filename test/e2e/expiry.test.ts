@@ -15,7 +15,7 @@ for (const store of STORES) {
       const stream = await openStream(herald.url, token);
       t.after(() => stream.close());
       await stream.waitForEvents('ready', 1);
-      const expiresAt = inMs(2_000);
+      const expiresAt = inMs(5_000);
       const published = await herald.publish({ recipients: ['alice'], type: 'offer', content: 'flash sale', expires_at: expiresAt });
       assert.equal(published.body.notifications[0].expires_at, expiresAt);
       await herald.publish({ recipients: ['alice'], type: 'offer', content: 'kept' });
@@ -23,7 +23,7 @@ for (const store of STORES) {
       assert.equal(live?.data.expires_at, expiresAt);
       assert.equal((await call(herald, 'GET', '/v1/notifications', token)).body.items.length, 2);
 
-      const [expired] = await stream.waitForEvents('notification.expired', 1);
+      const [expired] = await stream.waitForEvents('notification.expired', 1, 20_000);
       assert.ok(Date.now() >= Date.parse(expiresAt), 'not before expires_at');
       assert.deepEqual(expired?.data, { ids: [published.body.notifications[0].id], unread_count: 1 });
       const inbox = await call(herald, 'GET', '/v1/notifications', token);

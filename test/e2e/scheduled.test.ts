@@ -15,7 +15,7 @@ for (const store of STORES) {
       const stream = await openStream(herald.url, token);
       t.after(() => stream.close());
       await stream.waitForEvents('ready', 1);
-      const deliverAt = inMs(2_000);
+      const deliverAt = inMs(5_000);
       const published = await herald.publish({ recipients: ['alice'], type: 'reminder', content: 'stand-up', deliver_at: deliverAt });
       assert.equal(published.status, 202);
       const [accepted] = published.body.notifications;
@@ -25,7 +25,7 @@ for (const store of STORES) {
       const inbox = await call(herald, 'GET', '/v1/notifications', token);
       assert.deepEqual(inbox.body.items, []);
       assert.equal(inbox.body.unread_count, 0);
-      const [event] = await stream.waitForEvents('notification', 1);
+      const [event] = await stream.waitForEvents('notification', 1, 20_000);
       assert.ok(Date.now() >= Date.parse(deliverAt), 'not streamed before deliver_at');
       assert.equal(event?.data.id, accepted.id);
       assert.equal(event?.data.unread_count, 1);
@@ -41,12 +41,12 @@ for (const store of STORES) {
       const stream = await openStream(herald.url, token);
       t.after(() => stream.close());
       await stream.waitForEvents('ready', 1);
-      const cancelled = await herald.publish({ recipients: ['bob'], type: 'n', content: 'cancelled', deliver_at: inMs(1_500) }, publisher);
+      const cancelled = await herald.publish({ recipients: ['bob'], type: 'n', content: 'cancelled', deliver_at: inMs(4_000) }, publisher);
       // Due later than the cancelled one: once it arrives, the cancelled one would have too.
-      await herald.publish({ recipients: ['bob'], type: 'n', content: 'kept', deliver_at: inMs(2_000) }, publisher);
+      await herald.publish({ recipients: ['bob'], type: 'n', content: 'kept', deliver_at: inMs(5_000) }, publisher);
       const cancel = await call(herald, 'DELETE', `/v1/notifications/${cancelled.body.notifications[0].id}`, publisher);
       assert.equal(cancel.status, 204);
-      await stream.waitForEvents('notification', 1);
+      await stream.waitForEvents('notification', 1, 20_000);
       assert.deepEqual(stream.of('notification').map((e) => e.data.content), ['kept']);
     });
 
@@ -83,7 +83,7 @@ for (const store of STORES) {
       const first = await openStream(herald.url, token);
       const [ready] = await first.waitForEvents('ready', 1);
       first.close();
-      const deliverAt = inMs(2_000);
+      const deliverAt = inMs(4_000);
       const published = await herald.publish({ recipients: ['erin'], type: 'n', content: 'while down', deliver_at: deliverAt });
       await herald.kill();
       await waitFor(() => Date.now() > Date.parse(deliverAt), 'the due time to pass while stopped');

@@ -43,7 +43,7 @@ for (const store of STORES) {
       await call(herald, 'PATCH', `/v1/notifications/${id}`, token, { status: 'read' });
       const unreadOne = await published(herald, 'bob', 'unread');
       // One time for both, so they wake in the same sweep.
-      const until = inMs(2_000);
+      const until = inMs(5_000);
       const snoozeUnread = await call(herald, 'PATCH', `/v1/notifications/${unreadOne}`, token, { snoozed_until: until });
       assert.equal(snoozeUnread.body.unread_count, 0);
       await call(herald, 'PATCH', `/v1/notifications/${id}`, token, { snoozed_until: until });
@@ -52,7 +52,7 @@ for (const store of STORES) {
       const [ready] = await stream.waitForEvents('ready', 1);
       assert.equal(ready?.data.unread_count, 0);
 
-      const [woken] = await stream.waitForEvents('notification.updated', 1);
+      const [woken] = await stream.waitForEvents('notification.updated', 1, 20_000);
       assert.ok(Date.now() >= Date.parse(until), 'not before snoozed_until');
       assert.deepEqual({ ...woken?.data, ids: [...(woken?.data.ids as string[])].sort() }, {
         ids: [id, unreadOne].sort(), status: null, archived: null, seen: null, all: false, snoozed_until: null, notification: null, unread_count: 1,

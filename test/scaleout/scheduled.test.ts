@@ -30,7 +30,7 @@ test('scheduled notifications due while a node is SIGKILLed are each delivered e
   const stream = await openStream(survivor.url, await survivor.token('sam', { scope: 'subscribe' }));
   t.after(() => stream.close());
   await stream.waitForEvents('ready', 1);
-  const dueAt = Date.now() + 3_000;
+  const dueAt = Date.now() + 5_000;
   const ids: string[] = [];
   for (let i = 0; i < COUNT; i++) {
     // Due within 200 ms of each other, so both nodes' schedulers claim around the kill.
