@@ -52,7 +52,10 @@ export const NotificationSchema = Type.Object({
 /** The publish answer's items: a scheduled one also says when it will be delivered. */
 export const PublishedNotificationSchema = Type.Object({
   ...NotificationSchema.properties,
-  deliver_at: Type.Optional(Type.String({ format: 'date-time', description: 'Scheduled: delivered then (listed, counted and streamed only from then on).' })),
+  deliver_at: Type.Optional(Type.String({
+    format: 'date-time',
+    description: 'Scheduled: delivered then (listed, counted and streamed only from then on). In this answer its created_at is when it was accepted; in the inbox, when it was delivered.',
+  })),
 }, { description: 'A notification as stored by the publish.' });
 
 export const UnreadCount = Type.Integer({ minimum: 0, description: 'Unread, unarchived notifications of the user after the request.' });
