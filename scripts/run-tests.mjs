@@ -17,6 +17,9 @@ import { join } from 'node:path';
 const NEEDS = {
   'dist/test/contract/': ['postgres'],
   'dist/test/e2e/preferences.test': ['postgres'],
+  'dist/test/e2e/scheduled.test': ['postgres'],
+  'dist/test/e2e/expiry.test': ['postgres'],
+  'dist/test/e2e/snooze.test': ['postgres'],
   'dist/test/ops/retention-load.test': ['postgres'],
   'dist/test/ops/overload.test': ['rabbitmq'],
   'dist/test/ops/queue-metrics.test': ['rabbitmq'],

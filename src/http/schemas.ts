@@ -44,8 +44,19 @@ export const NotificationSchema = Type.Object({
   seen_at: Time('When the user first saw it.'),
   read_at: Time('When the user read it.'),
   archived_at: Time('When the user archived it.'),
-  created_at: Type.String({ format: 'date-time' }),
+  created_at: Type.String({ format: 'date-time', description: 'When it entered the inbox (for a scheduled one: when it was delivered).' }),
+  expires_at: Time('From then on it is no longer listed, counted or replayed; null: never.'),
+  snoozed_until: Time('This user snoozed it until then: hidden from the default list and the unread count; null: not snoozed.'),
 }, { $id: 'Notification', description: 'A notification as one user sees it.' });
+
+/** The publish answer's items: a scheduled one also says when it will be delivered. */
+export const PublishedNotificationSchema = Type.Object({
+  ...NotificationSchema.properties,
+  deliver_at: Type.Optional(Type.String({
+    format: 'date-time',
+    description: 'Scheduled: delivered then (listed, counted and streamed only from then on). In this answer its created_at is when it was accepted; in the inbox, when it was delivered.',
+  })),
+}, { description: 'A notification as stored by the publish.' });
 
 export const UnreadCount = Type.Integer({ minimum: 0, description: 'Unread, unarchived notifications of the user after the request.' });
 
@@ -59,7 +70,7 @@ export const Responses = {
   updated: Type.Object({ notification: NotificationSchema, unread_count: UnreadCount }),
   markedAll: Type.Object({ updated: Type.Integer({ minimum: 0, description: 'Notifications changed.' }), unread_count: UnreadCount }),
   published: Type.Object({
-    notifications: Type.Array(NotificationSchema, { description: 'One per recipient that gets it, or one for a topic.' }),
+    notifications: Type.Array(PublishedNotificationSchema, { description: 'One per recipient that gets it, or one for a topic.' }),
     suppressed: Type.Array(Type.String(), {
       description: 'Recipients who muted this type and got nothing (no item, no event, no count change); [] for a topic or a critical publish.',
     }),

@@ -17,6 +17,8 @@ export class NotificationPublisher {
     private readonly store: NotificationStore,
     private readonly bus: Bus,
     private readonly metrics: Metrics,
+    /** Told of each scheduled publish, so it looks again by its due time. */
+    private readonly scheduler?: { wake(deliverAt: string): void },
   ) {}
 
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
@@ -28,6 +30,8 @@ export class NotificationPublisher {
     const result = kept?.length === 0 && request.idempotencyKey === null
       ? { events: [], replayed: false }
       : await this.store.publish(kept === recipients ? request : { ...request, recipients: kept });
+    const firstDue = result.scheduled?.[0]?.deliver_at;
+    if (!result.replayed && firstDue !== undefined) this.scheduler?.wake(firstDue);
     if (!result.replayed) {
       this.metrics.published.inc({ source }, result.events.length);
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
@@ -49,6 +53,6 @@ function withCritical(event: TopicEvent, request: PublishRequest): TopicEvent {
 function suppressedBy(request: PublishRequest, result: PublishResult, muting: ReadonlySet<string>): string[] {
   if (!request.recipients) return [];
   if (!result.replayed) return muting.size === 0 ? [] : request.recipients.filter((r) => muting.has(r));
-  const stored = new Set(result.events.map((event) => event.notification.recipient));
+  const stored = new Set([...result.events, ...(result.scheduled ?? [])].map((stored) => stored.notification.recipient));
   return request.recipients.filter((r) => !stored.has(r));
 }

@@ -9,6 +9,7 @@ import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
 import type { NotificationStore } from './store.js';
+import type { Clock } from '../sse/clock.js';
 
 /** `postgres://` selects PostgreSQL; anything else is a SQLite file (`sqlite:` prefix optional). */
 export function isPostgresUrl(url: string): boolean {
@@ -22,6 +23,8 @@ export function sqlitePath(url: string): string {
 export interface StoreOptions {
   /** SQLite only; see Config.sqliteSynchronous. */
   sqliteSynchronous?: 'full' | 'normal';
+  /** What expiry and snooze are judged against (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -73,7 +76,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       client.on('error', () => {});
       dropConnectionOnQueryTimeout(client);
     });
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool));
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options.clock);
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -98,7 +101,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
     : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
-  return new KyselyNotificationStore(db, 'sqlite', writer);
+  return new KyselyNotificationStore(db, 'sqlite', writer, options.clock);
 }
 
 /**

@@ -38,10 +38,10 @@ const ADVANCE_HEADS = {
 // Per-row columns in one set of arrays, per-publish columns (the content, once) in another.
 const INSERT_NOTIFICATIONS = {
   name: 'herald_insert_notifications',
-  text: `insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, critical)
-    select n.id, n.topic, n.seq, n.recipient, r.type, r.title, r.content, r.data, r.publisher, $11, r.critical
+  text: `insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, critical, expires_at)
+    select n.id, n.topic, n.seq, n.recipient, r.type, r.title, r.content, r.data, r.publisher, $11, r.critical, r.expires_at
     from unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[]) with ordinality as n(id, topic, seq, recipient, req, ord)
-    join unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $12::int4[]) with ordinality as r(type, title, content, data, publisher, critical, req)
+    join unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $12::int4[], $13::text[]) with ordinality as r(type, title, content, data, publisher, critical, expires_at, req)
       on r.req = n.req
     order by n.ord`,
 };
@@ -99,7 +99,10 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     const rowSeqs: number[] = [];
     const rowRecipients: Array<string | null> = [];
     const rowRequests: number[] = [];
-    const req = { type: [] as string[], title: [] as Array<string | null>, content: [] as string[], data: [] as Array<string | null>, publisher: [] as string[], critical: [] as number[] };
+    const req = {
+      type: [] as string[], title: [] as Array<string | null>, content: [] as string[], data: [] as Array<string | null>, publisher: [] as string[],
+      critical: [] as number[], expiresAt: [] as Array<string | null>,
+    };
     const written: Array<PublishResult | null> = requests.map(() => null);
     requests.forEach((request, i) => {
       const list = targets[i] as Array<{ topic: string; recipient: string | null }>;
@@ -116,6 +119,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
       req.data.push(data);
       req.publisher.push(request.publisher);
       req.critical.push(request.critical ? 1 : 0);
+      req.expiresAt.push(request.expiresAt ?? null);
       const ordinal = req.type.length;
       const events: TopicEvent[] = [];
       for (const { topic, recipient } of list) {
@@ -134,7 +138,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     if (rowIds.length > 0) {
       await client.query({
         ...INSERT_NOTIFICATIONS,
-        values: [rowIds, rowTopics, rowSeqs, rowRecipients, rowRequests, req.type, req.title, req.content, req.data, req.publisher, now, req.critical],
+        values: [rowIds, rowTopics, rowSeqs, rowRecipients, rowRequests, req.type, req.title, req.content, req.data, req.publisher, now, req.critical, req.expiresAt],
       });
     }
 
@@ -233,7 +237,7 @@ function keyOf(publisher: string, key: string): string {
 }
 
 /** PostgreSQL text cannot hold U+0000 (SQLite can): the request's fault, not the server's. */
-function refusedText(err: unknown): HeraldError | null {
+export function refusedText(err: unknown): HeraldError | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (code !== '22021' && code !== '22P05') return null;
   return new HeraldError('invalid_request', 'Text fields must not contain the NUL character (U+0000).');

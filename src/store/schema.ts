@@ -19,6 +19,8 @@ export interface Database {
     created_at: string;
     /** 1 when the publish was critical (shown to readers who muted its type), else 0. */
     critical: Generated<number>;
+    /** Null: never expires. */
+    expires_at: string | null;
   };
   muted_types: {
     user_id: string;
@@ -27,12 +29,28 @@ export interface Database {
     /** For a `<prefix>.*` entry the text a muted type starts with (`social.`), else null. */
     prefix: string | null;
   };
+  scheduled_notifications: {
+    id: string;
+    topic: string;
+    recipient: string | null;
+    type: string;
+    title: string | null;
+    content: string;
+    data: string | null;
+    publisher: string;
+    created_at: string;
+    deliver_at: string;
+    expires_at: string | null;
+    /** 1 when the publish was critical, carried into the notification when delivered. */
+    critical: Generated<number>;
+  };
   receipts: {
     user_id: string;
     notification_pk: number;
     read_at: string | null;
     seen_at: string | null;
     archived_at: string | null;
+    snoozed_until: string | null;
   };
   redeemed_tickets: {
     jti: string;
