@@ -48,7 +48,10 @@ export interface InboxStateEventMap {
   change: InboxSnapshot;
   /** A notification that arrived live and is shown (for a highlight or a sound). */
   arrived: HeraldNotification;
-  /** A request the state made failed; the state stays as it was. */
+  /**
+   * Loading a page failed (the list stays as it was). Actions (`markRead`, `snooze`, …)
+   * reject instead, so the caller can say which one failed.
+   */
   error: HeraldError;
 }
 
@@ -113,6 +116,7 @@ export class InboxState {
     this.#unsubscribe.push(
       s.on('ready', (ready) => {
         this.#unread = ready.unread_count;
+        this.#changed();
         // Read, archive and snooze changes are not replayed on resume: fetch what is true now.
         void this.reload();
       }),
@@ -220,53 +224,33 @@ export class InboxState {
   }
 
   async readAll(): Promise<void> {
-    try {
-      const { unread_count } = await this.#inbox.readAll();
-      this.#applyUpdate({ ids: [], status: 'read', archived: null, seen: true, all: true, unread_count, notification: null });
-    } catch (err) {
-      this.#fail(err);
-      throw err;
-    }
+    const { unread_count } = await this.#inbox.readAll();
+    this.#applyUpdate({ ids: [], status: 'read', archived: null, seen: true, all: true, unread_count, notification: null });
   }
 
   /** Fetches the user's muted types into the snapshot. */
   async loadPreferences(): Promise<Preferences> {
-    try {
-      const preferences = await this.#inbox.getPreferences();
-      this.#muted = [...preferences.muted_types];
-      this.#changed();
-      return preferences;
-    } catch (err) {
-      this.#fail(err);
-      throw err;
-    }
+    const preferences = await this.#inbox.getPreferences();
+    this.#muted = [...preferences.muted_types];
+    this.#changed();
+    return preferences;
   }
 
   /** Replaces the muted types; the list follows once the server's `preferences.updated` arrives. */
   async setPreferences(preferences: Preferences): Promise<Preferences> {
-    try {
-      const stored = await this.#inbox.setPreferences(preferences);
-      this.#muted = [...stored.muted_types];
-      this.#refilter();
-      this.#changed();
-      return stored;
-    } catch (err) {
-      this.#fail(err);
-      throw err;
-    }
+    const stored = await this.#inbox.setPreferences(preferences);
+    this.#muted = [...stored.muted_types];
+    this.#refilter();
+    this.#changed();
+    return stored;
   }
 
   /** Runs one PATCH and applies its answer at once; the stream's echo of it changes nothing more. */
   async #change(call: () => Promise<InboxChange>): Promise<void> {
-    try {
-      const { notification, unread_count } = await call();
-      this.#unread = unread_count;
-      this.#put(notification);
-      this.#changed();
-    } catch (err) {
-      this.#fail(err);
-      throw err;
-    }
+    const { notification, unread_count } = await call();
+    this.#unread = unread_count;
+    this.#put(notification);
+    this.#changed();
   }
 
   #applyUpdate(update: NotificationUpdatedEvent): void {
