@@ -2,6 +2,8 @@
 export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   invalid_cursor: { status: 400, message: 'The cursor is malformed.' },
+  invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
+  deliver_after_expiry: { status: 400, message: 'deliver_at must be before expires_at.' },
   duplicate_cookie: { status: 400, message: 'More than one herald_token cookie was sent, so which account is meant is unclear; clear this site\'s cookies and sign in again.' },
   invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },
@@ -13,6 +15,7 @@ export const ERRORS = {
   not_found: { status: 404, message: 'Not found.' },
   request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   idempotency_conflict: { status: 409, message: 'This idempotency_key was already used with a different body.' },
+  already_delivered: { status: 409, message: 'The notification was already delivered; it can no longer be cancelled.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   uri_too_long: { status: 414, message: 'The URL is too long.' },

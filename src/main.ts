@@ -17,6 +17,8 @@ import { AmqpIngest } from './ingest/amqp-ingest.js';
 import { NotificationPublisher } from './ingest/publisher.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { Scheduler } from './schedule/scheduler.js';
+import { DueSweeper } from './sse/due-sweeper.js';
 import { Hub } from './sse/hub.js';
 import { openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
@@ -76,7 +78,12 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const { bus, amqp } = openBus(config, log);
   const hub = new Hub({ store, bus, options: config, log, metrics });
   await hub.start();
-  const publisher = new NotificationPublisher(store, bus, metrics);
+  // Delivers what fell due while Herald was down at its first look, then as things fall due.
+  const scheduler = new Scheduler({ store, bus, log });
+  scheduler.start();
+  const dueSweeper = new DueSweeper({ store, hub, log });
+  dueSweeper.start();
+  const publisher = new NotificationPublisher(store, bus, metrics, scheduler);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const retention = new Retention(store.retention(), {
     retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
@@ -119,6 +126,8 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
       await retention.close();
       await app.close();
       await ingest?.close();
+      await scheduler.close();
+      await dueSweeper.close();
       await hub.close();
       await bus.close();
       await amqp?.close();

@@ -10,6 +10,8 @@ export interface UpdatePayload {
   archived: boolean | null;
   seen: boolean | null;
   all: boolean;
+  /** A snooze: the new time (null: awake). Absent on changes that do not touch it. */
+  snoozed_until?: string | null;
   notification: import('../store/store.js').Notification | null;
 }
 

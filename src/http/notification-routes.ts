@@ -6,12 +6,16 @@ import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../domain/topics.js';
 import type { Bus } from '../bus/bus.js';
+import type { Clock } from '../sse/clock.js';
 import type { NotificationStore } from '../store/store.js';
+import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
 import { principalOf } from './authenticate.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 const InboxQuery = Type.Object({
-  status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all')])),
+  status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all'), Type.Literal('snoozed')], {
+    description: '`snoozed` lists only what is snoozed until later; every other status leaves those out.',
+  })),
   type: Type.Optional(Type.String({ pattern: NOTIFICATION_TYPE })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 64 })),
@@ -27,6 +31,9 @@ const PatchBody = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('read'), Type.Literal('unread')])),
   archived: Type.Optional(Type.Boolean()),
   seen: Type.Optional(Type.Literal(true)),
+  snoozed_until: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()], {
+    description: 'RFC 3339 date-time (at most 366 days ahead): hide it from the default list and the count until then; null wakes it now.',
+  })),
 }, { additionalProperties: false, minProperties: 1 });
 
 const MarkAllBody = Type.Union([
@@ -51,6 +58,16 @@ function decodePageCursor(cursor: string): number {
 export interface NotificationRouteDeps {
   store: NotificationStore;
   bus: Bus;
+  /** Snooze times are checked against the hub's clock. */
+  hub: { clock: Clock };
+}
+
+/** A PATCH's snoozed_until as ISO UTC text (null: wake now); undefined when absent. */
+function snoozeOf(value: string | null | undefined, now: number): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  const at = parseRfc3339(value, 'snoozed_until');
+  if (at > now + MAX_AHEAD_MS) throw new HeraldError('invalid_time', 'snoozed_until must be at most 366 days ahead.');
+  return toIso(at);
 }
 
 export function notificationRoutes(app: FastifyInstance, deps: NotificationRouteDeps): void {
@@ -75,7 +92,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     config: SUBSCRIBE,
   }, async (request) => {
     const principal = principalOf(request);
-    const query = request.query as { status?: 'unread' | 'read' | 'all'; type?: string; limit?: number; cursor?: string; archived?: boolean };
+    const query = request.query as { status?: 'unread' | 'read' | 'all' | 'snoozed'; type?: string; limit?: number; cursor?: string; archived?: boolean };
     const audience = audienceOf(principal);
     const page = await store.listInbox(audience, {
       status: query.status ?? 'all',
@@ -103,21 +120,43 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
 
   app.patch('/v1/notifications/:id', {
     schema: {
-      params: IdParams, body: PatchBody, querystring: TokenOnlyQuery, summary: 'Mark one notification read, unread, seen or (un)archived.', tags: ['inbox'],
+      params: IdParams, body: PatchBody, querystring: TokenOnlyQuery, summary: 'Mark one notification read, unread, seen, (un)archived or snoozed.', tags: ['inbox'],
       response: responses({ 200: Responses.updated }, 400, 404, 413, 415, ...AUTH_ERRORS),
     },
     config: SUBSCRIBE,
   }, async (request) => {
     const principal = principalOf(request);
     const { id } = request.params as { id: string };
-    const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true };
-    const notification = await store.updateState(audienceOf(principal), id, change);
+    const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true; snoozed_until?: string | null };
+    const snoozedUntil = snoozeOf(change.snoozed_until, deps.hub.clock.now());
+    const notification = await store.updateState(audienceOf(principal), id, {
+      status: change.status, archived: change.archived, seen: change.seen, snoozedUntil,
+    });
     // Another user's id answers exactly like an unknown one: nothing leaks.
     if (!notification) throw new HeraldError('not_found', `No notification ${JSON.stringify(id)} in your inbox.`);
     const unread = await announce(principal, {
-      ids: [id], status: change.status ?? null, archived: change.archived ?? null, seen: change.seen ?? null, all: false, notification,
+      ids: [id], status: change.status ?? null, archived: change.archived ?? null, seen: change.seen ?? null, all: false,
+      ...(snoozedUntil === undefined ? {} : { snoozed_until: notification.snoozed_until }),
+      notification,
     });
     return { notification, unread_count: unread };
+  });
+
+  app.delete('/v1/notifications/:id', {
+    schema: {
+      params: IdParams, querystring: TokenOnlyQuery, tags: ['publish'],
+      summary: 'Cancel a scheduled notification this publisher sent, before it is delivered.',
+      response: responses({ 204: Type.Null({ description: 'Cancelled: it will never be delivered.' }) }, 404, 409, ...AUTH_ERRORS),
+    },
+    config: { auth: { scope: 'publish' } },
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    const { id } = request.params as { id: string };
+    const outcome = await store.cancelScheduled(principal.sub, id);
+    if (outcome === 'already_delivered') throw new HeraldError('already_delivered');
+    // Another publisher's id answers exactly like an unknown one.
+    if (outcome === 'not_found') throw new HeraldError('not_found', `No scheduled notification ${JSON.stringify(id)} of yours.`);
+    return reply.status(204).send();
   });
 
   for (const what of ['read', 'seen'] as const) {

@@ -3,12 +3,15 @@ import { PublishBody, toPublishRequest } from '../ingest/publish-request.js';
 import type { Config } from '../config.js';
 import type { NotificationPublisher } from '../ingest/publisher.js';
 import { principalOf, subjectKey } from './authenticate.js';
+import type { Clock } from '../sse/clock.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */
 export interface PublishRouteDeps {
   publisher: NotificationPublisher;
   config: Pick<Config, 'publishRatePerMinute' | 'maxRecipients' | 'maxContentBytes' | 'maxDataBytes'>;
+  /** deliver_at and expires_at are checked against the hub's clock. */
+  hub: { clock: Clock };
 }
 
 export function publishRoute(app: FastifyInstance, deps: PublishRouteDeps): void {
@@ -28,8 +31,9 @@ export function publishRoute(app: FastifyInstance, deps: PublishRouteDeps): void
     if (body && typeof body === 'object' && 'publisher' in body) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: 'publisher is set from your token; remove it from the body.' } });
     }
-    const publishRequest = toPublishRequest(body, principal.sub, deps.config);
+    const publishRequest = toPublishRequest(body, principal.sub, deps.config, deps.hub.clock.now());
     const result = await deps.publisher.publish(publishRequest, 'http');
-    return reply.status(202).send({ notifications: result.events.map((e) => e.notification) });
+    const scheduled = (result.scheduled ?? []).map((s) => ({ ...s.notification, deliver_at: s.deliver_at }));
+    return reply.status(202).send({ notifications: [...result.events.map((e) => e.notification), ...scheduled] });
   });
 }

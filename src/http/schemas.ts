@@ -44,8 +44,16 @@ export const NotificationSchema = Type.Object({
   seen_at: Time('When the user first saw it.'),
   read_at: Time('When the user read it.'),
   archived_at: Time('When the user archived it.'),
-  created_at: Type.String({ format: 'date-time' }),
+  created_at: Type.String({ format: 'date-time', description: 'When it entered the inbox (for a scheduled one: when it was delivered).' }),
+  expires_at: Time('From then on it is no longer listed, counted or replayed; null: never.'),
+  snoozed_until: Time('This user snoozed it until then: hidden from the default list and the unread count; null: not snoozed.'),
 }, { $id: 'Notification', description: 'A notification as one user sees it.' });
+
+/** The publish answer's items: a scheduled one also says when it will be delivered. */
+export const PublishedNotificationSchema = Type.Object({
+  ...NotificationSchema.properties,
+  deliver_at: Type.Optional(Type.String({ format: 'date-time', description: 'Scheduled: delivered then (listed, counted and streamed only from then on).' })),
+}, { description: 'A notification as stored by the publish.' });
 
 export const UnreadCount = Type.Integer({ minimum: 0, description: 'Unread, unarchived notifications of the user after the request.' });
 
@@ -58,7 +66,7 @@ export const Responses = {
   unreadCount: Type.Object({ unread_count: UnreadCount }),
   updated: Type.Object({ notification: NotificationSchema, unread_count: UnreadCount }),
   markedAll: Type.Object({ updated: Type.Integer({ minimum: 0, description: 'Notifications changed.' }), unread_count: UnreadCount }),
-  published: Type.Object({ notifications: Type.Array(NotificationSchema, { description: 'One per recipient, or one for a topic.' }) }),
+  published: Type.Object({ notifications: Type.Array(PublishedNotificationSchema, { description: 'One per recipient, or one for a topic.' }) }),
   ticket: Type.Object({
     ticket: Type.String({ description: 'Pass as `GET /v1/stream?ticket=`; valid once.' }),
     expires_in: Type.Integer({ description: 'Seconds until it expires.' }),

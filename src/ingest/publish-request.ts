@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isValidUserId } from '../auth/principal.js';
 import { SHARED_TOPIC_PATTERN } from '../domain/topics.js';
+import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
 import { HeraldError } from '../errors.js';
 import type { PublishRequest } from '../store/store.js';
 
@@ -18,6 +19,14 @@ export const PublishBody = Type.Object({
   content: Type.String({ minLength: 1 }),
   data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
   idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  deliver_at: Type.Optional(Type.String({
+    maxLength: 64,
+    description: 'RFC 3339 date-time (at most 366 days ahead): hold it until then; a time already past means now.',
+  })),
+  expires_at: Type.Optional(Type.String({
+    maxLength: 64,
+    description: 'RFC 3339 date-time in the future (after deliver_at): from then on it is no longer listed, counted or replayed.',
+  })),
   /** Queue messages only: the publisher's name, scope of the idempotency key. */
   publisher: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 }, { additionalProperties: false });
@@ -33,8 +42,11 @@ export interface PublishLimits {
 const typePattern = new RegExp(NOTIFICATION_TYPE);
 const topicPattern = new RegExp(SHARED_TOPIC);
 
-/** Validates a publish body and turns it into a store request; HeraldError on bad input. */
-export function toPublishRequest(body: unknown, publisher: string, limits: PublishLimits): PublishRequest {
+/**
+ * Validates a publish body and turns it into a store request; HeraldError on bad input.
+ * `now` (ms since the epoch) is what deliver_at and expires_at are checked against.
+ */
+export function toPublishRequest(body: unknown, publisher: string, limits: PublishLimits, now: number = Date.now()): PublishRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HeraldError('invalid_request', 'The body must be a JSON object.');
   }
@@ -77,13 +89,35 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
   if (data !== null && Buffer.byteLength(JSON.stringify(data)) > limits.maxDataBytes) {
     throw new HeraldError('payload_too_large', `data is over ${limits.maxDataBytes} bytes as JSON.`);
   }
+  const times = timesOf(input, now);
   const fields = { recipients, topic: input.topic ?? null, type: input.type, title: input.title ?? null, content: input.content, data };
+  // The times join the hash only when given, so keys stored before they existed still match.
+  const hashed = {
+    ...fields,
+    ...(times.deliverAt === null ? {} : { deliver_at: times.deliverAt }),
+    ...(times.expiresAt === null ? {} : { expires_at: times.expiresAt }),
+  };
   return {
     publisher,
     idempotencyKey: input.idempotency_key ?? null,
-    requestHash: createHash('sha256').update(stableStringify(fields)).digest('base64url'),
+    requestHash: createHash('sha256').update(stableStringify(hashed)).digest('base64url'),
     ...fields,
+    ...times,
   };
+}
+
+/** deliver_at and expires_at, checked against `now` and each other, as ISO UTC text. */
+function timesOf(input: PublishBody, now: number): { deliverAt: string | null; expiresAt: string | null } {
+  const deliverAt = input.deliver_at === undefined ? null : parseRfc3339(input.deliver_at, 'deliver_at');
+  const expiresAt = input.expires_at === undefined ? null : parseRfc3339(input.expires_at, 'expires_at');
+  if (deliverAt !== null && deliverAt > now + MAX_AHEAD_MS) {
+    throw new HeraldError('invalid_time', 'deliver_at must be at most 366 days ahead.');
+  }
+  if (expiresAt !== null && expiresAt <= now) throw new HeraldError('invalid_time', 'expires_at must be in the future.');
+  if (deliverAt !== null && expiresAt !== null && deliverAt >= expiresAt) {
+    throw new HeraldError('deliver_after_expiry', 'deliver_at must be before expires_at, or the notification would never be seen.');
+  }
+  return { deliverAt: deliverAt === null ? null : toIso(deliverAt), expiresAt: expiresAt === null ? null : toIso(expiresAt) };
 }
 
 const MAX_DATA_DEPTH = 32;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Bus, BusMessage, UpdatePayload } from '../bus/bus.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
+import type { Audience, ExpiredNotification, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { hash32 } from './cursor.js';
 import { encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type StartPosition, type StreamSession } from './session.js';
@@ -338,6 +338,29 @@ export class Hub {
         for (const session of this.#sessionsOf(user, key)) session.update(update);
       }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
     }
+  }
+
+  /**
+   * Notifications passed their expiry (src/sse/due-sweeper.ts): every audience here that
+   * follows one of their topics recounts, then its streams hear which ids left.
+   */
+  expired(notifications: readonly ExpiredNotification[]): void {
+    const byTopic = new Map<string, string[]>();
+    for (const { topic, id } of notifications) byTopic.set(topic, [...(byTopic.get(topic) ?? []), id]);
+    for (const [key, entry] of this.#trackers) {
+      const ids = entry.audience.topics.flatMap((topic) => byTopic.get(topic) ?? []);
+      if (ids.length === 0) continue;
+      this.#refresh(entry).then(() => {
+        for (const session of this.#sessionsOf(entry.audience.user, key)) {
+          if (!session.closed) session.writeEvent('notification.expired', { ids, unread_count: session.unread }, false);
+        }
+      }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
+    }
+  }
+
+  /** Snoozes of `user` ended by time (src/sse/due-sweeper.ts): recount and tell the user's streams here. */
+  woken(user: string, ids: string[]): void {
+    this.#onUpdated(user, { ids, status: null, archived: null, seen: null, all: false, snoozed_until: null, notification: null });
   }
 
   /** Heartbeats, token expiry, maximum age, and the periodic head re-check. Runs on a timer. */

@@ -1,13 +1,15 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import { Migrator, sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { HeraldError } from '../errors.js';
+import { systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { publishWeight, toNotification } from './rows.js';
+import { cancelScheduled, deliverDue, nextDueAt, schedulePublish } from './scheduled.js';
 import type { Database } from './schema.js';
 import type {
-  Audience, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
-  StateChange, TopicEvent, UnreadSnapshot,
+  Audience, CancelOutcome, ExpiredNotification, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
+  StateChange, TopicEvent, UnreadSnapshot, WokenSnooze,
 } from './store.js';
 
 /**
@@ -31,6 +33,8 @@ export class KyselyNotificationStore implements NotificationStore {
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
     private readonly writer: BatchWriter<PublishRequest, PublishResult>,
+    /** Expiry and snooze are judged at this clock's now (tests move it). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.#writes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
   }
@@ -54,7 +58,13 @@ export class KyselyNotificationStore implements NotificationStore {
 
   /** Concurrent publishes share a transaction (see group-commit.ts); each answers after its commit. */
   publish(request: PublishRequest): Promise<PublishResult> {
+    // A scheduled publish takes no sequence number now: it waits outside the topics.
+    if (request.deliverAt != null) return schedulePublish(this.db, request, this.#now());
     return this.#writes.submit(request);
+  }
+
+  #now(): string {
+    return new Date(this.clock.now()).toISOString();
   }
 
   /** Transactions the publish path has committed; tests read it to see publishes share one. */
@@ -69,13 +79,16 @@ export class KyselyNotificationStore implements NotificationStore {
         .orderBy('seq').limit(limit).execute();
       return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) }));
     }
+    const now = this.#now();
     const rows = await this.db.selectFrom('notifications as n')
       .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', reader))
       .selectAll('n')
-      .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
+      .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
       .where('n.topic', '=', topic).where('n.seq', '>', afterSeq)
+      // Expired: never replayed. (The hub's gap fill, without a reader, must not skip a sequence.)
+      .where(notExpired(now))
       .orderBy('n.seq').limit(limit).execute();
-    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, row) }));
+    return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, row, now) }));
   }
 
   async idsAt(positions: ReadonlyArray<readonly [string, number]>): Promise<Map<string, string>> {
@@ -99,18 +112,21 @@ export class KyselyNotificationStore implements NotificationStore {
     const tx = this.dialect === 'postgres' ? this.db.transaction().setIsolationLevel('repeatable read') : this.db.transaction();
     return tx.execute(async (trx) => {
       const heads = await headsIn(trx, audience.topics);
-      const unread = await countUnread(trx, audience);
+      const unread = await countUnread(trx, audience, this.#now());
       return { heads, unread };
     });
   }
 
   async listInbox(audience: Audience, query: InboxQuery): Promise<InboxPage> {
+    const now = this.#now();
     let q = this.db.selectFrom('notifications as n')
       .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user))
       .selectAll('n')
-      .select(['r.read_at', 'r.seen_at', 'r.archived_at'])
+      .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
       .where('n.topic', 'in', [...audience.topics])
-      .where('r.archived_at', query.archived ? 'is not' : 'is', null);
+      .where('r.archived_at', query.archived ? 'is not' : 'is', null)
+      .where(notExpired(now))
+      .where((eb) => (query.status === 'snoozed' ? eb('r.snoozed_until', '>', now) : notSnoozed(now)(eb)));
     if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
     if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
     if (query.type !== null) q = q.where('n.type', '=', query.type);
@@ -119,20 +135,20 @@ export class KyselyNotificationStore implements NotificationStore {
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map((row) => toNotification(row, row)),
+      items: page.map((row) => toNotification(row, row, now)),
       nextBefore: rows.length > query.limit && last ? Number(last.pk) : null,
     };
   }
 
   async updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
-    const row = await this.db.selectFrom('notifications').selectAll()
-      .where('id', '=', id).where('topic', 'in', [...audience.topics]).executeTakeFirst();
+    const row = await this.db.selectFrom('notifications as n').selectAll()
+      .where('id', '=', id).where('topic', 'in', [...audience.topics]).where(notExpired(this.#now())).executeTakeFirst();
     if (!row) return null;
     const now = new Date().toISOString();
     const read = change.status === 'read';
     // One statement that computes each column from the row as it is when the write lands:
     // two concurrent changes (read, archive) both stick, where read-then-write lost one.
-    const keep = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`${sql.ref(`receipts.${column}`)}`;
+    const keep = (column: 'read_at' | 'seen_at' | 'archived_at' | 'snoozed_until') => sql<string | null>`${sql.ref(`receipts.${column}`)}`;
     const stamp = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`coalesce(${sql.ref(`receipts.${column}`)}, ${now})`;
     const state = await this.db.insertInto('receipts')
       .values({
@@ -141,15 +157,17 @@ export class KyselyNotificationStore implements NotificationStore {
         read_at: read ? now : null,
         seen_at: read || change.seen ? now : null,
         archived_at: change.archived === true ? now : null,
+        snoozed_until: change.snoozedUntil ?? null,
       })
       .onConflict((oc) => oc.columns(['user_id', 'notification_pk']).doUpdateSet({
         read_at: read ? stamp('read_at') : change.status === 'unread' ? null : keep('read_at'),
         seen_at: read || change.seen ? stamp('seen_at') : keep('seen_at'),
         archived_at: change.archived === true ? stamp('archived_at') : change.archived === false ? null : keep('archived_at'),
+        snoozed_until: change.snoozedUntil === undefined ? keep('snoozed_until') : change.snoozedUntil,
       }))
-      .returning(['read_at', 'seen_at', 'archived_at'])
+      .returning(['read_at', 'seen_at', 'archived_at', 'snoozed_until'])
       .executeTakeFirstOrThrow();
-    return toNotification(row, state);
+    return toNotification(row, state, this.#now());
   }
 
   async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
@@ -168,15 +186,19 @@ export class KyselyNotificationStore implements NotificationStore {
     const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
     const topics = sql.join(audience.topics.map((t) => sql`${t}`));
     const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
+    const clockNow = this.#now();
+    // Expired and snoozed items are not in the inbox either: "all" leaves them alone.
+    const visible = sql`and (n.expires_at is null or n.expires_at > ${clockNow})`;
+    const snoozed = sql`or r.snoozed_until > ${clockNow}`;
     const readAt = what === 'read' ? now : null;
     // Reading implies seeing; seeing leaves read state alone; archived items are not in
     // the inbox, so "all" leaves them as they are.
     const result = await sql`
       insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
       select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
-      where n.topic in (${topics}) ${bound}
+      where n.topic in (${topics}) ${bound} ${visible}
         and not exists (select 1 from receipts r where r.user_id = ${audience.user}
-                        and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null))
+                        and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null ${snoozed}))
       on conflict (user_id, notification_pk) do update set
         read_at = coalesce(receipts.read_at, excluded.read_at),
         seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.db);
@@ -208,6 +230,29 @@ export class KyselyNotificationStore implements NotificationStore {
     return new KyselyRetentionStore(this.db, this.dialect);
   }
 
+  deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
+    return deliverDue(this.db, this.dialect, now, limit);
+  }
+
+  nextDueAt(): Promise<string | null> {
+    return nextDueAt(this.db);
+  }
+
+  cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
+    return cancelScheduled(this.db, publisher, id);
+  }
+
+  async expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]> {
+    return this.db.selectFrom('notifications').select(['id', 'topic'])
+      .where('expires_at', '>', after).where('expires_at', '<=', upTo).execute();
+  }
+
+  async wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]> {
+    return this.db.selectFrom('receipts as r').innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
+      .select(['r.user_id as user', 'n.id as id'])
+      .where('r.snoozed_until', '>', after).where('r.snoozed_until', '<=', upTo).execute();
+  }
+
   async lowestKeptSeq(topic: string): Promise<number> {
     const row = await this.db.selectFrom('notifications').select((eb) => eb.fn.min<number | string>('seq').as('low'))
       .where('topic', '=', topic).executeTakeFirst();
@@ -224,7 +269,7 @@ async function headsIn(db: Kysely<Database>, topics: readonly string[]): Promise
   return heads;
 }
 
-async function countUnread(db: Kysely<Database>, audience: Audience): Promise<number> {
+async function countUnread(db: Kysely<Database>, audience: Audience, now: string): Promise<number> {
   const row = await db.selectFrom('notifications as n')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
     .where('n.topic', 'in', [...audience.topics])
@@ -232,8 +277,19 @@ async function countUnread(db: Kysely<Database>, audience: Audience): Promise<nu
       selectFrom('receipts as r').select(sql`1`.as('one'))
         .whereRef('r.notification_pk', '=', 'n.pk')
         .where('r.user_id', '=', audience.user)
-        .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null)])),
+        .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null), eb('r.snoozed_until', '>', now)])),
     )))
+    .where(notExpired(now))
     .executeTakeFirstOrThrow();
   return Number(row.count);
+}
+
+/** Not past its expiry at `now` (ISO): what lists, counts and replays keep. */
+function notExpired(now: string) {
+  return (eb: ExpressionBuilder<{ n: Database['notifications'] }, 'n'>) => eb.or([eb('n.expires_at', 'is', null), eb('n.expires_at', '>', now)]);
+}
+
+/** Not snoozed until after `now` (ISO): what every status but `snoozed` lists. */
+function notSnoozed(now: string) {
+  return (eb: ExpressionBuilder<{ r: Database['receipts'] }, 'r'>) => eb.or([eb('r.snoozed_until', 'is', null), eb('r.snoozed_until', '<=', now)]);
 }

@@ -71,6 +71,32 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('idempotency_keys_created_at').on('idempotency_keys').column('created_at').execute();
       },
     },
+    '0005_timed': {
+      async up(db: Kysely<unknown>) {
+        // Scheduled notifications wait here, outside the notifications table, so they take
+        // their topic sequence only when delivered and resume stays exact. Each row is the
+        // prepared notification with the id it will keep.
+        await db.schema.createTable('scheduled_notifications')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('topic', 'text', (c) => c.notNull())
+          .addColumn('recipient', 'text')
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('title', 'text')
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('data', 'text')
+          .addColumn('publisher', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('deliver_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .execute();
+        await db.schema.createIndex('scheduled_notifications_deliver_at').on('scheduled_notifications').column('deliver_at').execute();
+        // Times are ISO-8601 UTC text of one length, so text order is time order.
+        await db.schema.alterTable('notifications').addColumn('expires_at', 'text').execute();
+        await db.schema.createIndex('notifications_expires_at').on('notifications').column('expires_at').execute();
+        await db.schema.alterTable('receipts').addColumn('snoozed_until', 'text').execute();
+        await db.schema.createIndex('receipts_snoozed_until').on('receipts').column('snoozed_until').execute();
+      },
+    },
   };
 }
 

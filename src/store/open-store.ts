@@ -8,6 +8,7 @@ import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
 import type { NotificationStore } from './store.js';
+import type { Clock } from '../sse/clock.js';
 
 /** `postgres://` selects PostgreSQL; anything else is a SQLite file (`sqlite:` prefix optional). */
 export function isPostgresUrl(url: string): boolean {
@@ -21,6 +22,8 @@ export function sqlitePath(url: string): string {
 export interface StoreOptions {
   /** SQLite only; see Config.sqliteSynchronous. */
   sqliteSynchronous?: 'full' | 'normal';
+  /** What expiry and snooze are judged against (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -72,7 +75,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       client.on('error', () => {});
       dropConnectionOnQueryTimeout(client);
     });
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool));
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options.clock);
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -93,7 +96,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   // (A writer thread with its own connection would take the fsync off the event loop; it
   // needs every read-then-write transaction on this connection to begin immediate first.)
   const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
-  return new KyselyNotificationStore(db, 'sqlite', writer);
+  return new KyselyNotificationStore(db, 'sqlite', writer, options.clock);
 }
 
 /** Distinct statements kept prepared: Kysely's queries are few shapes, but `in (…)` lists vary. */

@@ -38,10 +38,10 @@ const ADVANCE_HEADS = {
 // Per-row columns in one set of arrays, per-publish columns (the content, once) in another.
 const INSERT_NOTIFICATIONS = {
   name: 'herald_insert_notifications',
-  text: `insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at)
-    select n.id, n.topic, n.seq, n.recipient, r.type, r.title, r.content, r.data, r.publisher, $11
+  text: `insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, expires_at)
+    select n.id, n.topic, n.seq, n.recipient, r.type, r.title, r.content, r.data, r.publisher, $11, r.expires_at
     from unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[]) with ordinality as n(id, topic, seq, recipient, req, ord)
-    join unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) with ordinality as r(type, title, content, data, publisher, req)
+    join unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $12::text[]) with ordinality as r(type, title, content, data, publisher, expires_at, req)
       on r.req = n.req
     order by n.ord`,
 };
@@ -99,7 +99,10 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     const rowSeqs: number[] = [];
     const rowRecipients: Array<string | null> = [];
     const rowRequests: number[] = [];
-    const req = { type: [] as string[], title: [] as Array<string | null>, content: [] as string[], data: [] as Array<string | null>, publisher: [] as string[] };
+    const req = {
+      type: [] as string[], title: [] as Array<string | null>, content: [] as string[], data: [] as Array<string | null>, publisher: [] as string[],
+      expiresAt: [] as Array<string | null>,
+    };
     const written: Array<PublishResult | null> = requests.map(() => null);
     requests.forEach((request, i) => {
       const list = targets[i] as Array<{ topic: string; recipient: string | null }>;
@@ -111,6 +114,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
       req.content.push(request.content);
       req.data.push(data);
       req.publisher.push(request.publisher);
+      req.expiresAt.push(request.expiresAt ?? null);
       const ordinal = req.type.length;
       const events: TopicEvent[] = [];
       for (const { topic, recipient } of list) {
@@ -129,7 +133,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     if (rowIds.length > 0) {
       await client.query({
         ...INSERT_NOTIFICATIONS,
-        values: [rowIds, rowTopics, rowSeqs, rowRecipients, rowRequests, req.type, req.title, req.content, req.data, req.publisher, now],
+        values: [rowIds, rowTopics, rowSeqs, rowRecipients, rowRequests, req.type, req.title, req.content, req.data, req.publisher, now, req.expiresAt],
       });
     }
 

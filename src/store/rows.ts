@@ -3,9 +3,11 @@ import type { Database } from './schema.js';
 import type { Notification, PublishRequest } from './store.js';
 
 export type NotificationRow = Selectable<Database['notifications']>;
-export type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null };
+export type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null; snoozed_until?: string | null };
 
-export function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptColumns | null): Notification {
+/** `now` (ISO) is when the reader looks: a snooze that ended by then shows as null. */
+export function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptColumns | null, now?: string): Notification {
+  const snoozed = state?.snoozed_until ?? null;
   return {
     id: row.id,
     recipient: row.recipient,
@@ -19,6 +21,8 @@ export function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptC
     read_at: state?.read_at ?? null,
     archived_at: state?.archived_at ?? null,
     created_at: row.created_at,
+    expires_at: row.expires_at,
+    snoozed_until: snoozed !== null && (now === undefined || snoozed > now) ? snoozed : null,
   };
 }
 
@@ -55,5 +59,7 @@ export function newNotification(
     read_at: null,
     archived_at: null,
     created_at: createdAt,
+    expires_at: request.expiresAt ?? null,
+    snoozed_until: null,
   };
 }

@@ -17,6 +17,21 @@ export interface Database {
     data: string | null;
     publisher: string;
     created_at: string;
+    /** Null: never expires. */
+    expires_at: string | null;
+  };
+  scheduled_notifications: {
+    id: string;
+    topic: string;
+    recipient: string | null;
+    type: string;
+    title: string | null;
+    content: string;
+    data: string | null;
+    publisher: string;
+    created_at: string;
+    deliver_at: string;
+    expires_at: string | null;
   };
   receipts: {
     user_id: string;
@@ -24,6 +39,7 @@ export interface Database {
     read_at: string | null;
     seen_at: string | null;
     archived_at: string | null;
+    snoozed_until: string | null;
   };
   redeemed_tickets: {
     jti: string;

@@ -48,14 +48,14 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       readKey: p('select request_hash, response from idempotency_keys where publisher = ? and key = ?'),
       storeIds: p('update idempotency_keys set response = ? where publisher = ? and key = ?'),
       nextSeq: p('insert into topics (name, head) values (?, 1) on conflict (name) do update set head = topics.head + 1 returning head'),
-      insert: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, expires_at)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       // Many recipients: one statement per table over a JSON array, not one call per row.
       // (`where true` tells SQLite's parser the upsert's ON CONFLICT is not a join's ON.)
       nextSeqs: p(`insert into topics (name, head) select value, 1 from json_each(?) where true
         on conflict (name) do update set head = topics.head + 1 returning name, head`),
-      insertMany: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at)
-        select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?, ?, ?, ?, ?, ?
+      insertMany: p(`insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, expires_at)
+        select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?, ?, ?, ?, ?, ?, ?
         from json_each(?) order by key`),
       byIds: p('select * from notifications where id in (select value from json_each(?))'),
     };
@@ -99,7 +99,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       const { topic, recipient } = targets[0] as { topic: string; recipient: string | null };
       const seq = Number((s.nextSeq.all([topic])[0] as { head: number | bigint }).head);
       const id = randomUUID();
-      s.insert.run([id, topic, seq, recipient, request.type, request.title, request.content, data, request.publisher, now]);
+      s.insert.run([id, topic, seq, recipient, request.type, request.title, request.content, data, request.publisher, now, request.expiresAt ?? null]);
       events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
     } else {
       // Recipients are distinct (toPublishRequest), so each topic moves by one.
@@ -108,7 +108,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
         heads.set(row.name, Number(row.head));
       }
       const rows = targets.map(({ topic, recipient }) => [randomUUID(), topic, heads.get(topic) as number, recipient] as const);
-      s.insertMany.run([request.type, request.title, request.content, data, request.publisher, now, JSON.stringify(rows)]);
+      s.insertMany.run([request.type, request.title, request.content, data, request.publisher, now, request.expiresAt ?? null, JSON.stringify(rows)]);
       for (const [id, topic, seq, recipient] of rows) events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
     }
     if (request.idempotencyKey !== null) {

@@ -21,6 +21,10 @@ export interface Notification {
   read_at: string | null;
   archived_at: string | null;
   created_at: string;
+  /** After this time it is no longer listed, counted or replayed; null: never. */
+  expires_at: string | null;
+  /** This reader snoozed it until then (hidden from the default list and the count); null: not snoozed. */
+  snoozed_until: string | null;
 }
 
 /** A stored notification at its place in a topic's gap-free sequence. */
@@ -44,17 +48,45 @@ export interface PublishRequest {
   title: string | null;
   content: string;
   data: Record<string, unknown> | null;
+  /** ISO time (UTC) to deliver at; null: now. Kept out of the notifications table until due. */
+  deliverAt?: string | null;
+  /** ISO time (UTC) after which it is no longer listed, counted or replayed; null: never. */
+  expiresAt?: string | null;
+}
+
+/** A notification accepted for later delivery: not yet in any topic's sequence. */
+export interface ScheduledNotification {
+  notification: Notification;
+  deliver_at: string;
 }
 
 export interface PublishResult {
   events: TopicEvent[];
   /** True when the idempotency key matched an earlier publish: nothing new was stored. */
   replayed: boolean;
+  /** Accepted for later delivery (a publish with deliverAt): not in `events`. */
+  scheduled?: ScheduledNotification[];
+}
+
+/** What cancelling a scheduled notification came to. */
+export type CancelOutcome = 'cancelled' | 'already_delivered' | 'not_found';
+
+/** A notification whose expiry passed in a sweep window. */
+export interface ExpiredNotification {
+  id: string;
+  topic: string;
+}
+
+/** A snooze that ended in a sweep window. */
+export interface WokenSnooze {
+  user: string;
+  id: string;
 }
 
 
 export interface InboxQuery {
-  status: 'unread' | 'read' | 'all';
+  /** `snoozed`: only what the reader snoozed until later; every other status leaves those out. */
+  status: 'unread' | 'read' | 'all' | 'snoozed';
   type: string | null;
   /** Archived items only (true) or none of them (false). */
   archived: boolean;
@@ -73,6 +105,8 @@ export interface StateChange {
   status?: NotificationStatus;
   archived?: boolean;
   seen?: boolean;
+  /** ISO time (UTC) to hide it until; null wakes it now. */
+  snoozedUntil?: string | null;
 }
 
 /** The unread count and the topic heads it was counted at, read in one snapshot. */
@@ -121,4 +155,18 @@ export interface NotificationStore {
    * event (1 for a topic never published to). A cursor below it cannot be resumed.
    */
   lowestKeptSeq(topic: string): Promise<number>;
+  /**
+   * Moves scheduled notifications due at `now` (ISO) into their topics, at most `limit`, in
+   * one transaction that claims them (on PostgreSQL skipping rows another node is
+   * delivering), so each is delivered once. Answers the new events.
+   */
+  deliverDue(now: string, limit: number): Promise<TopicEvent[]>;
+  /** The earliest deliver_at still waiting, or null. */
+  nextDueAt(): Promise<string | null>;
+  /** Cancels a scheduled notification of this publisher that is not delivered yet. */
+  cancelScheduled(publisher: string, id: string): Promise<CancelOutcome>;
+  /** Notifications with `after` < expires_at <= `upTo` (ISO times). */
+  expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]>;
+  /** Snoozes with `after` < snoozed_until <= `upTo` (ISO times). */
+  wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]>;
 }

@@ -14,6 +14,8 @@ import { NotificationPublisher } from '../../src/ingest/publisher.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import type { Clock } from '../../src/sse/clock.js';
+import { Scheduler } from '../../src/schedule/scheduler.js';
+import { DueSweeper } from '../../src/sse/due-sweeper.js';
 import { Hub } from '../../src/sse/hub.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { NotificationStore } from '../../src/store/store.js';
@@ -108,13 +110,17 @@ export interface CoreHerald {
   clock: FakeClock;
   metrics: Metrics;
   publisher: NotificationPublisher;
+  /** Not started: tests call `tick()` after moving the clock. */
+  scheduler: Scheduler;
+  /** Not started: tests call `sweep()` after moving the clock. */
+  dueSweeper: DueSweeper;
   token(user: string, claims?: { groups?: string[]; scope?: string; ttlS?: number }): Promise<string>;
   /** POST /v1/notifications as `publisher` (publish scope); returns status and body. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   publish(body: Record<string, unknown>): Promise<{ status: number; body: any }>;
   /** An authenticated request through app.inject. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  request(method: 'GET' | 'POST' | 'PATCH', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
+  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** The value of one metric sample in /metrics text, 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
   close(): Promise<void>;
@@ -129,14 +135,16 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
     ...options.env,
   });
   const log = createLogger('silent');
-  const realStore = await openStore(config.databaseUrl);
+  const clock = new FakeClock();
+  const realStore = await openStore(config.databaseUrl, { clock });
   await realStore.migrate();
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const metrics = new Metrics();
   const bus = new SteeredBus();
-  const clock = new FakeClock();
   const hub = new Hub({ store, bus, options: config, log, metrics, clock });
   await hub.start();
+  const scheduler = new Scheduler({ store, bus, log, clock });
+  const dueSweeper = new DueSweeper({ store, hub, log, clock });
   const publisher = new NotificationPublisher(store, bus, metrics);
   const verifier = createTokenVerifier({
     keys: loadVerificationKeys({ secret: SECRET, publicKey: null, jwks: null, jwksCacheMaxAgeS: 600, jwksCooldownS: 30 }),
@@ -163,7 +171,7 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
     return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
   };
   return {
-    url, app, hub, store, bus, clock, metrics, publisher,
+    url, app, hub, store, bus, clock, metrics, publisher, scheduler, dueSweeper,
     token: (user, claims = {}) => mintToken(SECRET, { sub: user, scope: claims.scope ?? 'subscribe', groups: claims.groups, ttlS: claims.ttlS ?? 3600 }),
     publish: (body) => request('POST', '/v1/notifications', publisherToken, body),
     request,
@@ -173,6 +181,8 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
       return line ? Number(line.split(' ').pop()) : 0;
     },
     async close() {
+      await scheduler.close();
+      await dueSweeper.close();
       await hub.close();
       await app.close();
       await realStore.close();

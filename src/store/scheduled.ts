@@ -1,0 +1,140 @@
+// Scheduled delivery in the store: accepting a notification for later, moving it into its
+// topic when due, cancelling it. Both dialects share this code; PostgreSQL's one
+// difference is that a delivery skips rows another node is delivering.
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { HeraldError } from '../errors.js';
+import type { Dialect } from './migrations.js';
+import { newNotification, targetsOf, toNotification } from './rows.js';
+import type { Database } from './schema.js';
+import type { CancelOutcome, PublishRequest, PublishResult, ScheduledNotification, TopicEvent } from './store.js';
+
+type ScheduledRow = Selectable<Database['scheduled_notifications']>;
+type StoredRow = Omit<Selectable<Database['notifications']>, 'pk'>;
+
+/** Rows per insert statement: well under both databases' bound-parameter limits. */
+const INSERT_CHUNK = 500;
+
+/**
+ * Stores a publish with `deliverAt` for later, with its idempotency key, in one
+ * transaction. The ids are assigned now (the answer names them, and cancel and the key's
+ * replay find them by id); the topic sequence waits for delivery.
+ */
+export async function schedulePublish(db: Kysely<Database>, request: PublishRequest, now: string): Promise<PublishResult> {
+  const deliverAt = request.deliverAt as string;
+  return db.transaction().execute(async (trx) => {
+    if (request.idempotencyKey !== null) {
+      // On PostgreSQL a key another transaction holds makes this wait for its commit.
+      const claimed = await trx.insertInto('idempotency_keys')
+        .values({ publisher: request.publisher, key: request.idempotencyKey, request_hash: request.requestHash, response: '', created_at: now })
+        .onConflict((oc) => oc.columns(['publisher', 'key']).doNothing())
+        .returning('key').executeTakeFirst();
+      if (!claimed) {
+        const existing = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
+          .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).executeTakeFirstOrThrow();
+        if (existing.request_hash !== request.requestHash) throw new HeraldError('idempotency_conflict');
+        return replayStored(trx, existing.response);
+      }
+    }
+    const data = request.data === null ? null : JSON.stringify(request.data);
+    const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
+    const rows = targetsOf(request).map(({ topic, recipient }) => ({
+      id: randomUUID(), topic, recipient, type: request.type, title: request.title, content: request.content, data,
+      publisher: request.publisher, created_at: now, deliver_at: deliverAt, expires_at: request.expiresAt ?? null,
+    }));
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      await trx.insertInto('scheduled_notifications').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    }
+    if (request.idempotencyKey !== null) {
+      await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((r) => r.id) }) })
+        .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
+    }
+    const scheduled = rows.map((row): ScheduledNotification => ({
+      notification: newNotification(row.id, row.recipient, row.topic, request, shared, now), deliver_at: deliverAt,
+    }));
+    return { events: [], scheduled, replayed: false };
+  });
+}
+
+/** The answer a key stored: those still waiting as scheduled, those delivered as events. */
+async function replayStored(db: Kysely<Database>, response: string): Promise<PublishResult> {
+  const { ids } = JSON.parse(response) as { ids: string[] };
+  const waiting = new Map((await db.selectFrom('scheduled_notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const delivered = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const events: TopicEvent[] = [];
+  const scheduled: ScheduledNotification[] = [];
+  for (const id of ids) {
+    const row = delivered.get(id);
+    if (row) events.push({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null) });
+    const pending = waiting.get(id);
+    if (pending) scheduled.push({ notification: toNotification({ ...pending, seq: 0 }, null), deliver_at: pending.deliver_at });
+  }
+  return { events, scheduled, replayed: true };
+}
+
+/**
+ * Claims up to `limit` due rows and inserts them as notifications in the same transaction:
+ * a node that dies mid-way rolls back and leaves them to the next claimer, and on
+ * PostgreSQL `SKIP LOCKED` lets several nodes deliver different rows at once. The ids
+ * are unique in the notifications table too, so no row can ever be delivered twice.
+ */
+export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<TopicEvent[]> {
+  return db.transaction().execute(async (trx) => {
+    let claim = trx.selectFrom('scheduled_notifications').selectAll()
+      .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit);
+    if (dialect === 'postgres') claim = claim.forUpdate().skipLocked();
+    const due = await claim.execute();
+    if (due.length === 0) return [];
+    await trx.deleteFrom('scheduled_notifications').where('id', 'in', due.map((r) => r.id)).execute();
+    // One that expired before it was due (Herald was down past both) is dropped unseen.
+    const live = due.filter((row) => row.expires_at === null || row.expires_at > now);
+    // Topics in name order, as the publish path locks them: the two cannot deadlock.
+    // Within a topic, earlier due times take lower sequence numbers.
+    live.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0) || (a.deliver_at < b.deliver_at ? -1 : a.deliver_at > b.deliver_at ? 1 : 0));
+    const byTopic = new Map<string, ScheduledRow[]>();
+    for (const row of live) {
+      const list = byTopic.get(row.topic);
+      if (list) list.push(row);
+      else byTopic.set(row.topic, [row]);
+    }
+    const events: TopicEvent[] = [];
+    const inserts: StoredRow[] = [];
+    for (const [topic, rows] of byTopic) {
+      const { head } = await trx.insertInto('topics').values({ name: topic, head: rows.length })
+        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ head: eb('topics.head', '+', rows.length) })))
+        .returning('head').executeTakeFirstOrThrow();
+      let seq = Number(head) - rows.length;
+      for (const row of rows) {
+        seq += 1;
+        const stored: StoredRow = {
+          id: row.id, topic, seq, recipient: row.recipient, type: row.type, title: row.title, content: row.content,
+          data: row.data, publisher: row.publisher, created_at: now, expires_at: row.expires_at,
+        };
+        inserts.push(stored);
+        events.push({ topic, seq, notification: toNotification(stored, null) });
+      }
+    }
+    for (let i = 0; i < inserts.length; i += INSERT_CHUNK) {
+      await trx.insertInto('notifications').values(inserts.slice(i, i + INSERT_CHUNK)).execute();
+    }
+    return events;
+  });
+}
+
+export async function nextDueAt(db: Kysely<Database>): Promise<string | null> {
+  const row = await db.selectFrom('scheduled_notifications').select((eb) => eb.fn.min('deliver_at').as('next')).executeTakeFirst();
+  return (row?.next as string | null | undefined) ?? null;
+}
+
+/**
+ * Deletes the publisher's scheduled row. On PostgreSQL a delivery in progress holds the
+ * row's lock, so this waits for it and then finds the notification delivered.
+ */
+export async function cancelScheduled(db: Kysely<Database>, publisher: string, id: string): Promise<CancelOutcome> {
+  const deleted = await db.deleteFrom('scheduled_notifications').where('id', '=', id).where('publisher', '=', publisher)
+    .returning('id').executeTakeFirst();
+  if (deleted) return 'cancelled';
+  // Another publisher's id answers like an unknown one: nothing leaks.
+  const delivered = await db.selectFrom('notifications').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
+  return delivered ? 'already_delivered' : 'not_found';
+}

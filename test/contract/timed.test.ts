@@ -1,0 +1,230 @@
+// The store's side of scheduled delivery, expiry and snooze, run against every backend.
+// Each store reads "now" from a clock the test sets, as the hub's clock drives it in Herald.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { Kysely } from 'kysely';
+import { toPublishRequest } from '../../src/ingest/publish-request.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Database } from '../../src/store/schema.js';
+import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
+import { createPgDatabase, lockServices } from '../helpers/services.js';
+
+const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
+const START = Date.parse('2026-06-01T12:00:00.000Z');
+
+/** A clock the test moves; the store judges expiry and snooze by it. */
+class TestClock {
+  ms = START;
+  now(): number {
+    return this.ms;
+  }
+  iso(offsetMs = 0): string {
+    return new Date(this.ms + offsetMs).toISOString();
+  }
+}
+
+interface Opened {
+  store: NotificationStore;
+  clock: TestClock;
+  /** Another store on the same database (another node), with the same clock. */
+  another(): Promise<NotificationStore>;
+}
+
+interface Backend {
+  name: string;
+  open(t: TestContext): Promise<Opened>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    async open(t) {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-timed-'));
+      const clock = new TestClock();
+      const store = await openStore(join(dir, 'herald.db'), { clock });
+      t.after(async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await store.migrate();
+      return { store, clock, another: () => Promise.reject(new Error('SQLite is one process')) };
+    },
+  },
+  {
+    name: 'postgres',
+    async open(t) {
+      await lockServices(t);
+      const db = await createPgDatabase();
+      const clock = new TestClock();
+      const store = await openStore(db.url, { clock });
+      const others: NotificationStore[] = [];
+      t.after(async () => {
+        for (const other of others) await other.close();
+        await store.close();
+        await db.drop();
+      });
+      await store.migrate();
+      return {
+        store, clock,
+        async another() {
+          const other = await openStore(db.url, { clock });
+          others.push(other);
+          await other.migrate();
+          return other;
+        },
+      };
+    },
+  },
+];
+
+function request(clock: TestClock, body: Record<string, unknown>, publisher = 'app') {
+  return toPublishRequest({ type: 'alert', content: 'hello', ...body }, publisher, LIMITS, clock.now());
+}
+
+function alice(): Audience {
+  return { user: 'alice', topics: ['user:alice', 'broadcast'] };
+}
+
+const ALL: InboxQuery = { status: 'all', type: null, archived: false, limit: 50, before: null };
+
+async function listed(store: NotificationStore, query: Partial<InboxQuery> = {}): Promise<string[]> {
+  return (await store.listInbox(alice(), { ...ALL, ...query })).items.map((n) => n.content);
+}
+
+async function unread(store: NotificationStore): Promise<number> {
+  return (await store.unreadSnapshot(alice())).unread;
+}
+
+for (const backend of backends) {
+  describe(`timed NotificationStore on ${backend.name}`, () => {
+    test('a scheduled publish is not listed, counted or in its topic until delivered', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const result = await store.publish(request(clock, { recipients: ['alice'], content: 'later', deliver_at: clock.iso(60_000) }));
+      assert.deepEqual(result.events, []);
+      assert.equal(result.scheduled?.[0]?.deliver_at, clock.iso(60_000));
+      assert.deepEqual(await listed(store), []);
+      assert.equal(await unread(store), 0);
+      assert.equal((await store.heads(['user:alice'])).get('user:alice'), 0);
+      assert.equal(await store.nextDueAt(), clock.iso(60_000));
+    });
+
+    test('a scheduled notification takes its topic sequence when delivered, after those published meanwhile', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice'], content: 'a' }));
+      const scheduled = await store.publish(request(clock, { recipients: ['alice'], content: 's', deliver_at: clock.iso(10_000) }));
+      await store.publish(request(clock, { recipients: ['alice'], content: 'b' }));
+      const delivered = await store.deliverDue(clock.iso(10_000), 100);
+      assert.deepEqual(delivered.map((e) => [e.topic, e.seq, e.notification.id]), [['user:alice', 3, scheduled.scheduled?.[0]?.notification.id]]);
+      assert.deepEqual((await store.eventsAfter('user:alice', 0, 10)).map((e) => e.notification.content), ['a', 'b', 's']);
+      assert.equal(await store.nextDueAt(), null);
+    });
+
+    test('deliverDue delivers only what is due, and each notification once', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice'], content: 'first', deliver_at: clock.iso(5_000) }));
+      await store.publish(request(clock, { recipients: ['alice'], content: 'second', deliver_at: clock.iso(10_000) }));
+      assert.deepEqual((await store.deliverDue(clock.iso(4_999), 100)).length, 0);
+      assert.deepEqual((await store.deliverDue(clock.iso(5_000), 100)).map((e) => e.notification.content), ['first']);
+      assert.deepEqual((await store.deliverDue(clock.iso(5_000), 100)).length, 0);
+      assert.deepEqual((await store.deliverDue(clock.iso(10_000), 100)).map((e) => e.notification.content), ['second']);
+    });
+
+    test('a scheduled publish with an idempotency key answers the same ids before and after delivery', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const body = { recipients: ['alice', 'bob'], deliver_at: clock.iso(5_000), idempotency_key: 'k' };
+      const first = await store.publish(request(clock, body));
+      const ids = first.scheduled?.map((s) => s.notification.id);
+      const before = await store.publish(request(clock, body));
+      assert.equal(before.replayed, true);
+      assert.deepEqual(before.scheduled?.map((s) => s.notification.id), ids);
+      await store.deliverDue(clock.iso(5_000), 100);
+      const after = await store.publish(request(clock, body));
+      assert.deepEqual(after.events.map((e) => e.notification.id), ids);
+      assert.equal(await store.nextDueAt(), null, 'nothing scheduled again');
+    });
+
+    test('cancelScheduled cancels before delivery, answers already_delivered after, and not_found to another publisher', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const cancelled = (await store.publish(request(clock, { recipients: ['alice'], deliver_at: clock.iso(5_000) }))).scheduled?.[0]?.notification.id as string;
+      const delivered = (await store.publish(request(clock, { recipients: ['alice'], deliver_at: clock.iso(5_000) }))).scheduled?.[0]?.notification.id as string;
+      assert.equal(await store.cancelScheduled('other-app', cancelled), 'not_found');
+      assert.equal(await store.cancelScheduled('app', cancelled), 'cancelled');
+      assert.equal(await store.cancelScheduled('app', cancelled), 'not_found');
+      assert.deepEqual((await store.deliverDue(clock.iso(5_000), 100)).map((e) => e.notification.id), [delivered]);
+      assert.equal(await store.cancelScheduled('app', delivered), 'already_delivered');
+      assert.equal(await store.cancelScheduled('other-app', delivered), 'not_found');
+    });
+
+    test('an expired notification is not listed, counted or replayed, and expiredBetween finds it in its window', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const expiring = await store.publish(request(clock, { recipients: ['alice'], content: 'offer', expires_at: clock.iso(30_000) }));
+      await store.publish(request(clock, { recipients: ['alice'], content: 'kept' }));
+      assert.deepEqual(await listed(store), ['kept', 'offer']);
+      assert.equal(expiring.events[0]?.notification.expires_at, clock.iso(30_000));
+      clock.ms += 30_000;
+      assert.deepEqual(await listed(store), ['kept']);
+      assert.equal(await unread(store), 1);
+      assert.deepEqual((await store.eventsAfter('user:alice', 0, 10, 'alice')).map((e) => e.notification.content), ['kept']);
+      assert.deepEqual(await store.expiredBetween(clock.iso(-30_000), clock.iso()), [{ id: expiring.events[0]?.notification.id, topic: 'user:alice' }]);
+      assert.deepEqual(await store.expiredBetween(clock.iso(), clock.iso(1_000)), []);
+    });
+
+    test('a snoozed notification leaves the default list and the count, is listed as snoozed, and is back after its time', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const id = (await store.publish(request(clock, { recipients: ['alice'], content: 'task' }))).events[0]?.notification.id as string;
+      await store.publish(request(clock, { recipients: ['alice'], content: 'other' }));
+      const snoozed = await store.updateState(alice(), id, { snoozedUntil: clock.iso(60_000) });
+      assert.equal(snoozed?.snoozed_until, clock.iso(60_000));
+      assert.deepEqual(await listed(store), ['other']);
+      assert.deepEqual(await listed(store, { status: 'unread' }), ['other']);
+      assert.deepEqual(await listed(store, { status: 'snoozed' }), ['task']);
+      assert.equal(await unread(store), 1);
+      clock.ms += 60_000;
+      assert.deepEqual(await listed(store), ['other', 'task']);
+      assert.deepEqual(await listed(store, { status: 'snoozed' }), []);
+      assert.equal(await unread(store), 2);
+      assert.deepEqual(await store.wokenBetween(clock.iso(-1_000), clock.iso()), [{ user: 'alice', id }]);
+    });
+
+    test('a snooze set to null wakes the notification at once, with its read state kept', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const id = (await store.publish(request(clock, { recipients: ['alice'], content: 'task' }))).events[0]?.notification.id as string;
+      await store.updateState(alice(), id, { status: 'read', snoozedUntil: clock.iso(60_000) });
+      const woken = await store.updateState(alice(), id, { snoozedUntil: null });
+      assert.equal(woken?.snoozed_until, null);
+      assert.equal(woken?.status, 'read');
+      assert.deepEqual(await listed(store, { status: 'read' }), ['task']);
+    });
+
+    if (backend.name === 'postgres') {
+      test('two nodes claiming due notifications at once deliver each exactly once, gap-free', async (t) => {
+        const { store, clock, another } = await backend.open(t);
+        const second = await another();
+        const recipients = Array.from({ length: 300 }, (_, i) => `user-${i % 30}`);
+        const accepted = await store.publish(request(clock, { recipients: [...new Set(recipients)], deliver_at: clock.iso(1_000) }));
+        for (let i = 0; i < 9; i++) await store.publish(request(clock, { recipients: [...new Set(recipients)], deliver_at: clock.iso(1_000) }));
+        assert.equal(accepted.scheduled?.length, 30);
+        const drain = async (node: NotificationStore) => {
+          const ids: string[] = [];
+          for (;;) {
+            const events = await node.deliverDue(clock.iso(1_000), 7);
+            ids.push(...events.map((e) => e.notification.id));
+            if (events.length === 0) return ids;
+          }
+        };
+        const [a, b] = await Promise.all([drain(store), drain(second)]);
+        const all = [...a, ...b];
+        assert.equal(all.length, 300);
+        assert.equal(new Set(all).size, 300, 'no notification delivered twice');
+        const db = (store as unknown as { db: Kysely<Database> }).db;
+        const rows = await db.selectFrom('notifications').select(['topic', 'seq']).orderBy('topic').orderBy('seq').execute();
+        const byTopic = new Map<string, number[]>();
+        for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), Number(row.seq)]);
+        for (const [topic, seqs] of byTopic) assert.deepEqual(seqs, Array.from({ length: 10 }, (_, i) => i + 1), topic);
+      });
+    }
+  });
+}

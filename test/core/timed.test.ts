@@ -1,0 +1,129 @@
+// Scheduled delivery, expiry and snooze on the injected clock: what a stream sees exactly
+// when the clock passes each time, and not a moment before.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStream } from '../helpers/sse-client.js';
+import { startCore, type CoreHerald } from './harness.js';
+
+function at(herald: CoreHerald, offsetMs: number): string {
+  return new Date(herald.clock.now() + offsetMs).toISOString();
+}
+
+async function count(herald: CoreHerald, token: string): Promise<number> {
+  return (await herald.request('GET', '/v1/notifications/unread-count', token)).body.unread_count as number;
+}
+
+test('a scheduled notification reaches the stream when the clock passes deliver_at, not a millisecond before', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  const published = await herald.publish({ recipients: ['alice'], type: 'reminder', content: 'later', deliver_at: at(herald, 60_000) });
+  assert.equal(published.status, 202);
+
+  herald.clock.advance(59_999);
+  assert.equal(await herald.scheduler.tick(), 0);
+  assert.equal(await count(herald, token), 0);
+  assert.deepEqual((await herald.request('GET', '/v1/notifications', token)).body.items, []);
+  herald.clock.advance(1);
+  assert.equal(await herald.scheduler.tick(), 1);
+  const [event] = await stream.waitForEvents('notification', 1);
+  assert.equal(event?.data.id, published.body.notifications[0].id);
+  assert.equal(event?.data.unread_count, 1);
+  assert.equal(stream.of('notification').length, 1);
+});
+
+test('a stream resumed across a scheduled delivery gets exactly what it missed, in sequence order', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const first = await openStream(herald.url, token);
+  await first.waitForEvents('ready', 1);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'a' });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'scheduled', deliver_at: at(herald, 10_000) });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'c' });
+  await first.waitForEvents('notification', 2);
+  const cursor = first.lastId() as string;
+  first.close();
+
+  herald.clock.advance(10_000);
+  await herald.scheduler.tick();
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'd' });
+  const resumed = await openStream(herald.url, token, { lastEventId: cursor });
+  t.after(() => resumed.close());
+  await resumed.waitForEvents('notification', 2);
+  assert.deepEqual(resumed.of('notification').map((e) => e.data.content), ['scheduled', 'd']);
+  assert.equal(resumed.of('reset').length, 0);
+});
+
+test('when a notification expires its streams get notification.expired and the count drops', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const expiring = await herald.publish({ recipients: ['alice'], type: 'offer', content: 'soon gone', expires_at: at(herald, 30_000) });
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'stays' });
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  const [ready] = await stream.waitForEvents('ready', 1);
+  assert.equal(ready?.data.unread_count, 2);
+
+  herald.clock.advance(29_999);
+  await herald.dueSweeper.sweep();
+  assert.equal(stream.of('notification.expired').length, 0);
+  herald.clock.advance(1);
+  await herald.dueSweeper.sweep();
+  const [expired] = await stream.waitForEvents('notification.expired', 1);
+  assert.deepEqual(expired?.data, { ids: [expiring.body.notifications[0].id], unread_count: 1 });
+  assert.equal(expired?.id, undefined, 'it does not move the cursor');
+  assert.equal(await count(herald, token), 1);
+});
+
+test('an expired notification is not replayed to a stream resuming from before it', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const first = await openStream(herald.url, token);
+  const [ready] = await first.waitForEvents('ready', 1);
+  first.close();
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'gone', expires_at: at(herald, 5_000) });
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'kept' });
+  herald.clock.advance(5_000);
+
+  const resumed = await openStream(herald.url, token, { lastEventId: ready?.id });
+  t.after(() => resumed.close());
+  await resumed.waitForEvents('notification', 1);
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
+  await resumed.waitForEvents('notification', 2);
+  assert.deepEqual(resumed.of('notification').map((e) => e.data.content), ['kept', 'next']);
+});
+
+test('a snooze that ends by time sends notification.updated with the item back in the count', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const { body } = await herald.publish({ recipients: ['alice'], type: 'task', content: 'later please' });
+  const id = body.notifications[0].id as string;
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  const until = at(herald, 60_000);
+  const patched = await herald.request('PATCH', `/v1/notifications/${id}`, token, { snoozed_until: until });
+  assert.equal(patched.status, 200);
+  assert.equal(patched.body.unread_count, 0);
+  const [snoozed] = await stream.waitForEvents('notification.updated', 1);
+  assert.equal(snoozed?.data.snoozed_until, until);
+  assert.equal(snoozed?.data.unread_count, 0);
+
+  herald.clock.advance(59_999);
+  await herald.dueSweeper.sweep();
+  assert.equal(stream.of('notification.updated').length, 1);
+  herald.clock.advance(1);
+  await herald.dueSweeper.sweep();
+  const updates = await stream.waitForEvents('notification.updated', 2);
+  assert.deepEqual(updates[1]?.data, {
+    ids: [id], status: null, archived: null, seen: null, all: false, snoozed_until: null, notification: null, unread_count: 1,
+  });
+  assert.equal(await count(herald, token), 1);
+});
