@@ -28,11 +28,11 @@ async function setUp(t: TestContext, env: Record<string, string> = {}): Promise<
   return { h, browser, token: await h.token(user), user };
 }
 
-/** Publishes to `user` and answers the new notification's id. */
+/** Publishes to `user` and answers the new notification's id (undefined when the user muted its type). */
 async function publish(inbox: Inbox, fields: Record<string, unknown>): Promise<string> {
   const answer = await inbox.h.publish({ recipients: [inbox.user], type: 'alert', ...fields });
   assert.equal(answer.status, 202, `publish answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  return answer.body.notifications[0].id as string;
+  return answer.body.notifications[0]?.id as string;
 }
 
 /** One inbox API call as the user, outside the page (another device, say). */
@@ -183,7 +183,8 @@ test('muting a type in the preferences panel hides new notifications of that typ
   const mute = page.locator('[data-testid="mute-type"][data-type="promo"]');
   await mute.check();
   await waitFor(async () => JSON.stringify(await api(inbox, 'GET', '/v1/preferences')) === '{"muted_types":["promo"]}', 'promo muted at the server');
-  await publish(inbox, { type: 'promo', content: 'second offer' });
+  const suppressed = await inbox.h.publish({ recipients: [inbox.user], type: 'promo', content: 'second offer' });
+  assert.deepEqual(suppressed.body.suppressed, [inbox.user]);
   await publish(inbox, { type: 'alert', content: 'an alert' });
   await waitForContents(page, ['an alert', 'first offer'], 'the alert arrives, the muted promo does not');
   assert.equal(await badge(page), '2');
