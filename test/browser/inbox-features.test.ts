@@ -166,7 +166,7 @@ test('a short snooze wakes by time: the notification comes back with its count',
   const id = await publish(inbox, { content: 'back soon' });
   const page = await openPage(inbox);
   await waitForContents(page, ['back soon'], 'the item');
-  await api(inbox, 'PATCH', `/v1/notifications/${id}`, { snoozed_until: new Date(Date.now() + 2_000).toISOString() });
+  await api(inbox, 'PATCH', `/v1/notifications/${id}`, { snoozed_until: new Date(Date.now() + 4_000).toISOString() });
   await waitForContents(page, [], 'snoozed away');
   assert.equal(await badge(page), '0');
   await waitForContents(page, ['back soon'], 'woken by time');
@@ -194,10 +194,12 @@ test('muting a type in the preferences panel hides new notifications of that typ
 test('an expired notification disappears from the page and from the count', async (t) => {
   const inbox = await setUp(t);
   await publish(inbox, { content: 'lasting' });
-  await publish(inbox, { content: 'fleeting', expires_at: new Date(Date.now() + 3_000).toISOString() });
   const page = await openPage(inbox);
+  await waitForContents(page, ['lasting'], 'the lasting one');
+  // Published once the page is open, so it arrives live well before it expires.
+  await publish(inbox, { content: 'fleeting', expires_at: new Date(Date.now() + 4_000).toISOString() });
   await waitForContents(page, ['fleeting', 'lasting'], 'both items');
-  assert.equal(await badge(page), '2');
+  await waitFor(async () => (await badge(page)) === '2', 'count 2');
   await waitForContents(page, ['lasting'], 'the expired one is gone');
   await waitFor(async () => (await badge(page)) === '1', 'count 1');
 });
