@@ -79,7 +79,7 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const hub = new Hub({ store, bus, options: config, log, metrics });
   await hub.start();
   // Delivers what fell due while Herald was down at its first look, then as things fall due.
-  const scheduler = new Scheduler({ store, bus, log });
+  const scheduler = new Scheduler({ store, bus, log, metrics });
   scheduler.start();
   const dueSweeper = new DueSweeper({ store, hub, log });
   dueSweeper.start();

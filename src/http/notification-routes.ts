@@ -31,7 +31,10 @@ const PatchBody = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('read'), Type.Literal('unread')])),
   archived: Type.Optional(Type.Boolean()),
   seen: Type.Optional(Type.Literal(true)),
-  snoozed_until: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()], {
+  // One schema with both types, not a union: with type coercion on, a union's string
+  // branch would turn null into "".
+  snoozed_until: Type.Optional(Type.Unsafe<string | null>({
+    type: ['string', 'null'], maxLength: 64,
     description: 'RFC 3339 date-time (at most 366 days ahead): hide it from the default list and the count until then; null wakes it now.',
   })),
 }, { additionalProperties: false, minProperties: 1 });

@@ -3,6 +3,7 @@
 // publish, so every node's streams get it as an ordinary `notification` event.
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
+import type { Metrics } from '../metrics.js';
 import { systemClock, type Clock } from '../sse/clock.js';
 import type { NotificationStore } from '../store/store.js';
 
@@ -10,6 +11,8 @@ export interface SchedulerOptions {
   store: NotificationStore;
   bus: Bus;
   log: Logger;
+  /** Deliveries count in herald_published_total{source="scheduled"}: that is when they are stored in a topic. */
+  metrics?: Pick<Metrics, 'published'>;
   clock?: Clock;
   /** Longest wait between two looks at the table (ms; default 1000): bounds how late a delivery can be. */
   maxWaitMs?: number;
@@ -21,6 +24,7 @@ export class Scheduler {
   readonly #store: NotificationStore;
   readonly #bus: Bus;
   readonly #log: Logger;
+  readonly #metrics: Pick<Metrics, 'published'> | undefined;
   readonly #clock: Clock;
   readonly #maxWaitMs: number;
   readonly #batchSize: number;
@@ -35,6 +39,7 @@ export class Scheduler {
     this.#store = options.store;
     this.#bus = options.bus;
     this.#log = options.log;
+    this.#metrics = options.metrics;
     this.#clock = options.clock ?? systemClock;
     this.#maxWaitMs = options.maxWaitMs ?? 1000;
     this.#batchSize = options.batchSize ?? 200;
@@ -70,6 +75,7 @@ export class Scheduler {
       if (this.#closed) return delivered;
       const events = await this.#store.deliverDue(new Date(this.#clock.now()).toISOString(), this.#batchSize);
       delivered += events.length;
+      if (events.length > 0) this.#metrics?.published.inc({ source: 'scheduled' }, events.length);
       // A lost hint loses nothing: the rows are committed and nodes resync from the store.
       await Promise.all(events.map((event) => this.#bus.publish({ kind: 'notification', event }).catch(() => {})));
       if (events.length < this.#batchSize) return delivered;

@@ -2,7 +2,7 @@
 // topic when due, cancelling it. Both dialects share this code; PostgreSQL's one
 // difference is that a delivery skips rows another node is delivering.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
 import { newNotification, targetsOf, toNotification } from './rows.js';
@@ -88,22 +88,18 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
     await trx.deleteFrom('scheduled_notifications').where('id', 'in', due.map((r) => r.id)).execute();
     // One that expired before it was due (Herald was down past both) is dropped unseen.
     const live = due.filter((row) => row.expires_at === null || row.expires_at > now);
-    // Topics in name order, as the publish path locks them: the two cannot deadlock.
-    // Within a topic, earlier due times take lower sequence numbers.
-    live.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0) || (a.deliver_at < b.deliver_at ? -1 : a.deliver_at > b.deliver_at ? 1 : 0));
+    // Within a topic, earlier due times take lower sequence numbers (the claim's order).
     const byTopic = new Map<string, ScheduledRow[]>();
     for (const row of live) {
       const list = byTopic.get(row.topic);
       if (list) list.push(row);
       else byTopic.set(row.topic, [row]);
     }
+    const heads = await advanceHeads(trx, dialect, new Map([...byTopic].map(([topic, rows]) => [topic, rows.length])));
     const events: TopicEvent[] = [];
     const inserts: StoredRow[] = [];
     for (const [topic, rows] of byTopic) {
-      const { head } = await trx.insertInto('topics').values({ name: topic, head: rows.length })
-        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ head: eb('topics.head', '+', rows.length) })))
-        .returning('head').executeTakeFirstOrThrow();
-      let seq = Number(head) - rows.length;
+      let seq = (heads.get(topic) as number) - rows.length;
       for (const row of rows) {
         seq += 1;
         const stored: StoredRow = {
@@ -119,6 +115,32 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
     }
     return events;
   });
+}
+
+/**
+ * Moves each topic's head by its count and answers the new heads. On PostgreSQL in one
+ * statement that locks the topics in the database's name order, exactly as the publish
+ * path does (src/store/pg-writer.ts), so a delivery and a publish cannot deadlock. SQLite
+ * has one writer and no such risk.
+ */
+async function advanceHeads(db: Kysely<Database>, dialect: Dialect, counts: Map<string, number>): Promise<Map<string, number>> {
+  const heads = new Map<string, number>();
+  if (dialect === 'postgres') {
+    const result = await sql<{ name: string; head: number | string }>`insert into topics (name, head)
+      select t.name, t.n from unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::int8[]) as t(name, n)
+      order by t.name
+      on conflict (name) do update set head = topics.head + excluded.head
+      returning name, head`.execute(db);
+    for (const row of result.rows) heads.set(row.name, Number(row.head));
+    return heads;
+  }
+  for (const [topic, n] of counts) {
+    const { head } = await db.insertInto('topics').values({ name: topic, head: n })
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ head: eb('topics.head', '+', n) })))
+      .returning('head').executeTakeFirstOrThrow();
+    heads.set(topic, Number(head));
+  }
+  return heads;
 }
 
 export async function nextDueAt(db: Kysely<Database>): Promise<string | null> {

@@ -143,7 +143,7 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
   const bus = new SteeredBus();
   const hub = new Hub({ store, bus, options: config, log, metrics, clock });
   await hub.start();
-  const scheduler = new Scheduler({ store, bus, log, clock });
+  const scheduler = new Scheduler({ store, bus, log, metrics, clock });
   const dueSweeper = new DueSweeper({ store, hub, log, clock });
   const publisher = new NotificationPublisher(store, bus, metrics);
   const verifier = createTokenVerifier({

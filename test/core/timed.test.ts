@@ -35,6 +35,16 @@ test('a scheduled notification reaches the stream when the clock passes deliver_
   assert.equal(stream.of('notification').length, 1);
 });
 
+test('a scheduled notification counts as published when it is delivered, not when it is accepted', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  await herald.publish({ recipients: ['alice'], type: 'reminder', content: 'later', deliver_at: at(herald, 1_000) });
+  assert.equal(await herald.metric('herald_published_total', 'source="http"'), 0);
+  herald.clock.advance(1_000);
+  await herald.scheduler.tick();
+  assert.equal(await herald.metric('herald_published_total', 'source="scheduled"'), 1);
+});
+
 test('a stream resumed across a scheduled delivery gets exactly what it missed, in sequence order', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());

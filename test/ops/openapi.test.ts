@@ -101,9 +101,9 @@ describe('OpenAPI document and reference page', () => {
 
   test('request schemas: the publish body, the state change body, and the inbox and stream parameters are described', () => {
     const publish = doc.paths['/v1/notifications']?.post?.requestBody?.content['application/json']?.schema.properties ?? {};
-    assert.deepEqual(['recipients', 'topic', 'type', 'title', 'content', 'data', 'idempotency_key'].filter((f) => !(f in publish)), []);
+    assert.deepEqual(['recipients', 'topic', 'type', 'title', 'content', 'data', 'idempotency_key', 'deliver_at', 'expires_at'].filter((f) => !(f in publish)), []);
     const patch = doc.paths['/v1/notifications/{id}']?.patch;
-    assert.deepEqual(Object.keys(patch?.requestBody?.content['application/json']?.schema.properties ?? {}).sort(), ['archived', 'seen', 'status']);
+    assert.deepEqual(Object.keys(patch?.requestBody?.content['application/json']?.schema.properties ?? {}).sort(), ['archived', 'seen', 'snoozed_until', 'status']);
     assert.ok(patch?.parameters?.some((p) => p.name === 'id' && p.in === 'path'));
     const inbox = (doc.paths['/v1/notifications']?.get?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name).sort();
     assert.deepEqual(inbox, ['access_token', 'archived', 'cursor', 'limit', 'status', 'type']);
@@ -116,7 +116,7 @@ describe('OpenAPI document and reference page', () => {
     const page = resolved.paths['/v1/notifications']?.get?.responses['200']?.content?.['application/json']?.schema.properties ?? {};
     assert.deepEqual(Object.keys(page).sort(), ['items', 'next_cursor', 'unread_count']);
     const item = (page.items as { items: { properties: Record<string, unknown> } }).items.properties;
-    assert.deepEqual(Object.keys(item).sort(), ['archived_at', 'content', 'created_at', 'data', 'id', 'read_at', 'recipient', 'seen_at', 'status', 'title', 'topic', 'type']);
+    assert.deepEqual(Object.keys(item).sort(), ['archived_at', 'content', 'created_at', 'data', 'expires_at', 'id', 'read_at', 'recipient', 'seen_at', 'snoozed_until', 'status', 'title', 'topic', 'type']);
   });
 
   test('GET /docs is a reference page whose every script and stylesheet Herald serves itself', async () => {

@@ -1,0 +1,61 @@
+// Scheduled delivery with two nodes on PostgreSQL and RabbitMQ: one node is killed
+// (SIGKILL) around the due time, and every scheduled notification is still delivered
+// exactly once, on the stream held by the surviving node and in the table.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { startHerald, type HeraldProcess } from '../helpers/herald.js';
+import { createAmqpVhost, createPgDatabase, lockServices, withPg } from '../helpers/services.js';
+import { openStream } from '../helpers/sse-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const COUNT = 40;
+
+test('scheduled notifications due while a node is SIGKILLed are each delivered exactly once', { timeout: 120_000 }, async (t) => {
+  await lockServices(t);
+  const db = await createPgDatabase();
+  const vhost = await createAmqpVhost();
+  const nodes: HeraldProcess[] = [];
+  t.after(async () => {
+    for (const node of nodes) await node.stop();
+    await vhost.drop();
+    await db.drop();
+  });
+  const env = { HERALD_DATABASE_URL: db.url, HERALD_AMQP_URL: vhost.url, HERALD_JWT_SECRET: randomBytes(32).toString('base64url') };
+  const doomed = await startHerald({ env });
+  nodes.push(doomed);
+  const survivor = await startHerald({ env });
+  nodes.push(survivor);
+
+  const stream = await openStream(survivor.url, await survivor.token('sam', { scope: 'subscribe' }));
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  const dueAt = Date.now() + 3_000;
+  const ids: string[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    // Due within 200 ms of each other, so both nodes' schedulers claim around the kill.
+    const deliverAt = new Date(dueAt + (i % 5) * 50).toISOString();
+    const res = await doomed.publish({ recipients: ['sam'], type: 'batch', content: `s${i}`, deliver_at: deliverAt });
+    assert.equal(res.status, 202);
+    ids.push(res.body.notifications[0].id as string);
+  }
+  await waitFor(() => Date.now() >= dueAt, 'the due time', 10_000, 5);
+  await doomed.kill('SIGKILL');
+
+  const events = await stream.waitForEvents('notification', COUNT, 30_000);
+  assert.deepEqual(events.map((e) => e.data.id).sort(), [...ids].sort());
+  // Anything delivered twice would reach the stream before this last one.
+  await survivor.publish({ recipients: ['sam'], type: 'batch', content: 'last' });
+  const all = await stream.waitForEvents('notification', COUNT + 1);
+  assert.equal(all.length, COUNT + 1);
+  assert.equal(all.at(-1)?.data.content, 'last');
+
+  const stored = await withPg(db.url, async (client) => {
+    const rows = await client.query<{ id: string; seq: string }>("select id, seq from notifications where topic = 'user:sam' order by seq");
+    const waiting = await client.query<{ n: string }>('select count(*) as n from scheduled_notifications');
+    return { rows: rows.rows, waiting: Number(waiting.rows[0]?.n) };
+  });
+  assert.equal(stored.waiting, 0);
+  assert.deepEqual(stored.rows.map((r) => Number(r.seq)), Array.from({ length: COUNT + 1 }, (_, i) => i + 1), 'gap-free, one row per notification');
+  assert.deepEqual(stored.rows.slice(0, COUNT).map((r) => r.id).sort(), [...ids].sort());
+});
