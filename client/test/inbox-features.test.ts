@@ -395,3 +395,16 @@ test('inbox state: every tab of a shared stream follows an expiry and its count'
     await waitFor(() => ids(tab.state).join() === 'n1' && tab.state.snapshot.unreadCount === 1, `tab ${i} dropped n2`);
   }
 });
+
+test('inbox state: the snoozed view drops an item when its snooze ends, even while no event comes', async (t) => {
+  const fake = await fakeHerald(t);
+  const clock = new ManualClock();
+  const until = new Date(clock.now() + 60_000).toISOString();
+  fake.list = () => ({ items: [item('n1', { snoozed_until: until })], next_cursor: null, unread_count: 0 });
+  const { state } = await followed(t, fake, { status: 'snoozed' }, clock);
+  await waitFor(() => ids(state).join() === 'n1', 'n1 snoozed');
+  clock.advance(59_000);
+  assert.deepEqual(ids(state), ['n1']);
+  clock.advance(1_000);
+  assert.deepEqual(ids(state), []);
+});

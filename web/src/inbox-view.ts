@@ -143,6 +143,11 @@ export class InboxView {
     this.#more.disabled = false;
   }
 
+  /** After a refused action: the buttons disabled for the click work again. */
+  enableActions(): void {
+    for (const control of this.#list.querySelectorAll<HTMLButtonElement>('.actions button:disabled')) control.disabled = false;
+  }
+
   /** Briefly marks a live arrival. */
   highlight(id: string): void {
     const element = this.#elements.get(id)?.element;

@@ -88,8 +88,7 @@ function openInbox(token: string | null, user: string | undefined): void {
       .then(() => view.showError(undefined))
       .catch((err: unknown) => {
         view.showError(`Could not ${what}: ${describe(err)}`);
-        // Buttons disabled for the click come back by drawing the item as it is.
-        view.render(state.snapshot);
+        view.enableActions();
       });
   };
 
