@@ -110,8 +110,9 @@ export class InboxState {
     return { ...this.#filter };
   }
 
-  /** Follows the stream and loads the first page. */
+  /** Follows the stream and loads the first page; again after `start`, only reloads. */
   start(): Promise<void> {
+    if (this.#unsubscribe.length > 0) return this.reload();
     const s = this.#stream;
     this.#unsubscribe.push(
       s.on('ready', (ready) => {
