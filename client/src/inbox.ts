@@ -1,5 +1,5 @@
 import { withTrailingSlash } from './stream.js';
-import { HeraldError, type HeraldNotification, type NotificationStatus, type TokenProvider } from './types.js';
+import { HeraldError, type HeraldNotification, type InboxStatus, type Preferences, type TokenProvider } from './types.js';
 
 export interface InboxOptions {
   /** Base URL of Herald, e.g. `https://herald.example.com`. */
@@ -11,14 +11,17 @@ export interface InboxOptions {
 }
 
 export interface ListQuery {
-  /** Default `all`. */
-  status?: NotificationStatus | 'all';
+  /**
+   * Default `all`. `unread`, `read` and `all` leave out snoozed, expired and not yet
+   * delivered items (and topic items of a muted type); `snoozed` lists the snoozed ones.
+   */
+  status?: InboxStatus;
   type?: string;
   /** 1..100, default 50 (server side). */
   limit?: number;
   /** `next_cursor` of the previous page. */
   cursor?: string;
-  /** Include archived items. */
+  /** `true` lists the archived items (only those); default false, the inbox without them. */
   archived?: boolean;
 }
 
@@ -34,7 +37,11 @@ export interface InboxPage {
   unread_count: number;
 }
 
-/** The inbox REST API (`/v1/notifications…`), newest first. */
+/**
+ * The inbox REST API (`/v1/notifications…`, `/v1/preferences`), newest first. Every call
+ * rejects with a `HeraldError` carrying the server's error `code` (e.g. `invalid_time`,
+ * `too_many_mutes`, `not_found`) and the HTTP `status`.
+ */
 export class HeraldInbox {
   readonly #base: string;
   readonly #getToken: TokenProvider | undefined;
@@ -70,13 +77,59 @@ export class HeraldInbox {
     return this.#patch(id, { status: 'unread' });
   }
 
+  /** Marks it seen (shown to the user) without reading it. */
+  markSeen(id: string): Promise<InboxChange> {
+    return this.#patch(id, { seen: true });
+  }
+
+  /** Archives it (`archived` false brings it back): archived items leave the inbox and the count. */
   archive(id: string, archived = true): Promise<InboxChange> {
     return this.#patch(id, { archived });
+  }
+
+  unarchive(id: string): Promise<InboxChange> {
+    return this.archive(id, false);
+  }
+
+  /**
+   * Hides it from the inbox and the count until `until` (at most 366 days ahead; the server
+   * answers `invalid_time` otherwise); `null` wakes it now. It then comes back with the
+   * read state it had, and every stream of the user gets `notification.updated`.
+   */
+  snooze(id: string, until: Date | null): Promise<InboxChange> {
+    return this.#patch(id, { snoozed_until: until === null ? null : until.toISOString() });
   }
 
   /** Marks everything read; answers how many changed and the new unread count. */
   readAll(): Promise<{ updated: number; unread_count: number }> {
     return this.#request('POST', 'v1/notifications/read-all', {});
+  }
+
+  /** Marks everything seen; answers how many changed and the unread count. */
+  seenAll(): Promise<{ updated: number; unread_count: number }> {
+    return this.#request('POST', 'v1/notifications/seen-all', {});
+  }
+
+  getPreferences(): Promise<Preferences> {
+    return this.#request('GET', 'v1/preferences');
+  }
+
+  /**
+   * Replaces the preferences; answers them as stored. The user's other streams get
+   * `preferences.updated`. Rejects with `too_many_mutes` past 100 entries and
+   * `invalid_mute_pattern` for an entry that is neither a type nor `prefix.*`.
+   */
+  setPreferences(preferences: Preferences): Promise<Preferences> {
+    return this.#request('PUT', 'v1/preferences', { muted_types: preferences.muted_types });
+  }
+
+  /**
+   * For publishers (a token with the `publish` scope): cancels a scheduled notification
+   * before it is due. Rejects with `already_delivered` (409) once it was delivered, and
+   * `not_found` (404) for one another publisher scheduled.
+   */
+  async cancelScheduled(id: string): Promise<void> {
+    await this.#request<undefined>('DELETE', `v1/notifications/${encodeURIComponent(id)}`);
   }
 
   #patch(id: string, body: Record<string, unknown>): Promise<InboxChange> {

@@ -5,6 +5,14 @@ import type { NotificationStream } from './types.js';
 
 export { Backoff, parseRetryAfter, type BackoffOptions } from './backoff.js';
 export { HeraldInbox, type InboxChange, type InboxOptions, type InboxPage, type ListQuery } from './inbox.js';
+export {
+  InboxState,
+  mutes,
+  type InboxFilter,
+  type InboxSnapshot,
+  type InboxStateEventMap,
+  type InboxStateOptions,
+} from './inbox-state.js';
 export { HeraldStream, type HeraldStreamOptions } from './stream.js';
 export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';
 export * from './types.js';

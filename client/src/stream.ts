@@ -1,13 +1,16 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { Backoff, parseRetryAfter, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
+import { RecentIds } from './recent-ids.js';
 import {
   HeraldError,
   systemClock,
   type Clock,
   type NotificationEvent,
+  type NotificationExpiredEvent,
   type NotificationStream,
   type NotificationUpdatedEvent,
+  type PreferencesUpdatedEvent,
   type ReadyEvent,
   type ResetEvent,
   type StreamEventMap,
@@ -58,8 +61,7 @@ export class HeraldStream implements NotificationStream {
   readonly #backoff: Backoff;
   readonly #stableAfterMs: number;
   readonly #heartbeatTolerance: number;
-  readonly #dedupeSize: number;
-  readonly #seen = new Set<string>();
+  readonly #seen: RecentIds;
 
   #state: StreamState = 'closed';
   #cursor: string | undefined;
@@ -82,7 +84,7 @@ export class HeraldStream implements NotificationStream {
     this.#stableAfterMs = options.stableAfterMs ?? 10_000;
     this.#heartbeatMs = options.heartbeatMs ?? 15_000;
     this.#heartbeatTolerance = options.heartbeatTolerance ?? 2.5;
-    this.#dedupeSize = options.dedupeSize ?? 1000;
+    this.#seen = new RecentIds(options.dedupeSize ?? 1000);
     this.#cursor = options.cursor;
   }
 
@@ -300,12 +302,18 @@ export class HeraldStream implements NotificationStream {
       }
       case 'notification': {
         const notification = data as NotificationEvent;
-        if (!this.#remember(notification.id)) return;
+        if (!this.#seen.add(notification.id)) return;
         this.#emitter.emit('notification', notification);
         break;
       }
       case 'notification.updated':
         this.#emitter.emit('notification.updated', data as NotificationUpdatedEvent);
+        break;
+      case 'notification.expired':
+        this.#emitter.emit('notification.expired', data as NotificationExpiredEvent);
+        break;
+      case 'preferences.updated':
+        this.#emitter.emit('preferences.updated', data as PreferencesUpdatedEvent);
         break;
       case 'reset':
         this.#emitter.emit('reset', data as ResetEvent);
@@ -318,17 +326,6 @@ export class HeraldStream implements NotificationStream {
       default:
         break; // unknown events are for newer clients
     }
-  }
-
-  /** Returns false when the id was seen already; remembers at most `dedupeSize` ids. */
-  #remember(id: string): boolean {
-    if (this.#seen.has(id)) return false;
-    this.#seen.add(id);
-    if (this.#seen.size > this.#dedupeSize) {
-      const oldest = this.#seen.values().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
-    }
-    return true;
   }
 
   #armWatchdog(): void {

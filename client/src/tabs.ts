@@ -1,4 +1,5 @@
 import { Emitter } from './emitter.js';
+import { RecentIds } from './recent-ids.js';
 import { HeraldStream, type HeraldStreamOptions } from './stream.js';
 import {
   HeraldError,
@@ -28,7 +29,16 @@ type RelayMessage =
   | { kind: 'state'; state: StreamState; cursor: string | undefined }
   | { kind: 'event'; name: RelayedEventName; payload: unknown; cursor: string | undefined };
 
-const RELAYED: readonly RelayedEventName[] = ['notification', 'notification.updated', 'reset', 'ready', 'error'];
+/** Every stream event but `state` crosses to the other tabs; the record makes the compiler insist on each. */
+const RELAYED = Object.keys({
+  notification: true,
+  'notification.updated': true,
+  'notification.expired': true,
+  'preferences.updated': true,
+  reset: true,
+  ready: true,
+  error: true,
+} satisfies Record<RelayedEventName, true>) as RelayedEventName[];
 
 /** True where tabs can share a stream: Web Locks and BroadcastChannel both exist. */
 export function canShareAcrossTabs(): boolean {
@@ -47,7 +57,7 @@ export function canShareAcrossTabs(): boolean {
 export class SharedHeraldStream implements NotificationStream {
   readonly #emitter = new Emitter<StreamEventMap>();
   readonly #options: SharedStreamOptions;
-  readonly #seen = new Set<string>();
+  readonly #seen: RecentIds;
   #state: StreamState = 'closed';
   #cursor: string | undefined;
   #role: 'idle' | 'follower' | 'leader' = 'idle';
@@ -58,6 +68,7 @@ export class SharedHeraldStream implements NotificationStream {
   constructor(options: SharedStreamOptions) {
     this.#options = options;
     this.#cursor = options.cursor;
+    this.#seen = new RecentIds(options.dedupeSize ?? 1000);
   }
 
   get state(): StreamState {
@@ -158,14 +169,7 @@ export class SharedHeraldStream implements NotificationStream {
   #deliver<K extends RelayedEventName>(name: K, payload: StreamEventMap[K]): void {
     if (name === 'notification') {
       // A new leader resumes from the cursor this tab last saw; never show an item twice.
-      const id = (payload as StreamEventMap['notification']).id;
-      if (this.#seen.has(id)) return;
-      this.#seen.add(id);
-      const limit = this.#options.dedupeSize ?? 1000;
-      if (this.#seen.size > limit) {
-        const oldest = this.#seen.values().next().value;
-        if (oldest !== undefined) this.#seen.delete(oldest);
-      }
+      if (!this.#seen.add((payload as StreamEventMap['notification']).id)) return;
     }
     this.#emitter.emit(name, payload);
   }

@@ -15,14 +15,29 @@ export interface HeraldNotification {
   read_at: string | null;
   archived_at: string | null;
   created_at: string;
+  /**
+   * When it leaves the inbox for good (ISO time), or null. After it the server stops
+   * listing, counting and replaying it and tells open streams with `notification.expired`.
+   * Absent from servers older than these features.
+   */
+  expires_at?: string | null;
+  /** Hidden from the inbox and the count until this ISO time, or null when not snoozed. */
+  snoozed_until?: string | null;
 }
+
+/** Which items a list asks for: `snoozed` lists the currently snoozed ones, the rest leave them out. */
+export type InboxStatus = NotificationStatus | 'all' | 'snoozed';
 
 /** A `notification` stream event: the inbox item plus the user's current unread count. */
 export interface NotificationEvent extends HeraldNotification {
   unread_count: number;
 }
 
-/** A `notification.updated` stream event (read/unread/seen/archive from any tab). */
+/**
+ * A `notification.updated` stream event: read/unread/seen/archive/snooze from any tab, and
+ * snoozes waking by time. A change to one item carries the item as it is now in
+ * `notification`; read-all/seen-all and waking snoozes carry `notification: null`.
+ */
 export interface NotificationUpdatedEvent {
   ids: string[];
   status: NotificationStatus | null;
@@ -30,8 +45,34 @@ export interface NotificationUpdatedEvent {
   seen: boolean | null;
   /** `true` for read-all / seen-all; `ids` is then empty. */
   all: boolean;
+  /**
+   * Present on snooze changes only: the new wake time (ISO), or null when the items in `ids`
+   * woke (by time, or because the user woke them). Absent on read/seen/archive changes.
+   */
+  snoozed_until?: string | null;
   unread_count: number;
   notification: HeraldNotification | null;
+}
+
+/** A `notification.expired` stream event: these items passed their `expires_at` and are gone. */
+export interface NotificationExpiredEvent {
+  ids: string[];
+  unread_count: number;
+}
+
+/** The user's notification preferences (`GET`/`PUT /v1/preferences`). */
+export interface Preferences {
+  /**
+   * Types the user does not want: a type (`promo`) or a prefix ending in `.*` (`social.*`
+   * matches `social.like`), at most 100. Private notifications of these types are not
+   * stored for the user at all; topic ones are hidden from the list, count and stream.
+   */
+  muted_types: string[];
+}
+
+/** A `preferences.updated` stream event: the preferences changed (in any tab or device). */
+export interface PreferencesUpdatedEvent extends Preferences {
+  unread_count: number;
 }
 
 export interface ReadyEvent {
@@ -58,6 +99,8 @@ export interface StateChange {
 export interface StreamEventMap {
   notification: NotificationEvent;
   'notification.updated': NotificationUpdatedEvent;
+  'notification.expired': NotificationExpiredEvent;
+  'preferences.updated': PreferencesUpdatedEvent;
   reset: ResetEvent;
   ready: ReadyEvent;
   state: StateChange;

@@ -1,8 +1,18 @@
-import { createHeraldClient, type HeraldClient, type HeraldError } from '../../client/src/index.js';
-import { InboxView } from './inbox-view.js';
+import { createHeraldClient, InboxState, type HeraldClient, type HeraldError, type InboxFilter } from '../../client/src/index.js';
+import { InboxView, type PageFilter } from './inbox-view.js';
+import { PreferencesPanel } from './preferences-panel.js';
+import { refreshRelativeTimes } from './relative-time.js';
 import { currentSession, dropTokenFromUrl, mintDevToken, startSession, subjectOf, tokenFromFragment } from './token.js';
 
 const PAGE_SIZE = 50;
+
+/** What each filter button asks the server for. */
+const FILTERS: Record<PageFilter, InboxFilter> = {
+  all: { status: 'all' },
+  unread: { status: 'unread' },
+  snoozed: { status: 'snoozed' },
+  archived: { status: 'all', archived: true },
+};
 
 async function start(): Promise<void> {
   const token = tokenFromFragment(location.hash);
@@ -69,87 +79,65 @@ function openInbox(token: string | null, user: string | undefined): void {
     ...(token ? { getToken: () => token } : {}),
     shareKey: user ?? 'anonymous',
   });
-  let nextCursor: string | null = null;
-  let refetching: Promise<void> | undefined;
+  const { stream } = client;
+  const state = new InboxState({ inbox: client.inbox, stream, pageSize: PAGE_SIZE });
 
-  const view = new InboxView({
-    setStatus: (id, status) => {
-      const call = status === 'read' ? client.inbox.markRead(id) : client.inbox.markUnread(id);
-      call
-        .then((change) => {
-          view.upsert(change.notification);
-          view.showUnread(change.unread_count);
-          view.showError(undefined);
-        })
-        .catch((err: unknown) => view.showError(`Could not mark it ${status}: ${describe(err)}`));
-    },
-    readAll: () => {
-      client.inbox
-        .readAll()
-        .then((body) => {
-          view.applyUpdate({ ids: [], status: 'read', archived: null, seen: null, all: true, unread_count: body.unread_count, notification: null });
-          view.showError(undefined);
-        })
-        .catch((err: unknown) => view.showError(`Could not mark all read: ${describe(err)}`));
-    },
-    loadMore: () => {
-      if (!nextCursor) return;
-      client.inbox
-        .list({ limit: PAGE_SIZE, cursor: nextCursor })
-        .then((page) => {
-          for (const item of page.items) view.upsert(item);
-          nextCursor = page.next_cursor;
-          view.loaded(nextCursor !== null);
-        })
-        .catch((err: unknown) => view.showError(`Could not load more: ${describe(err)}`));
-    },
-  });
-
-  /** Fetches the first page and merges it: the server's statuses win, live arrivals stay. */
-  const refetch = (): Promise<void> => {
-    refetching ??= client.inbox
-      .list({ limit: PAGE_SIZE })
-      .then((page) => {
-        for (const item of page.items) view.upsert(item);
-        nextCursor ??= page.next_cursor;
-        view.showUnread(page.unread_count);
-        view.loaded(nextCursor !== null);
-        view.showError(undefined);
-      })
+  /** Runs one action; a refusal shows as the page's error, success clears it. */
+  const act = (what: string, work: Promise<unknown>): void => {
+    work
+      .then(() => view.showError(undefined))
       .catch((err: unknown) => {
-        view.loaded(false);
-        view.showError(`Could not load the inbox: ${describe(err)}`);
-      })
-      .finally(() => {
-        refetching = undefined;
+        view.showError(`Could not ${what}: ${describe(err)}`);
+        view.enableActions();
       });
-    return refetching;
   };
 
-  const { stream } = client;
+  const view = new InboxView({
+    setStatus: (id, status) => act(`mark it ${status}`, status === 'read' ? state.markRead(id) : state.markUnread(id)),
+    archive: (id, archived) => act(archived ? 'archive it' : 'unarchive it', archived ? state.archive(id) : state.unarchive(id)),
+    snooze: (id, choice) => act(choice ? 'snooze it' : 'wake it', state.snooze(id, choice ? choice.until(new Date()) : null)),
+    readAll: () => act('mark all read', state.readAll()),
+    loadMore: () => void state.loadMore(),
+    showFilter: (filter) => {
+      view.showFilter(filter);
+      void state.setFilter(FILTERS[filter]);
+    },
+  });
+  const preferences = new PreferencesPanel({
+    load: async () => (await state.loadPreferences()).muted_types,
+    save: async (mutedTypes) => {
+      await state.setPreferences({ muted_types: mutedTypes });
+    },
+  });
+
+  let shownMutes: string | undefined;
+  state.on('change', (snapshot) => {
+    view.render(snapshot);
+    preferences.noteTypes(snapshot.items.map((item) => item.type));
+    const mutes = snapshot.mutedTypes?.join('\n');
+    if (snapshot.mutedTypes && mutes !== shownMutes) {
+      shownMutes = mutes;
+      preferences.show(snapshot.mutedTypes);
+    }
+  });
+  state.on('arrived', (notification) => view.highlight(notification.id));
+  state.on('error', (err) => view.showError(`Could not load the inbox: ${describe(err)}`));
+
   view.showState(stream.state === 'closed' ? 'connecting' : stream.state);
-  stream.on('state', ({ newState }) => view.showState(newState));
-  stream.on('notification', (n) => {
-    view.upsert(n, true);
-    view.showUnread(n.unread_count);
+  stream.on('state', ({ newState }) => {
+    view.showState(newState);
+    if (newState === 'open') view.showError(undefined);
   });
-  stream.on('notification.updated', (update) => view.applyUpdate(update));
-  // Read status changes are not replayed on resume, so refetch whenever a stream (re)opens.
-  stream.on('ready', (ready) => {
-    view.showUnread(ready.unread_count);
-    void refetch();
-  });
-  stream.on('reset', () => void refetch());
   stream.on('error', (err: HeraldError) => {
     if (err.code === 'unauthorized' || err.code === 'forbidden') {
       view.showError('Your token was refused. Open the page with a fresh #token=… or sign in again.');
     }
   });
-  stream.on('state', ({ newState }) => {
-    if (newState === 'open') view.showError(undefined);
-  });
+  // The state refetches whenever the stream (re)opens or resets; it loads the first page now.
+  void state.start();
   stream.start();
-  void refetch();
+  // "3 min ago" stays true while the page is open.
+  setInterval(() => refreshRelativeTimes(document.getElementById('list') as HTMLElement, Date.now()), 60_000);
   // Hand the stream to another tab at once; restart if the page comes back from the bfcache.
   addEventListener('pagehide', () => stream.close());
   addEventListener('pageshow', (event) => {
