@@ -46,39 +46,39 @@ interface CachedPrincipal {
  * cached token expires no later than a checked one would; failures are never remembered.
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, CachedPrincipal>();
-  private readonly options: TokenCacheOptions;
+  readonly #entries = new Map<string, CachedPrincipal>();
+  readonly #options: TokenCacheOptions;
 
   constructor(options: Partial<TokenCacheOptions> = {}) {
-    this.options = { ...TOKEN_CACHE_DEFAULTS, ...options };
+    this.#options = { ...TOKEN_CACHE_DEFAULTS, ...options };
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.#entries.size;
   }
 
   get(token: string): Principal | null {
-    const entry = this.entries.get(token);
+    const entry = this.#entries.get(token);
     if (!entry) return null;
-    this.entries.delete(token);
-    if (this.options.now() >= entry.validUntilMs) return null;
+    this.#entries.delete(token);
+    if (this.#options.now() >= entry.validUntilMs) return null;
     // Re-inserted at the back: Map order is the recency order the eviction reads.
-    this.entries.set(token, entry);
+    this.#entries.set(token, entry);
     return entry.principal;
   }
 
   set(token: string, principal: Principal): void {
-    if (this.options.maxEntries <= 0) return;
-    const now = this.options.now();
-    const validUntilMs = Math.min(principal.exp * 1000, now + this.options.maxAgeMs);
+    if (this.#options.maxEntries <= 0) return;
+    const now = this.#options.now();
+    const validUntilMs = Math.min(principal.exp * 1000, now + this.#options.maxAgeMs);
     if (now >= validUntilMs) return;
-    this.entries.delete(token);
-    while (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next();
+    this.#entries.delete(token);
+    while (this.#entries.size >= this.#options.maxEntries) {
+      const oldest = this.#entries.keys().next();
       if (oldest.done) break;
-      this.entries.delete(oldest.value);
+      this.#entries.delete(oldest.value);
     }
-    this.entries.set(token, { principal, validUntilMs });
+    this.#entries.set(token, { principal, validUntilMs });
   }
 }
 

@@ -39,10 +39,13 @@ export class RabbitMqBus implements Bus {
     this.#consuming = false;
   };
 
+  readonly #connection: Connection;
+
   constructor(
-    private readonly connection: Connection,
+    connection: Connection,
     options: RabbitMqBusOptions,
   ) {
+    this.#connection = connection;
     this.#exchange = options.exchange;
     this.#log = options.log;
     this.#sendTimeoutMs = options.sendTimeoutMs ?? 1000;
@@ -54,9 +57,9 @@ export class RabbitMqBus implements Bus {
     const exchange = this.#exchange;
     const queue = `${exchange}.${this.nodeId}`;
     const declareExchange = { exchange, type: 'fanout', durable: true };
-    this.connection.on('connection', this.#onConnection);
-    this.#publisher = this.connection.createPublisher({ confirm: false, exchanges: [declareExchange] });
-    this.#consumer = this.connection.createConsumer({
+    this.#connection.on('connection', this.#onConnection);
+    this.#publisher = this.#connection.createPublisher({ confirm: false, exchanges: [declareExchange] });
+    this.#consumer = this.#connection.createConsumer({
       queue,
       // Exclusive and auto-deleted: the queue lives exactly as long as this node's connection.
       queueOptions: { exclusive: true, autoDelete: true, durable: false },
@@ -143,12 +146,12 @@ export class RabbitMqBus implements Bus {
   }
 
   isReady(): boolean {
-    return this.connection.ready && this.#consuming;
+    return this.#connection.ready && this.#consuming;
   }
 
   async close(): Promise<void> {
     this.#handlers = null;
-    this.connection.off('connection', this.#onConnection);
+    this.#connection.off('connection', this.#onConnection);
     await Promise.allSettled([this.#consumer?.close(), this.#publisher?.close()]);
   }
 }

@@ -47,28 +47,36 @@ export class AmqpIngest {
   #closing = false;
   readonly #abort = new AbortController();
 
+  readonly #connection: Connection;
+  readonly #publisher: NotificationPublisher;
+  readonly #options: AmqpIngestOptions;
+
   constructor(
-    private readonly connection: Connection,
-    private readonly publisher: NotificationPublisher,
-    private readonly options: AmqpIngestOptions,
-  ) {}
+    connection: Connection,
+    publisher: NotificationPublisher,
+    options: AmqpIngestOptions,
+  ) {
+    this.#connection = connection;
+    this.#publisher = publisher;
+    this.#options = options;
+  }
 
   /** Declares the topology (again on every reconnect) and starts consuming; never waits for the broker. */
   start(): void {
-    const { exchange, queue, deadLetterQueue: dlq, prefetch } = this.options;
+    const { exchange, queue, deadLetterQueue: dlq, prefetch } = this.#options;
     const deadLetterTopology = {
       exchanges: [{ exchange: dlq, type: 'fanout', durable: true }],
       queues: [{ queue: dlq, durable: true, arguments: { 'x-queue-type': 'quorum' as const } }],
       queueBindings: [{ exchange: dlq, queue: dlq, routingKey: '' }],
     };
-    this.#deadLetters = this.connection.createPublisher({ confirm: true, ...deadLetterTopology });
-    this.#consumer = this.connection.createConsumer({
+    this.#deadLetters = this.#connection.createPublisher({ confirm: true, ...deadLetterTopology });
+    this.#consumer = this.#connection.createConsumer({
       queue,
       queueOptions: {
         durable: true,
         // A quorum queue replicates and survives broker restarts; rejected messages and any
         // that pass a broker-side delivery limit go to the dead-letter exchange, never dropped.
-        arguments: { 'x-queue-type': 'quorum' as const, 'x-dead-letter-exchange': dlq, 'x-delivery-limit': this.options.deliveryLimit ?? 20 },
+        arguments: { 'x-queue-type': 'quorum' as const, 'x-dead-letter-exchange': dlq, 'x-delivery-limit': this.#options.deliveryLimit ?? 20 },
       },
       exchanges: [{ exchange, type: 'direct', durable: true }, ...deadLetterTopology.exchanges],
       queueBindings: [{ exchange, queue, routingKey: INGEST_ROUTING_KEY }],
@@ -77,14 +85,14 @@ export class AmqpIngest {
       requeue: true,
     }, (message) => this.#handle(message));
     this.#consumer.on('ready', () => {
-      this.options.log.info({ queue }, 'ingest consumer ready');
+      this.#options.log.info({ queue }, 'ingest consumer ready');
       // The dead-letter queue must exist before the first rejection, not at the first publish to it.
       void (async () => {
-        await this.connection.queueDeclare(deadLetterTopology.queues[0] as { queue: string });
-        await this.connection.queueBind(deadLetterTopology.queueBindings[0] as { exchange: string; queue: string; routingKey: string });
-      })().catch((err: unknown) => this.options.log.warn({ err }, 'could not declare the dead-letter queue'));
+        await this.#connection.queueDeclare(deadLetterTopology.queues[0] as { queue: string });
+        await this.#connection.queueBind(deadLetterTopology.queueBindings[0] as { exchange: string; queue: string; routingKey: string });
+      })().catch((err: unknown) => this.#options.log.warn({ err }, 'could not declare the dead-letter queue'));
     });
-    this.#consumer.on('error', (err: unknown) => this.options.log.warn({ err }, 'ingest consumer error'));
+    this.#consumer.on('error', (err: unknown) => this.#options.log.warn({ err }, 'ingest consumer error'));
   }
 
   /** Resolves to ack; throws to requeue. */
@@ -96,10 +104,10 @@ export class AmqpIngest {
       await this.#deadLetter(message, err instanceof Error ? err.message : String(err));
       return;
     }
-    let delay = this.options.retryDelayMs ?? 250;
+    let delay = this.#options.retryDelayMs ?? 250;
     for (;;) {
       try {
-        await this.publisher.publish(request, 'amqp');
+        await this.#publisher.publish(request, 'amqp');
         return;
       } catch (err) {
         if (err instanceof HeraldError && err.status < 500) {
@@ -113,17 +121,17 @@ export class AmqpIngest {
             await this.#deadLetter(message, `failed ${deliveries} times: ${err instanceof Error ? err.message : String(err)}`);
             return;
           }
-          this.options.log.error({ err, messageId: message.messageId }, 'ingest failed; requeueing');
+          this.#options.log.error({ err, messageId: message.messageId }, 'ingest failed; requeueing');
           throw err;
         }
         // Shutting down: back to the queue for another node (one delivery counted).
         if (this.#closing) throw err;
-        this.options.log.warn({ err: String(err), retryInMs: delay }, 'database unreachable; retrying the ingest commit');
+        this.#options.log.warn({ err: String(err), retryInMs: delay }, 'database unreachable; retrying the ingest commit');
         // The message stays with this node until the database answers, however long that
         // takes: a requeue would count a delivery each time and, past the queue's delivery
         // limit, the broker would dead-letter a valid message. Prefetch bounds what is held.
         await sleep(delay, this.#abort.signal);
-        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+        delay = Math.min(delay * 2, this.#options.maxRetryDelayMs ?? 5000);
       }
     }
   }
@@ -145,7 +153,7 @@ export class AmqpIngest {
     // A redelivery of the same message (the ack was lost) stores nothing new.
     const withKey = fields.idempotency_key === undefined && message.messageId ? { ...fields, idempotency_key: message.messageId } : fields;
     try {
-      return toPublishRequest(withKey, publisher, this.options.limits);
+      return toPublishRequest(withKey, publisher, this.#options.limits);
     } catch (err) {
       if (err instanceof HeraldError) throw new Malformed(`${err.code}: ${err.message}`);
       throw err;
@@ -154,11 +162,11 @@ export class AmqpIngest {
 
   /** Copies the message to the dead-letter queue with the reason (confirmed) before it is acked. */
   async #deadLetter(message: AsyncMessage, reason: string): Promise<void> {
-    this.options.log.warn({ reason, messageId: message.messageId, appId: message.appId }, 'ingest message dead-lettered');
+    this.#options.log.warn({ reason, messageId: message.messageId, appId: message.appId }, 'ingest message dead-lettered');
     const body = Buffer.isBuffer(message.body) ? message.body
       : typeof message.body === 'string' ? Buffer.from(message.body) : Buffer.from(JSON.stringify(message.body));
     await this.#deadLetters?.send({
-      exchange: this.options.deadLetterQueue,
+      exchange: this.#options.deadLetterQueue,
       routingKey: message.routingKey,
       durable: true,
       contentType: message.contentType,

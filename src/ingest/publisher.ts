@@ -13,29 +13,39 @@ const NOBODY: ReadonlySet<string> = new Set();
 
 /** The one ingest path: drop muted recipients, commit to the store, then hint every node through the bus. */
 export class NotificationPublisher {
+  readonly #store: NotificationStore;
+  readonly #bus: Bus;
+  readonly #metrics: Metrics;
+  readonly #scheduler: { wake(deliverAt: string): void } | undefined;
+
   constructor(
-    private readonly store: NotificationStore,
-    private readonly bus: Bus,
-    private readonly metrics: Metrics,
+    store: NotificationStore,
+    bus: Bus,
+    metrics: Metrics,
     /** Told of each scheduled publish, so it looks again by its due time. */
-    private readonly scheduler?: { wake(deliverAt: string): void },
-  ) {}
+    scheduler?: { wake(deliverAt: string): void },
+  ) {
+    this.#store = store;
+    this.#bus = bus;
+    this.#metrics = metrics;
+    this.#scheduler = scheduler;
+  }
 
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
     const recipients = request.recipients;
     // Every recipient's preferences in one query; a critical publish ignores them.
-    const muting = recipients && !request.critical ? await this.store.usersMuting(recipients, request.type) : NOBODY;
+    const muting = recipients && !request.critical ? await this.#store.usersMuting(recipients, request.type) : NOBODY;
     const kept = recipients && muting.size > 0 ? recipients.filter((r) => !muting.has(r)) : recipients;
     // Nothing to store and no key to claim: no transaction at all.
     const result = kept?.length === 0 && request.idempotencyKey === null
       ? { events: [], replayed: false }
-      : await this.store.publish(kept === recipients ? request : { ...request, recipients: kept });
+      : await this.#store.publish(kept === recipients ? request : { ...request, recipients: kept });
     const firstDue = result.scheduled?.[0]?.deliver_at;
-    if (!result.replayed && firstDue !== undefined) this.scheduler?.wake(firstDue);
+    if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {
-      this.metrics.published.inc({ source }, result.events.length);
+      this.#metrics.published.inc({ source }, result.events.length);
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
-      await Promise.all(result.events.map((event) => this.bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
+      await Promise.all(result.events.map((event) => this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
     }
     return { ...result, suppressed: suppressedBy(request, result, muting) };
   }

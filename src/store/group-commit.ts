@@ -35,11 +35,19 @@ export class GroupCommit<Q, R> {
   #draining: Promise<void> | null = null;
   #transactions = 0;
 
+  readonly #writer: BatchWriter<Q, R>;
+  readonly #limits: GroupCommitLimits;
+  readonly #weigh: (request: Q) => number;
+
   constructor(
-    private readonly writer: BatchWriter<Q, R>,
-    private readonly limits: GroupCommitLimits,
-    private readonly weigh: (request: Q) => number,
-  ) {}
+    writer: BatchWriter<Q, R>,
+    limits: GroupCommitLimits,
+    weigh: (request: Q) => number,
+  ) {
+    this.#writer = writer;
+    this.#limits = limits;
+    this.#weigh = weigh;
+  }
 
   /** Transactions committed so far (a batch that had to be split counts each part). */
   get transactions(): number {
@@ -48,7 +56,7 @@ export class GroupCommit<Q, R> {
 
   submit(request: Q): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ request, weight: this.weigh(request), resolve, reject });
+      this.#queue.push({ request, weight: this.#weigh(request), resolve, reject });
       // Busy: the running loop takes it next. Idle: commit at the end of this turn of the
       // event loop, with whatever else arrived in it (no timer).
       this.#draining ??= this.#drain();
@@ -75,7 +83,7 @@ export class GroupCommit<Q, R> {
     let count = 0;
     let weight = 0;
     for (const item of this.#queue) {
-      if (count > 0 && (count >= this.limits.maxRequests || weight + item.weight > this.limits.maxWeight)) break;
+      if (count > 0 && (count >= this.#limits.maxRequests || weight + item.weight > this.#limits.maxWeight)) break;
       count += 1;
       weight += item.weight;
     }
@@ -85,7 +93,7 @@ export class GroupCommit<Q, R> {
   async #commit(batch: Pending<Q, R>[]): Promise<void> {
     let outcomes: Outcome<R>[];
     try {
-      outcomes = await this.writer.write(batch.map((item) => item.request));
+      outcomes = await this.#writer.write(batch.map((item) => item.request));
     } catch (err) {
       // The database is away: every request would fail alone too, so don't retry each.
       if (batch.length === 1 || isUnreachable(err)) {

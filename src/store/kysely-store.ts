@@ -31,13 +31,22 @@ export class KyselyNotificationStore implements NotificationStore {
 
   readonly #writes: GroupCommit<PublishRequest, PublishResult>;
 
+  readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
+  readonly #writer: BatchWriter<PublishRequest, PublishResult>;
+  readonly #clock: Clock;
+
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: Dialect,
-    private readonly writer: BatchWriter<PublishRequest, PublishResult>,
+    db: Kysely<Database>,
+    dialect: Dialect,
+    writer: BatchWriter<PublishRequest, PublishResult>,
     /** Expiry and snooze are judged at this clock's now (tests move it). */
-    private readonly clock: Clock = systemClock,
+    clock: Clock = systemClock,
   ) {
+    this.#db = db;
+    this.#dialect = dialect;
+    this.#writer = writer;
+    this.#clock = clock;
     this.#writes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
   }
 
@@ -45,16 +54,21 @@ export class KyselyNotificationStore implements NotificationStore {
     return this.#epoch;
   }
 
+  /** The query builder on this store's database: for tests and tools that read rows directly. */
+  get db(): Kysely<Database> {
+    return this.#db;
+  }
+
   async migrate(): Promise<void> {
     const migrator = new Migrator({
-      db: this.db,
-      provider: { getMigrations: async () => migrations(this.dialect) },
+      db: this.#db,
+      provider: { getMigrations: async () => migrations(this.#dialect) },
       migrationTableName: 'herald_migrations',
       migrationLockTableName: 'herald_migrations_lock',
     });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error;
-    const row = await this.db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
+    const row = await this.#db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
     this.#epoch = row.value;
   }
 
@@ -62,7 +76,7 @@ export class KyselyNotificationStore implements NotificationStore {
   publish(request: PublishRequest): Promise<PublishResult> {
     // A scheduled publish takes no sequence number now: it waits outside the topics.
     if (request.deliverAt != null) {
-      return schedulePublish(this.db, request, this.#now()).catch((err: unknown) => {
+      return schedulePublish(this.#db, request, this.#now()).catch((err: unknown) => {
         throw refusedText(err) ?? err;
       });
     }
@@ -70,7 +84,7 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   #now(): string {
-    return new Date(this.clock.now()).toISOString();
+    return new Date(this.#clock.now()).toISOString();
   }
 
   /** Transactions the publish path has committed; tests read it to see publishes share one. */
@@ -80,13 +94,13 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]> {
     if (reader === undefined) {
-      const rows = await this.db.selectFrom('notifications').selectAll()
+      const rows = await this.#db.selectFrom('notifications').selectAll()
         .where('topic', '=', topic).where('seq', '>', afterSeq)
         .orderBy('seq').limit(limit).execute();
       return rows.map((row) => ({ topic: row.topic, seq: Number(row.seq), notification: toNotification(row, null), critical: Number(row.critical) === 1 }));
     }
     const now = this.#now();
-    const rows = await this.db.selectFrom('notifications as n')
+    const rows = await this.#db.selectFrom('notifications as n')
       .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', reader))
       .selectAll('n')
       .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
@@ -102,7 +116,7 @@ export class KyselyNotificationStore implements NotificationStore {
     const ids = new Map<string, string>();
     for (let i = 0; i < positions.length; i += 200) {
       const chunk = positions.slice(i, i + 200);
-      const rows = await this.db.selectFrom('notifications').select(['topic', 'seq', 'id'])
+      const rows = await this.#db.selectFrom('notifications').select(['topic', 'seq', 'id'])
         .where((eb) => eb.or(chunk.map(([topic, seq]) => eb.and([eb('topic', '=', topic), eb('seq', '=', seq)]))))
         .execute();
       for (const row of rows) ids.set(`${row.topic}\n${Number(row.seq)}`, row.id);
@@ -111,12 +125,12 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async heads(topics: readonly string[]): Promise<Map<string, number>> {
-    return headsIn(this.db, topics);
+    return headsIn(this.#db, topics);
   }
 
   async unreadSnapshot(audience: Audience): Promise<UnreadSnapshot> {
     // One snapshot for both reads, so the stream can count exactly the events after it.
-    const tx = this.dialect === 'postgres' ? this.db.transaction().setIsolationLevel('repeatable read') : this.db.transaction().setAccessMode('read only');
+    const tx = this.#dialect === 'postgres' ? this.#db.transaction().setIsolationLevel('repeatable read') : this.#db.transaction().setAccessMode('read only');
     return tx.execute(async (trx) => {
       const heads = await headsIn(trx, audience.topics);
       const unread = await countUnread(trx, audience, this.#now());
@@ -127,7 +141,7 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async listInbox(audience: Audience, query: InboxQuery): Promise<InboxPage> {
     const now = this.#now();
-    let q = this.db.selectFrom('notifications as n')
+    let q = this.#db.selectFrom('notifications as n')
       .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user))
       .selectAll('n')
       .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
@@ -150,7 +164,7 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
-    const row = await this.db.selectFrom('notifications as n').selectAll()
+    const row = await this.#db.selectFrom('notifications as n').selectAll()
       .where('id', '=', id).where('topic', 'in', [...audience.topics]).where(notExpired(this.#now())).executeTakeFirst();
     if (!row) return null;
     const now = new Date().toISOString();
@@ -159,7 +173,7 @@ export class KyselyNotificationStore implements NotificationStore {
     // two concurrent changes (read, archive) both stick, where read-then-write lost one.
     const keep = (column: 'read_at' | 'seen_at' | 'archived_at' | 'snoozed_until') => sql<string | null>`${sql.ref(`receipts.${column}`)}`;
     const stamp = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`coalesce(${sql.ref(`receipts.${column}`)}, ${now})`;
-    const state = await this.db.insertInto('receipts')
+    const state = await this.#db.insertInto('receipts')
       .values({
         user_id: audience.user,
         notification_pk: row.pk,
@@ -186,7 +200,7 @@ export class KyselyNotificationStore implements NotificationStore {
     // would fail whenever one of them committed in between.)
     let upToPk: number | null = null;
     if (upToId !== null) {
-      const row = await this.db.selectFrom('notifications').select('pk')
+      const row = await this.#db.selectFrom('notifications').select('pk')
         .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
       if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
       upToPk = Number(row.pk);
@@ -211,15 +225,15 @@ export class KyselyNotificationStore implements NotificationStore {
                         and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null ${snoozed}))
       on conflict (user_id, notification_pk) do update set
         read_at = coalesce(receipts.read_at, excluded.read_at),
-        seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.db);
+        seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.#db);
     return Number(result.numAffectedRows ?? 0n);
   }
 
   async redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
     const now = Date.now();
     // Expired rows are swept now and then; they can never be redeemed again anyway.
-    if (++this.#redemptions % 100 === 0) await this.db.deleteFrom('redeemed_tickets').where('expires_at', '<', now).execute();
-    const inserted = await this.db.insertInto('redeemed_tickets').values({ jti: id, expires_at: expiresAtMs })
+    if (++this.#redemptions % 100 === 0) await this.#db.deleteFrom('redeemed_tickets').where('expires_at', '<', now).execute();
+    const inserted = await this.#db.insertInto('redeemed_tickets').values({ jti: id, expires_at: expiresAtMs })
       .onConflict((oc) => oc.column('jti').doNothing())
       .returning('jti')
       .executeTakeFirst();
@@ -227,11 +241,11 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async mutedTypes(user: string): Promise<string[]> {
-    return mutedTypesOf(this.db, user);
+    return mutedTypesOf(this.#db, user);
   }
 
   async setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('muted_types').where('user_id', '=', user).execute();
       if (patterns.length === 0) return;
       await trx.insertInto('muted_types')
@@ -247,58 +261,58 @@ export class KyselyNotificationStore implements NotificationStore {
     // The entries that would mute this type, looked up by the primary key: one statement
     // whatever the number of recipients (arrays, so the SQL text does not vary with it).
     const patterns = patternsMuting(type);
-    const query = this.dialect === 'postgres'
+    const query = this.#dialect === 'postgres'
       ? sql<{ user_id: string }>`select distinct user_id from muted_types
           where user_id = any(${[...users]}::text[]) and pattern = any(${patterns}::text[])`
       : sql<{ user_id: string }>`select distinct user_id from muted_types
           where user_id in (select value from json_each(${JSON.stringify(users)}))
             and pattern in (select value from json_each(${JSON.stringify(patterns)}))`;
-    const { rows } = await query.execute(this.db);
+    const { rows } = await query.execute(this.#db);
     return new Set(rows.map((row) => row.user_id));
   }
 
   async ping(): Promise<void> {
-    await sql`select 1`.execute(this.db);
+    await sql`select 1`.execute(this.#db);
   }
 
   async close(): Promise<void> {
     await this.#writes.idle();
-    await this.writer.close?.();
-    await this.db.destroy();
+    await this.#writer.close?.();
+    await this.#db.destroy();
   }
 
   retention(): RetentionStore {
-    return new KyselyRetentionStore(this.db, this.dialect);
+    return new KyselyRetentionStore(this.#db, this.#dialect);
   }
 
   deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
-    return deliverDue(this.db, this.dialect, now, limit);
+    return deliverDue(this.#db, this.#dialect, now, limit);
   }
 
   nextDueAt(): Promise<string | null> {
-    return nextDueAt(this.db);
+    return nextDueAt(this.#db);
   }
 
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
-    return cancelScheduled(this.db, publisher, id);
+    return cancelScheduled(this.#db, publisher, id);
   }
 
   async expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]> {
-    return this.db.selectFrom('notifications').select(['id', 'topic'])
+    return this.#db.selectFrom('notifications').select(['id', 'topic'])
       .where('expires_at', '>', after).where('expires_at', '<=', upTo).execute();
   }
 
   async wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]> {
-    return this.db.selectFrom('receipts as r').innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
+    return this.#db.selectFrom('receipts as r').innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
       .select(['r.user_id as user', 'n.id as id'])
       .where('r.snoozed_until', '>', after).where('r.snoozed_until', '<=', upTo).execute();
   }
 
   async lowestKeptSeq(topic: string): Promise<number> {
-    const row = await this.db.selectFrom('notifications').select((eb) => eb.fn.min<number | string>('seq').as('low'))
+    const row = await this.#db.selectFrom('notifications').select((eb) => eb.fn.min<number | string>('seq').as('low'))
       .where('topic', '=', topic).executeTakeFirst();
     if (row?.low !== null && row?.low !== undefined) return Number(row.low);
-    return ((await headsIn(this.db, [topic])).get(topic) ?? 0) + 1;
+    return ((await headsIn(this.#db, [topic])).get(topic) ?? 0) + 1;
   }
 }
 

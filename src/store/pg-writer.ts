@@ -62,10 +62,14 @@ type Plan =
   | { kind: 'same'; as: number };
 
 export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResult> {
-  constructor(private readonly pool: pg.Pool) {}
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
 
   async write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
-    const client = await this.pool.connect();
+    const client = await this.#pool.connect();
     let broken: Error | undefined;
     try {
       await client.query('begin');

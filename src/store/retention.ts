@@ -32,13 +32,19 @@ const LEASE_MS = 10 * 60_000;
 export class KyselyRetentionStore implements RetentionStore {
   readonly #owner = randomUUID();
 
+  readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
+
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: Dialect,
-  ) {}
+    db: Kysely<Database>,
+    dialect: Dialect,
+  ) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
 
   async purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('notifications').select('pk')
         .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').orderBy('pk').limit(limit).execute();
       if (rows.length === 0) return { notifications: 0, states: 0 };
@@ -51,25 +57,25 @@ export class KyselyRetentionStore implements RetentionStore {
 
   async purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number> {
     // The batch is bounded by time: the limit-th oldest key's timestamp (ties may add a few).
-    const nth = await this.db.selectFrom('idempotency_keys').select('created_at')
+    const nth = await this.#db.selectFrom('idempotency_keys').select('created_at')
       .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').limit(1).offset(limit - 1).executeTakeFirst();
-    const result = await this.db.deleteFrom('idempotency_keys')
+    const result = await this.#db.deleteFrom('idempotency_keys')
       .where('created_at', nth ? '<=' : '<', nth ? nth.created_at : cutoff.toISOString())
       .where('created_at', '<', cutoff.toISOString()).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 
   async purgeExpiredTickets(nowMs: number, limit: number): Promise<number> {
-    const doomed = this.db.selectFrom('redeemed_tickets').select('jti').where('expires_at', '<', nowMs).orderBy('expires_at').limit(limit);
-    const result = await this.db.deleteFrom('redeemed_tickets').where('jti', 'in', doomed).executeTakeFirst();
+    const doomed = this.#db.selectFrom('redeemed_tickets').select('jti').where('expires_at', '<', nowMs).orderBy('expires_at').limit(limit);
+    const result = await this.#db.deleteFrom('redeemed_tickets').where('jti', 'in', doomed).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 
   async exclusively<T>(fn: () => Promise<T>): Promise<T | null> {
-    if (this.dialect === 'postgres') {
+    if (this.#dialect === 'postgres') {
       // A session lock on a connection held for the whole pass: released by the unlock, or
       // by PostgreSQL itself when a crashed node's connection drops.
-      return this.db.connection().execute(async (conn) => {
+      return this.#db.connection().execute(async (conn) => {
         const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`.execute(conn);
         if (!rows[0]?.locked) return null;
         try {
@@ -83,7 +89,7 @@ export class KyselyRetentionStore implements RetentionStore {
     try {
       return await fn();
     } finally {
-      await this.db.deleteFrom('herald_meta').where('key', '=', 'retention_lease').where('value', 'like', `${this.#owner} %`).execute();
+      await this.#db.deleteFrom('herald_meta').where('key', '=', 'retention_lease').where('value', 'like', `${this.#owner} %`).execute();
     }
   }
 
@@ -91,7 +97,7 @@ export class KyselyRetentionStore implements RetentionStore {
   async #takeLease(): Promise<boolean> {
     const now = Date.now();
     const value = `${this.#owner} ${now + LEASE_MS}`;
-    return this.db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('herald_meta').select('value').where('key', '=', 'retention_lease').executeTakeFirst();
       if (row) {
         const [owner, until] = row.value.split(' ');
@@ -134,32 +140,38 @@ export class Retention {
   #running: Promise<unknown> | null = null;
   #closed = false;
 
+  readonly #store: RetentionStore;
+  readonly #options: RetentionOptions;
+
   constructor(
-    private readonly store: RetentionStore,
-    private readonly options: RetentionOptions,
-  ) {}
+    store: RetentionStore,
+    options: RetentionOptions,
+  ) {
+    this.#store = store;
+    this.#options = options;
+  }
 
   start(): void {
     const tick = (): void => {
-      this.#running = this.runOnce().catch((err: unknown) => this.options.log.warn({ err }, 'retention pass failed; retrying at the next interval'))
+      this.#running = this.runOnce().catch((err: unknown) => this.#options.log.warn({ err }, 'retention pass failed; retrying at the next interval'))
         .finally(() => {
           this.#running = null;
-          if (!this.#closed) this.#timer = setTimeout(tick, this.options.intervalMs).unref();
+          if (!this.#closed) this.#timer = setTimeout(tick, this.#options.intervalMs).unref();
         });
     };
     // A little later than the start, so a restarting cluster does not purge while it warms up.
-    this.#timer = setTimeout(tick, Math.min(this.options.intervalMs, 30_000)).unref();
+    this.#timer = setTimeout(tick, Math.min(this.#options.intervalMs, 30_000)).unref();
   }
 
   /** One full pass, batch after batch; null when another node holds the lock. */
   async runOnce(now: Date = new Date()): Promise<RetentionPass | null> {
-    const { retentionDays, idempotencyTtlHours, batchSize, metrics } = this.options;
-    const pass = await this.store.exclusively(async () => {
+    const { retentionDays, idempotencyTtlHours, batchSize, metrics } = this.#options;
+    const pass = await this.#store.exclusively(async () => {
       const done: RetentionPass = { notifications: 0, states: 0, idempotencyKeys: 0, tickets: 0, batches: 0 };
       if (retentionDays > 0) {
         const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
         await this.#drain(done, async () => {
-          const n = await this.store.purgeNotifications(cutoff, batchSize);
+          const n = await this.#store.purgeNotifications(cutoff, batchSize);
           done.notifications += n.notifications;
           done.states += n.states;
           metrics.retentionDeleted.inc({ kind: 'notifications' }, n.notifications);
@@ -170,14 +182,14 @@ export class Retention {
       if (idempotencyTtlHours > 0) {
         const cutoff = new Date(now.getTime() - idempotencyTtlHours * 3600_000);
         await this.#drain(done, async () => {
-          const n = await this.store.purgeIdempotencyKeys(cutoff, batchSize);
+          const n = await this.#store.purgeIdempotencyKeys(cutoff, batchSize);
           done.idempotencyKeys += n;
           metrics.retentionDeleted.inc({ kind: 'idempotency_keys' }, n);
           return n;
         });
       }
       await this.#drain(done, async () => {
-        const n = await this.store.purgeExpiredTickets(now.getTime(), batchSize);
+        const n = await this.#store.purgeExpiredTickets(now.getTime(), batchSize);
         done.tickets += n;
         metrics.retentionDeleted.inc({ kind: 'tickets' }, n);
         return n;
@@ -186,7 +198,7 @@ export class Retention {
     });
     if (pass) {
       metrics.retentionLastSuccess.set(Date.now() / 1000);
-      if (pass.notifications + pass.idempotencyKeys + pass.tickets > 0) this.options.log.info({ retention: pass }, 'retention pass finished');
+      if (pass.notifications + pass.idempotencyKeys + pass.tickets > 0) this.#options.log.info({ retention: pass }, 'retention pass finished');
     }
     return pass;
   }
@@ -198,7 +210,7 @@ export class Retention {
       const started = performance.now();
       const deleted = await batch();
       done.batches++;
-      if (deleted < this.options.batchSize) return;
+      if (deleted < this.#options.batchSize) return;
       await new Promise((resolve) => setTimeout(resolve, Math.max(5, performance.now() - started)));
     }
   }

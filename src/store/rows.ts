@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { userTopic } from '../domain/topics.js';
 import type { Database } from './schema.js';
 import type { Notification, PublishRequest } from './store.js';
 
@@ -29,7 +30,7 @@ export function toNotification(row: Omit<NotificationRow, 'pk'>, state: ReceiptC
 /** Where a publish goes: one private topic per recipient, or the one shared topic. */
 export function targetsOf(request: PublishRequest): Array<{ topic: string; recipient: string | null }> {
   return request.recipients
-    ? request.recipients.map((recipient) => ({ topic: `user:${recipient}`, recipient }))
+    ? request.recipients.map((recipient) => ({ topic: userTopic(recipient), recipient }))
     : [{ topic: request.topic as string, recipient: null }];
 }
 

@@ -29,14 +29,20 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
    * `exclusive` runs a function while no other query holds the connection (Kysely's
    * reads and transactions share it), so a batch never lands inside someone's transaction.
    */
+  readonly #sqlite: SqliteDatabase;
+  readonly #exclusive: <T>(fn: () => T) => Promise<T>;
+
   constructor(
-    private readonly sqlite: SqliteDatabase,
-    private readonly exclusive: <T>(fn: () => T) => Promise<T>,
-  ) {}
+    sqlite: SqliteDatabase,
+    exclusive: <T>(fn: () => T) => Promise<T>,
+  ) {
+    this.#sqlite = sqlite;
+    this.#exclusive = exclusive;
+  }
 
   /** Prepared on first use: the tables exist only after the migrations ran. */
   #prepare(): Statements {
-    const p = (sql: string) => this.sqlite.prepare(sql);
+    const p = (sql: string) => this.#sqlite.prepare(sql);
     return {
       // IMMEDIATE takes the write lock up front, so another process (a CLI migrate) makes
       // this wait at BEGIN rather than fail at the first write.
@@ -62,7 +68,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
   }
 
   write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
-    return this.exclusive(() => {
+    return this.#exclusive(() => {
       const s = (this.#statements ??= this.#prepare());
       const now = new Date().toISOString();
       s.begin.run([]);
