@@ -2,47 +2,13 @@
 // types, the recipients a publish suppresses, and topic notifications hidden from readers
 // who muted their type (list, count, replay).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { normalizeMutes } from '../../src/domain/preferences.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
-import { openStore } from '../../src/store/open-store.js';
-import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
-import { createPgDatabase, lockServices } from '../helpers/services.js';
+import type { Audience, InboxQuery } from '../../src/store/store.js';
+import { backends } from './backends.js';
 
 const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
-
-const backends: Array<{ name: string; open(t: TestContext): Promise<NotificationStore> }> = [
-  {
-    name: 'sqlite',
-    async open(t) {
-      const dir = mkdtempSync(join(tmpdir(), 'herald-prefs-'));
-      const store = await openStore(join(dir, 'herald.db'));
-      t.after(async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      await store.migrate();
-      return store;
-    },
-  },
-  {
-    name: 'postgres',
-    async open(t) {
-      await lockServices(t);
-      const db = await createPgDatabase();
-      const store = await openStore(db.url);
-      t.after(async () => {
-        await store.close();
-        await db.drop();
-      });
-      await store.migrate();
-      return store;
-    },
-  },
-];
 
 function request(body: Record<string, unknown>) {
   return toPublishRequest({ type: 'alert', content: 'hello', ...body }, 'app', LIMITS);

@@ -1,54 +1,15 @@
 // One contract for NotificationStore, run against every backend: SQLite (a temp file) and
 // PostgreSQL (a fresh database on HERALD_TEST_PG_URL).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { HeraldError } from '../../src/errors.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
 import type { Kysely } from 'kysely';
-import { openStore } from '../../src/store/open-store.js';
 import type { Database } from '../../src/store/schema.js';
 import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
-import { createPgDatabase, lockServices } from '../helpers/services.js';
+import { backends, type Backend } from './backends.js';
 
 const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
-
-interface Backend {
-  name: string;
-  open(t: TestContext): Promise<NotificationStore>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    async open(t) {
-      const dir = mkdtempSync(join(tmpdir(), 'herald-contract-'));
-      const store = await openStore(join(dir, 'herald.db'));
-      t.after(async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      await store.migrate();
-      return store;
-    },
-  },
-  {
-    name: 'postgres',
-    async open(t) {
-      await lockServices(t);
-      const db = await createPgDatabase();
-      const store = await openStore(db.url);
-      t.after(async () => {
-        await store.close();
-        await db.drop();
-      });
-      await store.migrate();
-      return store;
-    },
-  },
-];
 
 /** The raw response column of an idempotency key (through the store's own database handle). */
 async function storedIdempotencyResponse(store: NotificationStore, publisher: string, key: string): Promise<string> {
