@@ -116,3 +116,30 @@ function alive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+export interface ScaleOutBackends {
+  db: { url: string };
+  vhost: { url: string; vhost: string };
+  /** Registers what runs on them (nodes, a cluster): stopped, newest first, before they are dropped. */
+  stopFirst(stop: () => Promise<void>): void;
+}
+
+/** A fresh PostgreSQL database and RabbitMQ vhost for one scale-out test, dropped when it ends. */
+export async function scaleOutBackends(t: TestContext): Promise<ScaleOutBackends> {
+  await lockServices(t);
+  const db = await createPgDatabase();
+  const vhost = await createAmqpVhost();
+  const stops: Array<() => Promise<void>> = [];
+  t.after(async () => {
+    for (const stop of stops.reverse()) await stop();
+    await vhost.drop();
+    await db.drop();
+  });
+  return {
+    db,
+    vhost,
+    stopFirst(stop) {
+      stops.push(stop);
+    },
+  };
+}

@@ -2,24 +2,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Connection } from 'rabbitmq-client';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { createAmqpVhost, createPgDatabase, lockServices, queueDepth } from '../helpers/services.js';
+import { startCluster } from '../helpers/cluster.js';
+import { queueDepth, scaleOutBackends } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 import { ResumingSubscriber } from '../helpers/subscriber.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('a scale-out cluster of three nodes behind nginx', { timeout: 180_000 }, async (t) => {
-  await lockServices(t);
-  const db = await createPgDatabase();
-  const vhost = await createAmqpVhost();
-  let started: Cluster | null = null;
-  // After-hooks run in the order they are added: nodes first, then what they used.
-  t.after(async () => {
-    await started?.stop();
-    await vhost.drop();
-    await db.drop();
-  });
-  const cluster = (started = await startCluster({ nodes: 3, databaseUrl: db.url, amqpUrl: vhost.url, env: { HERALD_HEARTBEAT_MS: '1000' } }));
+  const { db, vhost, stopFirst } = await scaleOutBackends(t);
+  const cluster = await startCluster({ nodes: 3, databaseUrl: db.url, amqpUrl: vhost.url, env: { HERALD_HEARTBEAT_MS: '1000' } });
+  stopFirst(() => cluster.stop());
   const [a, b, c] = cluster.nodes;
   assert.ok(a && b && c);
 

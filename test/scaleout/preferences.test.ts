@@ -4,23 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Connection } from 'rabbitmq-client';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { createAmqpVhost, createPgDatabase, lockServices } from '../helpers/services.js';
+import { startCluster } from '../helpers/cluster.js';
+import { scaleOutBackends } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('preferences across two nodes on PostgreSQL and RabbitMQ', { timeout: 180_000 }, async (t) => {
-  await lockServices(t);
-  const db = await createPgDatabase();
-  const vhost = await createAmqpVhost();
-  let started: Cluster | null = null;
-  // After-hooks run in the order they are added: nodes first, then what they used.
-  t.after(async () => {
-    await started?.stop();
-    await vhost.drop();
-    await db.drop();
-  });
-  const cluster = (started = await startCluster({ nodes: 2, databaseUrl: db.url, amqpUrl: vhost.url }));
+  const { db, vhost, stopFirst } = await scaleOutBackends(t);
+  const cluster = await startCluster({ nodes: 2, databaseUrl: db.url, amqpUrl: vhost.url });
+  stopFirst(() => cluster.stop());
   const [a, b] = cluster.nodes;
   assert.ok(a && b);
 

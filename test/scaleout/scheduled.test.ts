@@ -5,21 +5,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
-import { createAmqpVhost, createPgDatabase, lockServices, withPg } from '../helpers/services.js';
+import { scaleOutBackends, withPg } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const COUNT = 40;
 
 test('scheduled notifications due while a node is SIGKILLed are each delivered exactly once', { timeout: 120_000 }, async (t) => {
-  await lockServices(t);
-  const db = await createPgDatabase();
-  const vhost = await createAmqpVhost();
+  const { db, vhost, stopFirst } = await scaleOutBackends(t);
   const nodes: HeraldProcess[] = [];
-  t.after(async () => {
+  stopFirst(async () => {
     for (const node of nodes) await node.stop();
-    await vhost.drop();
-    await db.drop();
   });
   const env = { HERALD_DATABASE_URL: db.url, HERALD_AMQP_URL: vhost.url, HERALD_JWT_SECRET: randomBytes(32).toString('base64url') };
   const doomed = await startHerald({ env });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
-import { createAmqpVhost, createPgDatabase, lockServices } from '../helpers/services.js';
+import { scaleOutBackends } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 
 function inMs(ms: number): string {
@@ -12,14 +12,10 @@ function inMs(ms: number): string {
 }
 
 test('expiries and ended snoozes reach streams on every node', { timeout: 120_000 }, async (t) => {
-  await lockServices(t);
-  const db = await createPgDatabase();
-  const vhost = await createAmqpVhost();
+  const { db, vhost, stopFirst } = await scaleOutBackends(t);
   const nodes: HeraldProcess[] = [];
-  t.after(async () => {
+  stopFirst(async () => {
     for (const node of nodes) await node.stop();
-    await vhost.drop();
-    await db.drop();
   });
   const env = { HERALD_DATABASE_URL: db.url, HERALD_AMQP_URL: vhost.url, HERALD_JWT_SECRET: randomBytes(32).toString('base64url') };
   const a = await startHerald({ env });
