@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { startHerald } from '../helpers/herald.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { call, heraldOn, inMs, STORES } from './timed-backends.js';
+import { call, heraldOn, inMs, STORES } from './store-backends.js';
 
 for (const store of STORES) {
   describe(`expiry on ${store}`, () => {

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
-import { createPgDatabase, lockServices } from '../helpers/services.js';
 import { openStream, type TestStream } from '../helpers/sse-client.js';
+import { heraldOn, STORES } from './store-backends.js';
 
 // The answer's JSON, of any shape: tests assert on the fields they expect.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -167,23 +167,11 @@ async function preferenceCases(t: TestContext, herald: HeraldProcess): Promise<v
   });
 }
 
-test('preferences on SQLite', { timeout: 120_000 }, async (t) => {
-  const herald = await startHerald();
-  t.after(() => herald.stop());
-  await preferenceCases(t, herald);
-});
-
-test('preferences on PostgreSQL', { timeout: 180_000 }, async (t) => {
-  await lockServices(t);
-  const db = await createPgDatabase();
-  const herald = await startHerald({ env: { HERALD_DATABASE_URL: db.url } });
-  // After-hooks run in the order added: the server first, then its database.
-  t.after(async () => {
-    await herald.stop();
-    await db.drop();
+for (const store of STORES) {
+  test(`preferences on ${store}`, { timeout: 180_000 }, async (t) => {
+    await preferenceCases(t, await heraldOn(store, t));
   });
-  await preferenceCases(t, herald);
-});
+}
 
 test('bad preferences are refused with a precise code', async (t) => {
   const herald = await startHerald();

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import type { HeraldProcess } from '../helpers/herald.js';
 import { startHerald } from '../helpers/herald.js';
 import { openStream } from '../helpers/sse-client.js';
-import { call, heraldOn, inMs, STORES } from './timed-backends.js';
+import { call, heraldOn, inMs, STORES } from './store-backends.js';
 
 async function published(herald: HeraldProcess, user: string, content: string): Promise<string> {
   return (await herald.publish({ recipients: [user], type: 'task', content })).body.notifications[0].id as string;

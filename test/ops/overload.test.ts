@@ -4,32 +4,22 @@
 // already open keeps receiving (here through the RabbitMQ ingest queue, which is not shed).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Connection, type Publisher } from 'rabbitmq-client';
-import { startHerald, type HeraldProcess } from '../helpers/herald.js';
-import { createAmqpVhost } from '../helpers/services.js';
+import type { Publisher } from 'rabbitmq-client';
+import type { HeraldProcess } from '../helpers/herald.js';
+import { startQueueHerald, type QueueHerald } from '../helpers/queue-herald.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('overload shedding', () => {
   let herald: HeraldProcess;
-  let vhost: Awaited<ReturnType<typeof createAmqpVhost>>;
-  let rabbit: Connection;
+  let queue: QueueHerald;
   let ingest: Publisher;
 
   before(async () => {
-    vhost = await createAmqpVhost();
-    herald = await startHerald({ env: { HERALD_AMQP_URL: vhost.url, HERALD_TEST_KNOBS: 'true', HERALD_SHED_EVENT_LOOP_DELAY_MS: '100', HERALD_SHED_RETRY_AFTER_S: '7' } });
-    rabbit = new Connection({ url: vhost.url, retryLow: 100 });
-    rabbit.on('error', () => {});
-    ingest = rabbit.createPublisher({ confirm: true, exchanges: [{ exchange: 'herald.ingest', type: 'direct', durable: true }] });
-    await waitFor(async () => (await fetch(`${herald.url}/readyz`)).status === 200, 'herald ready', 30_000, 100);
+    queue = await startQueueHerald({ HERALD_TEST_KNOBS: 'true', HERALD_SHED_EVENT_LOOP_DELAY_MS: '100', HERALD_SHED_RETRY_AFTER_S: '7' });
+    ({ herald, ingest } = queue);
   });
-  after(async () => {
-    await ingest?.close();
-    await rabbit?.close();
-    await herald?.stop();
-    await vhost?.drop();
-  });
+  after(() => queue?.stop());
 
   /** Keeps the event loop busy until the node sheds; ends (and waits for recovery) after the test. */
   async function overload(t: { after(fn: () => Promise<void>): void }): Promise<void> {

@@ -1,5 +1,5 @@
-// The two stores the scheduled, expiry and snooze end-to-end tests run against: a Herald
-// process on its own SQLite file, or on a fresh PostgreSQL database.
+// The two stores the end-to-end tests of the inbox features run against: a Herald process
+// on its own SQLite file, or on a fresh PostgreSQL database.
 import type { TestContext } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { createPgDatabase, lockServices } from '../helpers/services.js';
