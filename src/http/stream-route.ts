@@ -167,9 +167,12 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
  * getters handle), and the text is kept flat. The map is found by its symbol's name: if a
  * Node version names it otherwise, only the saving is lost.
  */
+/** Node's symbol for a response's header map, looked up on the first stream. */
+let outHeaders: symbol | null | undefined;
+
 function compactSentHead(res: ServerResponse): void {
-  const map = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders');
-  if (map !== undefined) (res as unknown as Record<symbol, unknown>)[map] = null;
+  if (outHeaders === undefined) outHeaders = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders') ?? null;
+  if (outHeaders !== null) (res as unknown as Record<symbol, unknown>)[outHeaders] = null;
   const sent = res as unknown as { _header?: unknown; _headerSent?: boolean };
   if (sent._headerSent === true && typeof sent._header === 'string') sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
 }
