@@ -36,6 +36,11 @@ test('every command answers --help with its usage', () => {
   assertOneLine(unknown.stderr, /unknown command "frobnicate"/);
 });
 
+test('the build leaves the CLI executable, so npx can run it directly (its shebang names node)', () => {
+  assert.equal(statSync(CLI).mode & 0o111, 0o111, `${CLI} is executable by all`);
+  assert.equal(readFileSync(CLI, 'utf8').split('\n')[0], '#!/usr/bin/env node');
+});
+
 test('a bad configuration value stops serve with one line naming the variable', () => {
   const result = herald(['serve'], { HERALD_PORT: 'eighty' });
   assert.equal(result.status, 1);
