@@ -9,9 +9,7 @@ export interface PublishOutcome extends PublishResult {
   suppressed: string[];
 }
 
-const NOBODY: ReadonlySet<string> = new Set();
-
-/** The one ingest path: drop muted recipients, commit to the store, then hint every node through the bus. */
+/** The one ingest path: commit to the store (which drops muted recipients), then hint every node through the bus. */
 export class NotificationPublisher {
   readonly #store: NotificationStore;
   readonly #bus: Bus;
@@ -32,14 +30,8 @@ export class NotificationPublisher {
   }
 
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
-    const recipients = request.recipients;
-    // Every recipient's preferences in one query; a critical publish ignores them.
-    const muting = recipients && !request.critical ? await this.#store.usersMuting(recipients, request.type) : NOBODY;
-    const kept = recipients && muting.size > 0 ? recipients.filter((r) => !muting.has(r)) : recipients;
-    // Nothing to store and no key to claim: no transaction at all.
-    const result = kept?.length === 0 && request.idempotencyKey === null
-      ? { events: [], replayed: false }
-      : await this.#store.publish(kept === recipients ? request : { ...request, recipients: kept });
+    // The store leaves out recipients who muted the type, in the write's own transaction.
+    const result = await this.#store.publish(request);
     const firstDue = result.scheduled?.[0]?.deliver_at;
     if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {
@@ -47,7 +39,7 @@ export class NotificationPublisher {
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
       await Promise.all(result.events.map((event) => this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
     }
-    return { ...result, suppressed: suppressedBy(request, result, muting) };
+    return { ...result, suppressed: result.replayed ? replayedSuppressed(request, result) : result.suppressed ?? [] };
   }
 }
 
@@ -60,9 +52,8 @@ function withCritical(event: TopicEvent, request: PublishRequest): TopicEvent {
  * A replay answers what the first publish suppressed, whatever the preferences are now: the
  * recipients that publish stored nothing for (the key's body, so its recipients, is the same).
  */
-function suppressedBy(request: PublishRequest, result: PublishResult, muting: ReadonlySet<string>): string[] {
+function replayedSuppressed(request: PublishRequest, result: PublishResult): string[] {
   if (!request.recipients) return [];
-  if (!result.replayed) return muting.size === 0 ? [] : request.recipients.filter((r) => muting.has(r));
   const stored = new Set([...result.events, ...(result.scheduled ?? [])].map((stored) => stored.notification.recipient));
   return request.recipients.filter((r) => !stored.has(r));
 }

@@ -72,15 +72,27 @@ export class KyselyNotificationStore implements NotificationStore {
     this.#epoch = row.value;
   }
 
-  /** Concurrent publishes share a transaction (see group-commit.ts); each answers after its commit. */
+  /**
+   * Concurrent publishes share a transaction (see group-commit.ts); each answers after its
+   * commit. Recipients who muted the type are left out (and answered as `suppressed`).
+   */
   publish(request: PublishRequest): Promise<PublishResult> {
     // A scheduled publish takes no sequence number now: it waits outside the topics.
     if (request.deliverAt != null) {
-      return schedulePublish(this.#db, request, this.#now()).catch((err: unknown) => {
+      return this.#schedule(request).catch((err: unknown) => {
         throw refusedText(err) ?? err;
       });
     }
     return this.#writes.submit(request);
+  }
+
+  /** Scheduled publishes are rare: their mute check is a query of its own, before the write. */
+  async #schedule(request: PublishRequest): Promise<PublishResult> {
+    const recipients = request.recipients;
+    const muting = recipients && !request.critical ? await this.usersMuting(recipients, request.type) : new Set<string>();
+    const kept = recipients && muting.size > 0 ? { ...request, recipients: recipients.filter((r) => !muting.has(r)) } : request;
+    const result = await schedulePublish(this.#db, kept, this.#now());
+    return result.replayed ? result : { ...result, suppressed: recipients?.filter((r) => muting.has(r)) ?? [] };
   }
 
   #now(): string {

@@ -3,6 +3,7 @@
 // each a named statement that the server plans once per connection.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import { newNotification, targetsOf, toNotification, type NotificationRow } from './rows.js';
@@ -51,6 +52,15 @@ const STORE_IDS = {
     from unnest($1::text[], $2::text[], $3::text[]) as u(publisher, key, response)
     where k.publisher = u.publisher and k.key = u.key`,
 };
+// Which recipients of which publish muted its type: rows (publish, recipient) against each
+// publish's muting entries (patternsMuting, space-separated: a type has no spaces).
+const MUTING = {
+  name: 'herald_muting',
+  text: `select u.req, u.user_id
+    from unnest($1::int4[], $2::text[]) as u(req, user_id)
+    join unnest($3::text[]) with ordinality as p(patterns, req) on p.req = u.req
+    where exists (select 1 from muted_types m where m.user_id = u.user_id and m.pattern = any(string_to_array(p.patterns, ' ')))`,
+};
 const BY_IDS = { name: 'herald_notifications_by_ids', text: 'select * from notifications where id = any($1::text[])' };
 
 type Plan =
@@ -87,10 +97,15 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
 
   async #publish(client: pg.PoolClient, requests: readonly PublishRequest[], now: string): Promise<Outcome<PublishResult>[]> {
     const plans = await this.#plan(client, requests, now);
+    const muting = await this.#muting(client, requests, plans);
 
     // Sequence numbers: count per topic, move each head once, hand out in request order.
     const counts = new Map<string, number>();
-    const targets = requests.map((request, i) => (plans[i]?.kind === 'write' ? targetsOf(request) : []));
+    const targets = requests.map((request, i) => {
+      if (plans[i]?.kind !== 'write') return [];
+      const muted = muting.get(i);
+      return muted ? targetsOf(request).filter((t) => !muted.has(t.recipient as string)) : targetsOf(request);
+    });
     for (const list of targets) for (const { topic } of list) counts.set(topic, (counts.get(topic) ?? 0) + 1);
     const next = new Map<string, number>();
     if (counts.size > 0) {
@@ -110,9 +125,11 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     const written: Array<PublishResult | null> = requests.map(() => null);
     requests.forEach((request, i) => {
       const list = targets[i] as Array<{ topic: string; recipient: string | null }>;
+      const muted = muting.get(i);
+      const suppressed = muted ? (request.recipients as string[]).filter((r) => muted.has(r)) : [];
       // Every recipient suppressed (muted the type): nothing to store, but the key is claimed.
       if (list.length === 0) {
-        if (plans[i]?.kind === 'write') written[i] = { events: [], replayed: false };
+        if (plans[i]?.kind === 'write') written[i] = { events: [], replayed: false, suppressed };
         return;
       }
       const data = request.data === null ? null : JSON.stringify(request.data);
@@ -137,7 +154,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
         rowRequests.push(ordinal);
         events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
       }
-      written[i] = { events, replayed: false };
+      written[i] = { events, replayed: false, suppressed };
     });
     if (rowIds.length > 0) {
       await client.query({
@@ -211,6 +228,34 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
       if (!existing) throw new Error(`idempotency key ${JSON.stringify(request.idempotencyKey)} was neither claimed nor found`);
       return existing.request_hash === request.requestHash ? { kind: 'stored', response: existing.response } : { kind: 'conflict' };
     });
+  }
+
+  /**
+   * Per request that writes to recipients (and is not critical), the recipients who muted
+   * its type: one query for the batch, in its transaction, so a committed PUT is seen.
+   */
+  async #muting(client: pg.PoolClient, requests: readonly PublishRequest[], plans: readonly Plan[]): Promise<Map<number, Set<string>>> {
+    const reqs: number[] = [];
+    const users: string[] = [];
+    const patterns: string[] = [];
+    requests.forEach((request, i) => {
+      patterns.push(patternsMuting(request.type).join(' '));
+      if (plans[i]?.kind !== 'write' || request.recipients === null || request.critical) return;
+      for (const user of request.recipients) {
+        reqs.push(i + 1);
+        users.push(user);
+      }
+    });
+    const muting = new Map<number, Set<string>>();
+    if (users.length === 0) return muting;
+    const rows = await client.query<{ req: number; user_id: string }>({ ...MUTING, values: [reqs, users, patterns] });
+    for (const row of rows.rows) {
+      const i = Number(row.req) - 1;
+      const set = muting.get(i) ?? new Set<string>();
+      set.add(row.user_id);
+      muting.set(i, set);
+    }
+    return muting;
   }
 
   /** The events each replayed key answered with, read back from their ids in one query. */

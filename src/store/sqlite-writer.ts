@@ -2,6 +2,7 @@
 // transaction. SQLite has one writer, so publishes are written one after the other inside
 // it, and each topic's sequence follows commit order by construction.
 import { randomUUID } from 'node:crypto';
+import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
@@ -20,6 +21,7 @@ interface Statements {
   insert: SqliteStatement;
   insertMany: SqliteStatement;
   byIds: SqliteStatement;
+  muting: SqliteStatement;
 }
 
 export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishResult> {
@@ -64,6 +66,9 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
         select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?, ?, ?, ?, ?, ?, ?, ?
         from json_each(?) order by key`),
       byIds: p('select * from notifications where id in (select value from json_each(?))'),
+      // The recipients whose entries mute the type, by primary key (patternsMuting).
+      muting: p(`select distinct user_id from muted_types
+        where user_id in (select value from json_each(?)) and pattern in (select value from json_each(?))`),
     };
   }
 
@@ -97,17 +102,18 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
         return { ok: true, value: { events: this.#storedEvents(s, existing.response), replayed: true } };
       }
     }
+    const { kept, suppressed } = this.#withoutMuting(s, request);
+    const events: TopicEvent[] = [];
+    const targets = targetsOf(kept);
     const data = request.data === null ? null : JSON.stringify(request.data);
     const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
-    const events: TopicEvent[] = [];
-    const targets = targetsOf(request);
     if (targets.length === 1) {
       const { topic, recipient } = targets[0] as { topic: string; recipient: string | null };
       const seq = Number((s.nextSeq.all([topic])[0] as { head: number | bigint }).head);
       const id = randomUUID();
       s.insert.run([id, topic, seq, recipient, request.type, request.title, request.content, data, request.publisher, now, request.critical ? 1 : 0, request.expiresAt ?? null]);
       events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
-    } else {
+    } else if (targets.length > 1) {
       // Recipients are distinct (toPublishRequest), so each topic moves by one.
       const heads = new Map<string, number>();
       for (const row of s.nextSeqs.all([JSON.stringify(targets.map((t) => t.topic))]) as Array<{ name: string; head: number | bigint }>) {
@@ -121,7 +127,20 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       // Only the ids: the replay reads the rows back, so a key costs ~40 bytes per notification.
       s.storeIds.run([JSON.stringify({ ids: events.map((e) => e.notification.id) }), request.publisher, request.idempotencyKey]);
     }
-    return { ok: true, value: { events, replayed: false } };
+    return { ok: true, value: { events, replayed: false, suppressed } };
+  }
+
+  /** The request without the recipients who muted its type (a critical publish ignores mutes). */
+  #withoutMuting(s: Statements, request: PublishRequest): { kept: PublishRequest; suppressed: string[] } {
+    const recipients = request.recipients;
+    if (recipients === null || request.critical) return { kept: request, suppressed: [] };
+    const rows = s.muting.all([JSON.stringify(recipients), JSON.stringify(patternsMuting(request.type))]) as Array<{ user_id: string }>;
+    if (rows.length === 0) return { kept: request, suppressed: [] };
+    const muting = new Set(rows.map((row) => row.user_id));
+    return {
+      kept: { ...request, recipients: recipients.filter((r) => !muting.has(r)) },
+      suppressed: recipients.filter((r) => muting.has(r)),
+    };
   }
 
   #storedEvents(s: Statements, response: string): TopicEvent[] {

@@ -70,6 +70,11 @@ export interface PublishResult {
   replayed: boolean;
   /** Accepted for later delivery (a publish with deliverAt): not in `events`. */
   scheduled?: ScheduledNotification[];
+  /**
+   * Recipients left out because they muted the type, in the order the publish named them.
+   * Judged in the write's own transaction; absent on a replay (nothing was written).
+   */
+  suppressed?: string[];
 }
 
 /** What cancelling a scheduled notification came to. */

@@ -118,15 +118,49 @@ for (const backend of backends) {
       assert.deepEqual((await store.listInbox(audience('alice'), ALL)).items.map((n) => n.content), ['kept']);
     });
 
-    test('a publish whose recipients were all suppressed claims its key and replays an empty answer', async (t) => {
+    test('a publish whose recipients all muted its type claims its key and replays an empty answer', async (t) => {
       const store = await backend.open(t);
-      // What the publisher hands the store when every recipient muted the type.
-      const suppressedAll = { ...request({ recipients: ['alice'], idempotency_key: 'k' }), recipients: [] };
-      const first = await store.publish(suppressedAll);
-      assert.deepEqual(first, { events: [], replayed: false });
-      const again = await store.publish(suppressedAll);
-      assert.deepEqual(again, { events: [], replayed: true });
+      await store.setMutedTypes('alice', ['alert']);
+      const keyed = request({ recipients: ['alice'], idempotency_key: 'k' });
+      assert.deepEqual(await store.publish(keyed), { events: [], replayed: false, suppressed: ['alice'] });
+      assert.deepEqual(await store.publish(keyed), { events: [], replayed: true });
       assert.deepEqual(await store.eventsAfter('user:alice', 0, 10), []);
+    });
+
+    test('a publish stores nothing for recipients who muted its type, exactly or by a prefix, and names them in order', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('carol', ['social.like']);
+      await store.setMutedTypes('alice', ['social.*']);
+      await store.setMutedTypes('dave', ['promo']);
+      const result = await store.publish(request({ recipients: ['alice', 'bob', 'carol', 'dave'], type: 'social.like' }));
+      assert.deepEqual(result.suppressed, ['alice', 'carol']);
+      assert.deepEqual(result.events.map((e) => e.notification.recipient), ['bob', 'dave']);
+      assert.deepEqual(await store.eventsAfter('user:alice', 0, 10), []);
+      assert.deepEqual(await store.eventsAfter('user:carol', 0, 10), []);
+      assert.equal((await store.eventsAfter('user:bob', 0, 10)).length, 1);
+    });
+
+    test('a critical publish reaches recipients who muted its type', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['alert']);
+      const result = await store.publish(request({ recipients: ['alice', 'bob'], critical: true }));
+      assert.deepEqual(result.suppressed, []);
+      assert.deepEqual(result.events.map((e) => e.notification.recipient), ['alice', 'bob']);
+    });
+
+    test('publishes of one batch each see their own type muted, not the other\'s', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      const transactions = () => (store as unknown as { publishTransactions: number }).publishTransactions;
+      const before = transactions();
+      const [promo, alert] = await Promise.all([
+        store.publish(request({ recipients: ['alice', 'bob'], type: 'promo' })),
+        store.publish(request({ recipients: ['alice', 'bob'], type: 'alert' })),
+      ]);
+      assert.equal(transactions() - before, 1, 'the two publishes shared one transaction');
+      assert.deepEqual(promo?.suppressed, ['alice']);
+      assert.deepEqual(alert?.suppressed, []);
+      assert.deepEqual((await store.eventsAfter('user:alice', 0, 10)).map((e) => e.notification.type), ['alert']);
     });
   });
 }
