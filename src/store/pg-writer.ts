@@ -1,7 +1,7 @@
 // The PostgreSQL publish path: a batch of publishes in one transaction with a fixed number
 // of statements, whatever the number of publishes and recipients (arrays through unnest),
 // each a named statement that the server plans once per connection.
-import { randomUUID } from 'node:crypto';
+import { newNotificationId } from './ids.js';
 import type pg from 'pg';
 import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
@@ -146,7 +146,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
       for (const { topic, recipient } of list) {
         const seq = next.get(topic) as number;
         next.set(topic, seq + 1);
-        const id = randomUUID();
+        const id = newNotificationId();
         rowIds.push(id);
         rowTopics.push(topic);
         rowSeqs.push(seq);

@@ -1,7 +1,7 @@
 // Scheduled delivery in the store: accepting a notification for later, moving it into its
 // topic when due, cancelling it. Both dialects share this code; PostgreSQL's one
 // difference is that a delivery skips rows another node is delivering.
-import { randomUUID } from 'node:crypto';
+import { newNotificationId } from './ids.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
@@ -39,7 +39,7 @@ export async function schedulePublish(db: Kysely<Database>, request: PublishRequ
     const data = request.data === null ? null : JSON.stringify(request.data);
     const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
     const rows = targetsOf(request).map(({ topic, recipient }) => ({
-      id: randomUUID(), topic, recipient, type: request.type, title: request.title, content: request.content, data,
+      id: newNotificationId(), topic, recipient, type: request.type, title: request.title, content: request.content, data,
       publisher: request.publisher, created_at: now, deliver_at: deliverAt, expires_at: request.expiresAt ?? null,
       critical: request.critical ? 1 : 0,
     }));

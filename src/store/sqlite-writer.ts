@@ -1,7 +1,7 @@
 // The SQLite publish path: statements prepared once and reused, a batch of publishes in one
 // transaction. SQLite has one writer, so publishes are written one after the other inside
 // it, and each topic's sequence follows commit order by construction.
-import { randomUUID } from 'node:crypto';
+import { newNotificationId } from './ids.js';
 import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
@@ -110,7 +110,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
     if (targets.length === 1) {
       const { topic, recipient } = targets[0] as { topic: string; recipient: string | null };
       const seq = Number((s.nextSeq.all([topic])[0] as { head: number | bigint }).head);
-      const id = randomUUID();
+      const id = newNotificationId();
       s.insert.run([id, topic, seq, recipient, request.type, request.title, request.content, data, request.publisher, now, request.critical ? 1 : 0, request.expiresAt ?? null]);
       events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
     } else if (targets.length > 1) {
@@ -119,7 +119,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       for (const row of s.nextSeqs.all([JSON.stringify(targets.map((t) => t.topic))]) as Array<{ name: string; head: number | bigint }>) {
         heads.set(row.name, Number(row.head));
       }
-      const rows = targets.map(({ topic, recipient }) => [randomUUID(), topic, heads.get(topic) as number, recipient] as const);
+      const rows = targets.map(({ topic, recipient }) => [newNotificationId(), topic, heads.get(topic) as number, recipient] as const);
       s.insertMany.run([request.type, request.title, request.content, data, request.publisher, now, request.critical ? 1 : 0, request.expiresAt ?? null, JSON.stringify(rows)]);
       for (const [id, topic, seq, recipient] of rows) events.push({ topic, seq, notification: newNotification(id, recipient, topic, request, shared, now) });
     }

@@ -60,6 +60,16 @@ for (const backend of backends) {
       assert.match(store.epoch, /^[0-9a-z]{6}$/);
     });
 
+    test('notification ids sort in the order they were stored, within a publish and across publishes', async (t) => {
+      const store = await backend.open(t);
+      const first = await store.publish(request({ recipients: Array.from({ length: 300 }, (_, i) => `u${i}`) }));
+      const second = await store.publish(request({ recipients: ['alice'] }));
+      const ids = [...first.events, ...second.events].map((e) => e.notification.id);
+      // Text order, as the id index sorts them: new ids go to its end, not to random pages.
+      assert.deepEqual([...ids].sort(), ids);
+      assert.equal(new Set(ids).size, ids.length);
+    });
+
     test('the same idempotency key and body replays the first answer; another body is a conflict', async (t) => {
       const store = await backend.open(t);
       const first = await store.publish(request({ recipients: ['alice'], idempotency_key: 'k1' }));
