@@ -2,11 +2,17 @@
 import { Worker } from 'node:worker_threads';
 import { HeraldError, type ErrorCode } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
-import type { PublishRequest, PublishResult } from './store.js';
+import { newNotification, targetsOf } from './rows.js';
+import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
 
 export type WriterRequest = { kind: 'write'; id: number; requests: readonly PublishRequest[] } | { kind: 'close' };
 type WireError = { herald: boolean; code: string | undefined; message: string };
-type WireOutcome = { ok: true; value: PublishResult } | { ok: false; error: WireError };
+/**
+ * What a new publish wrote, without the notifications: the server rebuilds those from its
+ * own request (cloning 1000 notification objects across threads cost more than the write).
+ */
+type Written = { createdAt: string; ids: string[]; seqs: number[]; suppressed: string[] };
+type WireOutcome = { ok: true; value: PublishResult } | { ok: true; written: Written } | { ok: false; error: WireError };
 type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; error: WireError };
 
 /** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
@@ -22,11 +28,41 @@ function decodeError(wire: WireError): Error {
 }
 
 export function encodeOutcomes(outcomes: Outcome<PublishResult>[]): WireOutcome[] {
-  return outcomes.map((o): WireOutcome => (o.ok ? o : { ok: false, error: encodeError(o.error) }));
+  return outcomes.map((o): WireOutcome => {
+    if (!o.ok) return { ok: false, error: encodeError(o.error) };
+    // A replay's rows were read back from the table: only they travel whole (rare).
+    if (o.value.replayed) return o;
+    const events = o.value.events;
+    return {
+      ok: true,
+      written: {
+        createdAt: events[0]?.notification.created_at ?? '',
+        ids: events.map((e) => e.notification.id),
+        seqs: events.map((e) => e.seq),
+        suppressed: o.value.suppressed ?? [],
+      },
+    };
+  });
 }
 
-function decodeOutcome(wire: WireOutcome): Outcome<PublishResult> {
-  return wire.ok ? wire : { ok: false, error: decodeError(wire.error) };
+function decodeOutcome(wire: WireOutcome, request: PublishRequest): Outcome<PublishResult> {
+  if (!wire.ok) return { ok: false, error: decodeError(wire.error) };
+  return 'written' in wire ? { ok: true, value: rebuild(request, wire.written) } : wire;
+}
+
+/** The events a new publish wrote, as the writer built them (sqlite-writer.ts): same targets, same data. */
+function rebuild(request: PublishRequest, written: Written): PublishResult {
+  const muted = new Set(written.suppressed);
+  const kept = muted.size === 0 ? request : { ...request, recipients: (request.recipients ?? []).filter((r) => !muted.has(r)) };
+  const targets = written.ids.length === 0 ? [] : targetsOf(kept);
+  // Parsed from its JSON text as the writer does, so a reader gets exactly what was stored.
+  const data = request.data === null ? null : (JSON.parse(JSON.stringify(request.data)) as Record<string, unknown>);
+  const events = targets.map(({ topic, recipient }, i): TopicEvent => ({
+    topic,
+    seq: written.seqs[i] as number,
+    notification: newNotification(written.ids[i] as string, recipient, topic, request, data, written.createdAt),
+  }));
+  return { events, replayed: false, suppressed: written.suppressed };
 }
 
 /**
@@ -36,7 +72,7 @@ function decodeOutcome(wire: WireOutcome): Outcome<PublishResult> {
  */
 export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishResult> {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void }>();
+  readonly #pending = new Map<number, { requests: readonly PublishRequest[]; resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void }>();
   #next = 0;
   #gone: Error | null = null;
   readonly #exited: Promise<void>;
@@ -51,7 +87,7 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
       this.#pending.delete(answer.id);
       if (this.#pending.size === 0) this.#worker.unref();
       if ('error' in answer) pending.reject(decodeError(answer.error));
-      else pending.resolve(answer.outcomes.map(decodeOutcome));
+      else pending.resolve(answer.outcomes.map((outcome, i) => decodeOutcome(outcome, pending.requests[i] as PublishRequest)));
     });
     this.#worker.on('error', (err) => this.#fail(err));
     this.#exited = new Promise((resolve) => {
@@ -72,7 +108,7 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
     if (this.#gone) return Promise.reject(this.#gone);
     return new Promise((resolve, reject) => {
       const id = this.#next++;
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { requests, resolve, reject });
       this.#worker.ref();
       this.#worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
     });
