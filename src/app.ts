@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -53,8 +54,7 @@ export interface AppDeps {
  * proxy. The stream sets its own Cache-Control, which replaces no-store there.
  */
 function securityHeaders(app: FastifyInstance): void {
-  // Built once: a helmet middleware rebuilt per request (as @fastify/helmet does) costs ~40 µs.
-  const setHeaders = helmet({
+  const headers = helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -74,11 +74,31 @@ function securityHeaders(app: FastifyInstance): void {
     xFrameOptions: { action: 'deny' },
   });
   // On the raw response, so the stream's own writeHead (it hijacks the reply) carries them too.
-  app.addHook('onRequest', (request, reply, done) => setHeaders(request.raw, reply.raw, () => done()));
+  app.addHook('onRequest', (request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.url.startsWith('/v1') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
+}
+
+/**
+ * The headers helmet sets with these options, worked out once. None depends on the request,
+ * and running helmet's chain of thirteen middlewares on every request (rebuilt per request,
+ * as @fastify/helmet does, it cost ~40 µs) is a good part of what a publish costs.
+ */
+function helmetHeaders(options: Parameters<typeof helmet>[0]): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => { headers.push([name, String(value)]); },
+    removeHeader: () => {},
+  };
+  let done = false;
+  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, () => { done = true; });
+  if (!done) throw new Error('helmet did not finish synchronously');
+  return headers;
 }
 
 /**
