@@ -305,7 +305,7 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
-    return cancelScheduled(this.#db, publisher, id);
+    return cancelScheduled(this.#db, publisher, id, this.#now());
   }
 
   async expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]> {
