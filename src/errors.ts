@@ -18,6 +18,7 @@ export const ERRORS = {
   request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   idempotency_conflict: { status: 409, message: 'This idempotency_key was already used with a different body.' },
   already_delivered: { status: 409, message: 'The notification was already delivered; it can no longer be cancelled.' },
+  expired_before_delivery: { status: 410, message: 'The scheduled notification expired before it was delivered: no one received it and no one will, so there is nothing to cancel.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   uri_too_long: { status: 414, message: 'The URL is too long.' },

@@ -9,6 +9,7 @@ import { HeraldStream, type HeraldError as ClientError } from '../../client/src/
 import { mintToken } from '../auth/jwt.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { devSecretPath, loadOrCreateDevSecret } from '../dev-secret.js';
+import { parseRfc3339 } from '../domain/times.js';
 import { startHerald } from '../main.js';
 import { isPostgresUrl, openStore } from '../store/open-store.js';
 
@@ -17,6 +18,8 @@ type Values = Record<string, string | boolean | undefined>;
 interface Command {
   summary: string;
   usage: string;
+  /** What the less obvious options mean, shown by --help under the usage line. */
+  details?: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run(values: Values, config: () => Config): Promise<number | void>;
 }
@@ -112,6 +115,19 @@ async function readStdin(): Promise<string> {
   return text;
 }
 
+/**
+ * A time option, checked here with the server's own rule so the error names the flag; the
+ * server still judges the range (not past, at most a year ahead, delivery before expiry).
+ */
+function timeOption(flag: string, value: string): string {
+  try {
+    parseRfc3339(value, flag);
+  } catch {
+    throw new UsageError(`${flag} must be an RFC 3339 date-time with an offset, like 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00 (got "${value}")`);
+  }
+  return value;
+}
+
 async function dataOption(value: string): Promise<Record<string, unknown>> {
   const text = value === '-' ? await readStdin() : value;
   const from = value === '-' ? 'stdin (--data -)' : '--data';
@@ -203,11 +219,18 @@ const commands: Record<string, Command> = {
   },
   publish: {
     summary: 'Publish a notification through the HTTP API (or RabbitMQ with --amqp).',
-    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--idempotency-key <k>] [--url <base>] [--token <jwt>] [--amqp <amqp-url>]',
+    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--deliver-at <time>] [--expires-at <time>] [--critical] [--idempotency-key <k>] [--url <base>] [--token <jwt>] [--amqp <amqp-url>]',
+    details: [
+      '  --deliver-at <time>  deliver later, at this RFC 3339 time (2026-12-01T09:00:00Z); the answer gives the',
+      '                       ids, and DELETE /v1/notifications/<id> cancels one before then',
+      '  --expires-at <time>  from this RFC 3339 time on it is no longer listed, counted or streamed (must be',
+      '                       after --deliver-at)',
+      '  --critical           deliver even to recipients who muted its type (PUT /v1/preferences)',
+    ].join('\n'),
     options: {
       to: { type: 'string' }, topic: { type: 'string' }, type: { type: 'string', default: 'message' }, content: { type: 'string' },
       title: { type: 'string' }, data: { type: 'string' }, 'idempotency-key': { type: 'string' }, url: urlOption, token: { type: 'string' },
-      amqp: { type: 'string' },
+      amqp: { type: 'string' }, 'deliver-at': { type: 'string' }, 'expires-at': { type: 'string' }, critical: { type: 'boolean' },
     },
     async run(values, config) {
       if (typeof values.to !== 'string' && typeof values.topic !== 'string') throw new UsageError('--to <user> or --topic <topic> is required');
@@ -218,6 +241,9 @@ const commands: Record<string, Command> = {
       if (typeof values.topic === 'string') body.topic = values.topic;
       if (typeof values.title === 'string') body.title = values.title;
       if (typeof values.data === 'string') body.data = await dataOption(values.data);
+      if (typeof values['deliver-at'] === 'string') body.deliver_at = timeOption('--deliver-at', values['deliver-at']);
+      if (typeof values['expires-at'] === 'string') body.expires_at = timeOption('--expires-at', values['expires-at']);
+      if (values.critical === true) body.critical = true;
       if (typeof values['idempotency-key'] === 'string') body.idempotency_key = values['idempotency-key'];
       if (typeof values.amqp === 'string') {
         if (!/^amqps?:\/\//.test(values.amqp)) throw new UsageError(`--amqp must be an amqp:// URL (got "${values.amqp}")`);
@@ -336,7 +362,7 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}" (run "herald --help")`);
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${command.summary}\n\nUsage: ${command.usage}\n`);
+    process.stdout.write(`${command.summary}\n\nUsage: ${command.usage}\n${command.details ? `\n${command.details}\n` : ''}`);
     return 0;
   }
   let values: Values;

@@ -149,7 +149,10 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     schema: {
       params: IdParams, querystring: TokenOnlyQuery, tags: ['publish'],
       summary: 'Cancel a scheduled notification this publisher sent, before it is delivered.',
-      response: responses({ 204: Type.Null({ description: 'Cancelled: it will never be delivered.' }) }, 404, 409, ...AUTH_ERRORS),
+      description: 'Answers 204 when cancelled; 409 `already_delivered` once it was delivered; 410 `expired_before_delivery` when its '
+        + '`expires_at` passed before it could be delivered (Herald was down past both times): it was dropped, no one received it '
+        + 'and no one will; 404 for an unknown id or another publisher\'s.',
+      response: responses({ 204: Type.Null({ description: 'Cancelled: it will never be delivered.' }) }, 404, 409, 410, ...AUTH_ERRORS),
     },
     config: { auth: { scope: 'publish' } },
   }, async (request, reply) => {
@@ -157,6 +160,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     const { id } = request.params as { id: string };
     const outcome = await store.cancelScheduled(principal.sub, id);
     if (outcome === 'already_delivered') throw new HeraldError('already_delivered');
+    if (outcome === 'expired') throw new HeraldError('expired_before_delivery');
     // Another publisher's id answers exactly like an unknown one.
     if (outcome === 'not_found') throw new HeraldError('not_found', `No scheduled notification ${JSON.stringify(id)} of yours.`);
     return reply.status(204).send();

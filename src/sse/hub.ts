@@ -274,8 +274,9 @@ export class Hub {
             this.#rewound(topic, channel);
             return;
           }
+          const now = this.#clock.now();
           for (const event of events) {
-            if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeTopicEvent(event));
+            if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeFetched(event, now));
           }
           if (events.length < STORE_PAGE) break;
         }
@@ -452,6 +453,18 @@ function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, 
     folded ^= hash32(id);
   }
   return check === null || folded >>> 0 === check;
+}
+
+/**
+ * An event the gap fill read, unfiltered (one read serves every reader): one whose expiry
+ * passed meanwhile goes to no stream, but still takes its position in every stream's
+ * sequence, so none sees a gap there or counts it unread.
+ */
+function encodeFetched(event: TopicEvent, now: number): EncodedEvent {
+  const encoded = encodeTopicEvent(event);
+  const expiresAt = event.notification.expires_at;
+  if (expiresAt !== null && Date.parse(expiresAt) <= now) encoded.hidden = true;
+  return encoded;
 }
 
 /** A reconnect hint (`retry:`) spread over `spreadMs`, so clients never return all at once. */

@@ -21,6 +21,8 @@ export interface EncodedEvent {
   acceptedAt: number;
   /** The type, when a reader's mutes apply (a topic notification, not critical); else null. */
   mutableType: string | null;
+  /** Shown to no reader (it expired before this node sent it), yet it moves every cursor, as a muted one does. */
+  hidden: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export function encodeTopicEvent(event: TopicEvent): EncodedEvent {
     acceptedAt: Date.parse(event.notification.created_at),
     // A private notification of a muted type is never stored, so only topics need the check.
     mutableType: event.notification.recipient === null && event.critical !== true ? event.notification.type : null,
+    hidden: false,
   };
 }
 
@@ -344,7 +347,7 @@ export class StreamSession {
   }
 
   #send(event: EncodedEvent): void {
-    const muted = event.mutableType !== null && this.mutes.matcher !== null && this.mutes.matcher.mutes(event.mutableType);
+    const muted = event.hidden || (event.mutableType !== null && this.mutes.matcher !== null && this.mutes.matcher.mutes(event.mutableType));
     if (muted) this.#tracker?.onHidden(event.topic, event.seq);
     else this.#tracker?.onEvent(event.topic, event.seq);
     // A muted event still moves the cursor (nothing is written until the next event): a

@@ -22,6 +22,13 @@ import type {
 const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
 
 /**
+ * The first key of the per-user lock around a change of preferences (PostgreSQL advisory
+ * locks of two 32-bit keys; the second is a hash of the user). Any constant that no other
+ * two-key advisory lock uses; single-key locks (retention's) are a separate key space.
+ */
+const PREFERENCES_LOCK_CLASS = 0x4d757465; // "Mute"
+
+/**
  * The NotificationStore: reads and receipts on Kysely (the one dialect difference there is
  * the snapshot's isolation level); publishes through a dialect's own batch writer.
  */
@@ -258,12 +265,16 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
+      // Two replacements of one user's list at once on PostgreSQL: each delete sees only the
+      // rows committed before it, so both would insert and the list become their union. A
+      // lock on the user (rows to lock may not exist yet) makes the later one wait and then
+      // delete what the first wrote: the last writer's list stands alone. SQLite writes are
+      // serial already.
+      if (this.#dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PREFERENCES_LOCK_CLASS}, hashtext(${user}))`.execute(trx);
       await trx.deleteFrom('muted_types').where('user_id', '=', user).execute();
       if (patterns.length === 0) return;
       await trx.insertInto('muted_types')
         .values(patterns.map((pattern) => ({ user_id: user, ...toMuteEntry(pattern) })))
-        // Two PUTs of one user at once (PostgreSQL): the later keeps both lists rather than failing.
-        .onConflict((oc) => oc.columns(['user_id', 'pattern']).doNothing())
         .execute();
     });
   }
@@ -306,7 +317,7 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
-    return cancelScheduled(this.#db, publisher, id);
+    return cancelScheduled(this.#db, publisher, id, this.#now());
   }
 
   async expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]> {

@@ -116,6 +116,19 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('receipts_snoozed_until').on('receipts').column('snoozed_until').execute();
       },
     },
+    '0006_expired_scheduled': {
+      async up(db: Kysely<unknown>) {
+        // A scheduled notification that expired before it could be delivered (Herald was down
+        // past both times) is dropped; its id stays here so cancelling it answers that it
+        // expired rather than that it never existed.
+        await db.schema.createTable('expired_scheduled')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('publisher', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('expired_scheduled_created_at').on('expired_scheduled').column('created_at').execute();
+      },
+    },
   };
 }
 

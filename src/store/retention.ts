@@ -45,6 +45,11 @@ export class KyselyRetentionStore implements RetentionStore {
 
   async purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
     return this.#db.transaction().execute(async (trx) => {
+      // Scheduled ones that expired undelivered (rare) are forgotten at the same age, so a
+      // cancel then answers as for a delivered one that retention removed: not found.
+      const droppedIds = trx.selectFrom('expired_scheduled').select('id')
+        .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').limit(limit);
+      await trx.deleteFrom('expired_scheduled').where('id', 'in', droppedIds).execute();
       const rows = await trx.selectFrom('notifications').select('pk')
         .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').orderBy('pk').limit(limit).execute();
       if (rows.length === 0) return { notifications: 0, states: 0 };

@@ -87,8 +87,14 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
     const due = await claim.execute();
     if (due.length === 0) return [];
     await trx.deleteFrom('scheduled_notifications').where('id', 'in', due.map((r) => r.id)).execute();
-    // One that expired before it was due (Herald was down past both) is dropped unseen.
-    const live = due.filter((row) => row.expires_at === null || row.expires_at > now);
+    // One that expired before it was due (Herald was down past both) is dropped unseen; its
+    // id is kept, so a cancel can answer that it expired.
+    const live = due.filter((row) => !expiredAt(row, now));
+    const dropped = due.filter((row) => expiredAt(row, now)).map(({ id, publisher, created_at }) => ({ id, publisher, created_at }));
+    for (let i = 0; i < dropped.length; i += INSERT_CHUNK) {
+      await trx.insertInto('expired_scheduled').values(dropped.slice(i, i + INSERT_CHUNK))
+        .onConflict((oc) => oc.column('id').doNothing()).execute();
+    }
     // Within a topic, earlier due times take lower sequence numbers (the claim's order).
     const byTopic = new Map<string, ScheduledRow[]>();
     for (const row of live) {
@@ -149,15 +155,25 @@ export async function nextDueAt(db: Kysely<Database>): Promise<string | null> {
   return (row?.next as string | null | undefined) ?? null;
 }
 
+function expiredAt(row: ScheduledRow, now: string): boolean {
+  return row.expires_at !== null && row.expires_at <= now;
+}
+
 /**
  * Deletes the publisher's scheduled row. On PostgreSQL a delivery in progress holds the
- * row's lock, so this waits for it and then finds the notification delivered.
+ * row's lock, so this waits for it and then finds the notification delivered. One past its
+ * expiry answers `expired` whether the delivery already dropped it or not yet (the next
+ * delivery will): the answer does not depend on when the scheduler last looked.
  */
-export async function cancelScheduled(db: Kysely<Database>, publisher: string, id: string): Promise<CancelOutcome> {
+export async function cancelScheduled(db: Kysely<Database>, publisher: string, id: string, now: string): Promise<CancelOutcome> {
   const deleted = await db.deleteFrom('scheduled_notifications').where('id', '=', id).where('publisher', '=', publisher)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .returning('id').executeTakeFirst();
   if (deleted) return 'cancelled';
   // Another publisher's id answers like an unknown one: nothing leaks.
   const delivered = await db.selectFrom('notifications').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
-  return delivered ? 'already_delivered' : 'not_found';
+  if (delivered) return 'already_delivered';
+  const waitingExpired = await db.selectFrom('scheduled_notifications').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
+  const dropped = waitingExpired ?? await db.selectFrom('expired_scheduled').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
+  return dropped ? 'expired' : 'not_found';
 }

@@ -44,6 +44,13 @@ export interface Database {
     /** 1 when the publish was critical, carried into the notification when delivered. */
     critical: Generated<number>;
   };
+  /** Scheduled notifications dropped undelivered because they expired first: a cancel can say so. */
+  expired_scheduled: {
+    id: string;
+    publisher: string;
+    /** When the publish was accepted: retention forgets these with notifications of that age. */
+    created_at: string;
+  };
   receipts: {
     user_id: string;
     notification_pk: number;

@@ -78,7 +78,8 @@ export interface PublishResult {
 }
 
 /** What cancelling a scheduled notification came to. */
-export type CancelOutcome = 'cancelled' | 'already_delivered' | 'not_found';
+/** `expired`: its expires_at passed before it was delivered, so it never will be. */
+export type CancelOutcome = 'cancelled' | 'already_delivered' | 'expired' | 'not_found';
 
 /** A notification whose expiry passed in a sweep window. */
 export interface ExpiredNotification {

@@ -36,6 +36,20 @@ for (const backend of backends) {
       assert.deepEqual(await store.mutedTypes('bob'), ['alert']);
     });
 
+    test('two replacements of one user\'s muted types at once leave exactly one of the two lists', async (t) => {
+      const store = await backend.open(t);
+      // Disjoint lists: any mix of them is neither. Many rounds, as the interleaving that
+      // would mix them is a race; a store that mixes them does so within a few.
+      const first = normalizeMutes(Array.from({ length: 20 }, (_, i) => `first.${i}`));
+      const second = normalizeMutes(Array.from({ length: 20 }, (_, i) => `second.${i}`));
+      for (let round = 0; round < 40; round++) {
+        await Promise.all([store.setMutedTypes('alice', first), store.setMutedTypes('alice', second)]);
+        const stored = await store.mutedTypes('alice');
+        assert.ok(stored.join() === first.join() || stored.join() === second.join(),
+          `round ${round}: stored ${stored.length} entries (${stored.slice(0, 3).join(', ')}, …), neither list alone`);
+      }
+    });
+
     test('muted types read back in the order normalizeMutes answered them, whatever the collation', async (t) => {
       const store = await backend.open(t);
       const list = normalizeMutes(['ab', 'a_b', 'a.c', 'a-b', 'a.*']);

@@ -107,6 +107,18 @@ for (const backend of backends) {
       assert.equal(passes, 40);
     });
 
+    test('a scheduled notification dropped because it expired is forgotten with notifications of its age', async (t) => {
+      const { store } = await backend.open(t);
+      const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
+      const published = await store.publish(request({ recipients: ['alice'], deliver_at: soon(60_000), expires_at: soon(120_000) }));
+      const id = published.scheduled?.[0]?.notification.id as string;
+      // A delivery judged after both times drops it (the store's own now is still before them).
+      await store.deliverDue(soon(180_000), 100);
+      assert.equal(await store.cancelScheduled('app', id), 'expired');
+      await store.retention().purgeNotifications(await boundary(), 100);
+      assert.equal(await store.cancelScheduled('app', id), 'not_found');
+    });
+
     test('a purge deletes at most one batch', async (t) => {
       const { store } = await backend.open(t);
       for (let i = 0; i < 7; i++) await store.publish(request({ recipients: ['alice'], content: `n${i}` }));

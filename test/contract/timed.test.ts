@@ -159,6 +159,18 @@ for (const backend of backends) {
       assert.equal(await store.cancelScheduled('other-app', delivered), 'not_found');
     });
 
+    test('cancelScheduled answers expired for one whose expiry passed before delivery, before and after the delivery dropped it', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const body = { recipients: ['alice'], deliver_at: clock.iso(5_000), expires_at: clock.iso(6_000) };
+      const id = (await store.publish(request(clock, body))).scheduled?.[0]?.notification.id as string;
+      clock.ms += 6_000;
+      assert.equal(await store.cancelScheduled('app', id), 'expired', 'past its expiry, not yet dropped');
+      assert.deepEqual(await store.deliverDue(clock.iso(), 100), [], 'dropped, not delivered');
+      assert.equal(await store.cancelScheduled('app', id), 'expired', 'after the delivery dropped it');
+      assert.equal(await store.cancelScheduled('other-app', id), 'not_found');
+      assert.equal(await store.nextDueAt(), null);
+    });
+
     test('an expired notification is not listed, counted or replayed, and expiredBetween finds it in its window', async (t) => {
       const { store, clock } = await backend.open(t);
       const expiring = await store.publish(request(clock, { recipients: ['alice'], content: 'offer', expires_at: clock.iso(30_000) }));

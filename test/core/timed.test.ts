@@ -2,6 +2,7 @@
 // when the clock passes each time, and not a moment before.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { BusMessage } from '../../src/bus/bus.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { gate, overrideStore, startCore, type CoreHerald } from './harness.js';
@@ -108,6 +109,33 @@ test('an expired notification is not replayed to a stream resuming from before i
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
   await resumed.waitForEvents('notification', 2);
   assert.deepEqual(resumed.of('notification').map((e) => e.data.content), ['kept', 'next']);
+});
+
+test('a notification that expired before this node fanned it out is not streamed by the gap fill, and the cursor moves past it', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  // Its hint is lost: the node reads it from the store only when the next hint shows the gap.
+  herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' ? 'drop' : 'deliver');
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'gone', expires_at: at(herald, 5_000) });
+  herald.clock.advance(5_000);
+  herald.bus.filter = () => 'deliver';
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'kept' });
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
+
+  const events = await stream.waitForEvents('notification', 2);
+  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), [['kept', 1], ['next', 2]]);
+  // The node moved the stream past the expired position itself: the stream never saw a gap
+  // it had to fill from the store.
+  assert.equal(await herald.metric('herald_replayed_total'), 0);
+  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
+  t.after(() => resumed.close());
+  const [ready] = await resumed.waitForEvents('ready', 1);
+  assert.equal(ready?.data.unread_count, 2);
+  assert.equal(resumed.of('reset').length, 0);
 });
 
 test('a snooze that ends by time sends notification.updated with the item back in the count', async (t) => {

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { freePort } from '../helpers/cluster.js';
-import { CLI, startHerald } from '../helpers/herald.js';
+import { CLI, startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { startProc } from '../helpers/proc.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -122,6 +122,80 @@ test("publish --data '{bad': exit 2, one line naming --data", () => {
   const result = herald(['publish', '--to', 'alice', '--content', 'x', '--data', '{bad'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
   assert.equal(result.status, 2);
   assertOneLine(result.stderr, /--data is not valid JSON/);
+});
+
+test('publish --help explains --deliver-at, --expires-at and --critical', () => {
+  const help = herald(['publish', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^ {2}--deliver-at <time> +deliver later, at this RFC 3339 time/m);
+  assert.match(help.stdout, /^ {2}--expires-at <time> +from this RFC 3339 time on it is no longer listed/m);
+  assert.match(help.stdout, /^ {2}--critical +deliver even to recipients who muted its type/m);
+});
+
+describe('publish with delivery options, against a running server', () => {
+  let server: HeraldProcess;
+  let env: Record<string, string>;
+  before(async () => {
+    server = await startHerald();
+    env = { HERALD_JWT_SECRET: server.secret, HERALD_URL: server.url };
+  });
+  after(() => server.stop());
+
+  async function inbox(user: string): Promise<Array<{ content: string; expires_at: string | null }>> {
+    const res = await fetch(`${server.url}/v1/notifications`, { headers: { authorization: `Bearer ${await server.token(user)}` } });
+    return ((await res.json()) as { items: Array<{ content: string; expires_at: string | null }> }).items;
+  }
+
+  test('publish --deliver-at schedules it: answered with its deliver_at, not in the inbox before then', async () => {
+    const deliverAt = new Date(Date.now() + 3_600_000).toISOString();
+    const result = herald(['publish', '--to', 'sched-cli', '--content', 'later', '--deliver-at', deliverAt], env);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).notifications[0].deliver_at, deliverAt);
+    assert.deepEqual(await inbox('sched-cli'), []);
+  });
+
+  test('publish --expires-at stores the expiry with the notification', async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const result = herald(['publish', '--to', 'exp-cli', '--content', 'offer', '--expires-at', expiresAt], env);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).notifications[0].expires_at, expiresAt);
+    assert.deepEqual((await inbox('exp-cli')).map((n) => [n.content, n.expires_at]), [['offer', expiresAt]]);
+  });
+
+  test('publish --critical reaches a recipient who muted the type; without it the recipient is suppressed', async () => {
+    const muted = await fetch(`${server.url}/v1/preferences`, {
+      method: 'PUT', headers: { authorization: `Bearer ${await server.token('crit-cli')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ muted_types: ['promo'] }),
+    });
+    assert.equal(muted.status, 200);
+    const plain = herald(['publish', '--to', 'crit-cli', '--type', 'promo', '--content', 'sale'], env);
+    assert.deepEqual(JSON.parse(plain.stdout).suppressed, ['crit-cli']);
+    const critical = herald(['publish', '--to', 'crit-cli', '--type', 'promo', '--content', 'recall', '--critical'], env);
+    assert.equal(critical.status, 0, critical.stderr);
+    assert.deepEqual(JSON.parse(critical.stdout).suppressed, []);
+    assert.deepEqual((await inbox('crit-cli')).map((n) => n.content), ['recall']);
+  });
+});
+
+test('publish --deliver-at tomorrow: exit 2, one line naming --deliver-at', () => {
+  const result = herald(['publish', '--to', 'alice', '--content', 'x', '--deliver-at', 'tomorrow'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assert.equal(result.stdout, '');
+  assertOneLine(result.stderr, /--deliver-at must be an RFC 3339 date-time with an offset, .*\(got "tomorrow"\)/);
+});
+
+test('publish --expires-at on a day that does not exist: exit 2, one line naming --expires-at', () => {
+  const result = herald(['publish', '--to', 'alice', '--content', 'x', '--expires-at', '2026-02-30T00:00:00Z'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assert.equal(result.stdout, '');
+  assertOneLine(result.stderr, /--expires-at must be an RFC 3339 date-time with an offset, .*\(got "2026-02-30T00:00:00Z"\)/);
+});
+
+test('publish --critical=yes: exit 2, one line naming --critical (it takes no value)', () => {
+  const result = herald(['publish', '--to', 'alice', '--content', 'x', '--critical=yes'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assert.equal(result.stdout, '');
+  assertOneLine(result.stderr, /'--critical' does not take an argument/);
 });
 
 test('publish --url at a dead port: exit 1, one line naming the URL', async () => {

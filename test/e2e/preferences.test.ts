@@ -165,6 +165,22 @@ async function preferenceCases(t: TestContext, herald: HeraldProcess): Promise<v
     const events = await other.waitForEvents('notification', 2);
     assert.deepEqual([contents(events), events[1]?.data.unread_count], [['before', 'shown'], 1]);
   });
+
+  await t.test('two PUTs at once store one of the two lists, and the last preferences.updated carries the stored one', async (st) => {
+    const token = await herald.token('race-alice');
+    const other = await stream(st, herald, 'race-alice');
+    const lists = [['first.a', 'first.b', 'first.c'], ['second.a', 'second.b', 'second.c']];
+    // A few rounds: which PUT commits last is a race, and so is a mix of the two.
+    for (let round = 1; round <= 5; round++) {
+      const puts = await Promise.all(lists.map((list) => api(herald.url, token, 'PUT', '/v1/preferences', { muted_types: list })));
+      assert.deepEqual(puts.map((put) => put.status), [200, 200]);
+      const stored = (await api(herald.url, token, 'GET', '/v1/preferences')).body.muted_types;
+      assert.ok(lists.some((list) => list.join() === stored.join()), `round ${round}: stored ${stored.join(', ')}`);
+      // One push per PUT; the later of them is what the stream keeps.
+      const pushed = await other.waitForEvents('preferences.updated', 2 * round);
+      assert.deepEqual(pushed.at(-1)?.data.muted_types, stored, `round ${round}`);
+    }
+  });
 }
 
 for (const store of STORES) {

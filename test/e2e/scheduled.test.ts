@@ -93,6 +93,30 @@ for (const store of STORES) {
       const [event] = await resumed.waitForEvents('notification', 1);
       assert.equal(event?.data.id, published.body.notifications[0].id);
     });
+
+    test('one whose expiry passed while Herald was stopped is dropped at start, and cancelling it answers 410 expired_before_delivery', async (t) => {
+      const herald = await heraldOn(store, t);
+      const token = await herald.token('frank', { scope: 'subscribe' });
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const first = await openStream(herald.url, token);
+      const [ready] = await first.waitForEvents('ready', 1);
+      first.close();
+      const expiresAt = inMs(3_000);
+      const published = await herald.publish({ recipients: ['frank'], type: 'n', content: 'too late', deliver_at: inMs(2_000), expires_at: expiresAt }, publisher);
+      assert.equal(published.status, 202);
+      await herald.kill();
+      await waitFor(() => Date.now() > Date.parse(expiresAt), 'both times to pass while stopped');
+      await herald.restart();
+      await herald.publish({ recipients: ['frank'], type: 'n', content: 'after restart' }, publisher);
+      const resumed = await openStream(herald.url, token, { lastEventId: ready?.id });
+      t.after(() => resumed.close());
+      await resumed.waitForEvents('notification', 1);
+      assert.deepEqual(resumed.of('notification').map((e) => e.data.content), ['after restart']);
+      const cancel = await call(herald, 'DELETE', `/v1/notifications/${published.body.notifications[0].id}`, publisher);
+      assert.deepEqual([cancel.status, cancel.body.error.code], [410, 'expired_before_delivery']);
+      const inbox = await call(herald, 'GET', '/v1/notifications', token);
+      assert.deepEqual(inbox.body.items.map((n: { content: string }) => n.content), ['after restart']);
+    });
   });
 }
 
