@@ -125,7 +125,8 @@ export class HeraldInbox {
 
   /**
    * For publishers (a token with the `publish` scope): cancels a scheduled notification
-   * before it is due. Rejects with `already_delivered` (409) once it was delivered, and
+   * before it is due. Rejects with `already_delivered` (409) once it was delivered,
+   * `expired_before_delivery` (410) when its expiry passed before it was due, and
    * `not_found` (404) for one another publisher scheduled.
    */
   async cancelScheduled(id: string): Promise<void> {
