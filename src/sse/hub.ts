@@ -240,7 +240,7 @@ export class Hub {
       if (channel.deliveredIdHash !== null && hash32(event.notification.id) !== channel.deliveredIdHash) this.#rewound(event.topic, channel);
       return;
     }
-    if (event.seq === channel.delivered + 1 && !channel.fetching) this.#fanOut(channel, encodeTopicEvent(event));
+    if (event.seq === channel.delivered + 1 && !channel.fetching) this.#fanOut(channel, encodeAsOf(event, this.#clock.now()));
     else void this.#fetch(event.topic);
   }
 
@@ -276,7 +276,7 @@ export class Hub {
           }
           const now = this.#clock.now();
           for (const event of events) {
-            if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeFetched(event, now));
+            if (event.seq === channel.delivered + 1) this.#fanOut(channel, encodeAsOf(event, now));
           }
           if (events.length < STORE_PAGE) break;
         }
@@ -456,11 +456,12 @@ function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, 
 }
 
 /**
- * An event the gap fill read, unfiltered (one read serves every reader): one whose expiry
- * passed meanwhile goes to no stream, but still takes its position in every stream's
+ * An event as the hub fans it out at `now`, from a hint or from the gap fill's unfiltered
+ * read (one read serves every reader): one whose expiry passed meanwhile (a hint held by the
+ * broker, a gap read late) goes to no stream, but still takes its position in every stream's
  * sequence, so none sees a gap there or counts it unread.
  */
-function encodeFetched(event: TopicEvent, now: number): EncodedEvent {
+function encodeAsOf(event: TopicEvent, now: number): EncodedEvent {
   const encoded = encodeTopicEvent(event);
   const expiresAt = event.notification.expires_at;
   if (expiresAt !== null && Date.parse(expiresAt) <= now) encoded.hidden = true;

@@ -138,6 +138,31 @@ test('a notification that expired before this node fanned it out is not streamed
   assert.equal(resumed.of('reset').length, 0);
 });
 
+test('a notification whose hint the bus held past its expiry is not streamed, and the cursor moves past it', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' ? 'hold' : 'deliver');
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'gone', expires_at: at(herald, 5_000) });
+  await waitFor(() => herald.bus.held.length === 1, 'the hint to be held');
+  herald.clock.advance(5_000);
+  herald.bus.filter = () => 'deliver';
+  herald.bus.release();
+  await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
+
+  const events = await stream.waitForEvents('notification', 1);
+  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), [['next', 1]]);
+  assert.equal(await herald.metric('herald_replayed_total'), 0);
+  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
+  t.after(() => resumed.close());
+  const [ready] = await resumed.waitForEvents('ready', 1);
+  assert.equal(ready?.data.unread_count, 1);
+  assert.equal(resumed.of('reset').length, 0);
+});
+
 test('a snooze that ends by time sends notification.updated with the item back in the count', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
