@@ -45,6 +45,19 @@ export interface StartPosition {
   id: string | null;
 }
 
+/** What every stream of a node shares: one object, not a copy per stream. */
+export interface SessionDeps {
+  /** Bytes the socket may hold unsent before the session is cut. */
+  bufferLimit: number;
+  /** Live events held while a replay runs before the session is cut. */
+  pendingLimit: number;
+  store: NotificationStore;
+  clock: Clock;
+  onClose(session: StreamSession, reason: CloseReason): void;
+  /** Counts events sent from the store (resume or gap fill) rather than live. */
+  onReplayed(count: number): void;
+}
+
 export interface SessionOptions {
   id: string;
   audience: Audience;
@@ -55,15 +68,7 @@ export interface SessionOptions {
   expiresAt: number;
   /** Close at this time for the maximum stream age (ms since epoch), or Infinity. */
   maxAgeAt: number;
-  /** Bytes the socket may hold unsent before the session is cut. */
-  bufferLimit: number;
-  /** Live events held while a replay runs before the session is cut. */
-  pendingLimit: number;
-  store: NotificationStore;
-  clock: Clock;
-  onClose(session: StreamSession, reason: CloseReason): void;
-  /** Counts events sent from the store (resume or gap fill) rather than live. */
-  onReplayed(count: number): void;
+  deps: SessionDeps;
 }
 
 /** Rows read per store query, by a replay and by the hub's gap fill. */
@@ -109,7 +114,7 @@ export class StreamSession {
   /** The user's mutes; the hub sets the user's shared state at register. */
   mutes: MuteState = NO_MUTES;
   readonly #res: ServerResponse;
-  readonly #options: SessionOptions;
+  readonly #deps: SessionDeps;
   readonly #cursor: CursorFormat;
   /** The last sequence sent per topic and the hash32 of its id; #check is their XOR, the cursor's check. */
   readonly #sent: TopicPositions;
@@ -130,14 +135,14 @@ export class StreamSession {
 
   constructor(res: ServerResponse, options: SessionOptions) {
     this.#res = res;
-    this.#options = options;
+    this.#deps = options.deps;
     this.id = options.id;
     this.audience = options.audience;
     this.audienceKey = options.audienceKey;
     this.ip = options.ip;
     this.expiresAt = options.expiresAt;
     this.maxAgeAt = options.maxAgeAt;
-    this.lastWriteAt = options.clock.now();
+    this.lastWriteAt = options.deps.clock.now();
     this.#cursor = new CursorFormat(options.epoch, options.audience);
     this.#sent = new TopicPositions(options.audience.topics);
     res.on('close', () => this.close('client'));
@@ -205,8 +210,8 @@ export class StreamSession {
     if (this.closed) return false;
     // false: the chunk was queued in memory, and 'drain' will say when the queue is empty.
     if (!this.#res.write(chunk)) this.#backpressured = true;
-    this.lastWriteAt = this.#options.clock.now();
-    if (!this.#paced && this.#res.writableLength > this.#options.bufferLimit) {
+    this.lastWriteAt = this.#deps.clock.now();
+    if (!this.#paced && this.#res.writableLength > this.#deps.bufferLimit) {
       this.close('slow_consumer');
       return false;
     }
@@ -256,7 +261,7 @@ export class StreamSession {
     if (this.closed) return;
     if (this.#pending !== null) {
       this.#pending.push(event);
-      if (this.#pending.length > this.#options.pendingLimit) this.close('slow_consumer');
+      if (this.#pending.length > this.#deps.pendingLimit) this.close('slow_consumer');
       return;
     }
     const sent = this.sentOn(event.topic);
@@ -284,7 +289,7 @@ export class StreamSession {
       for (;;) {
         for (const topic of this.audience.topics) {
           for (;;) {
-            const events = await this.#options.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
+            const events = await this.#deps.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
             if (this.closed) return;
             let replayed = 0;
             for (const event of events) {
@@ -301,7 +306,7 @@ export class StreamSession {
               if (this.#backpressured) await this.#drained();
               if (this.closed) return;
             }
-            if (replayed > 0) this.#options.onReplayed(replayed);
+            if (replayed > 0) this.#deps.onReplayed(replayed);
             if (events.length < STORE_PAGE) break;
           }
         }
@@ -387,6 +392,6 @@ export class StreamSession {
       if (reason === 'slow_consumer') this.#res.destroy();
       else this.#res.end();
     }
-    this.#options.onClose(this, reason);
+    this.#deps.onClose(this, reason);
   }
 }
