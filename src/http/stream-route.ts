@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -13,6 +14,7 @@ import { retryHintMs, type Hub } from '../sse/hub.js';
 import type { NotificationStore } from '../store/store.js';
 import type { AuthenticateStream, StreamCredential } from './authenticate.js';
 import { AUTH_ERRORS, errorResponses } from './schemas.js';
+import { detachStream } from './detach-stream.js';
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
@@ -75,6 +77,16 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     onClose: hub.onSessionClosed,
     onReplayed: hub.onReplayed,
   };
+  // Detached streams are outside the server's connection tracking: closing the server
+  // closes them, as it does every other connection.
+  const detached = new Set<Socket>();
+  const forgetDetached = function (this: Socket): void {
+    detached.delete(this);
+  };
+  app.addHook('preClose', (done) => {
+    for (const socket of detached) socket.destroy();
+    done();
+  });
   app.get('/v1/stream', {
     schema: {
       querystring: StreamQuery, summary: 'The user\'s notifications as Server-Sent Events (docs/protocol.md).', tags: ['stream'],
@@ -153,6 +165,16 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, retryHintMs(2000));
     request.log.info({ req: request, connection: session.id, user: session.user }, 'stream opened');
     compactSentHead(request.raw, res);
+    const socket = detachStream(request.raw, res);
+    if (socket !== null) {
+      session.writeTo(socket);
+      detached.add(socket);
+      socket.on('close', forgetDetached);
+      // What the server did for the response: a client that half-closes is answered in
+      // kind, and an ended stream lets its connection go once the last bytes are sent.
+      socket.on('end', endToo);
+      socket.on('finish', destroyWhenSent);
+    }
     try {
       await hub.open(session, rawCursor);
     } catch (err) {
@@ -160,6 +182,14 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
       session.close('error');
     }
   });
+}
+
+function endToo(this: Socket): void {
+  if (this.writable) this.end();
+}
+
+function destroyWhenSent(this: Socket): void {
+  this.destroy();
 }
 
 /** Node's symbol for a response's header map, looked up on the first stream. */

@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { UpdatePayload } from '../bus/bus.js';
 import type { MuteMatcher } from '../domain/preferences.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
@@ -113,7 +114,8 @@ export class StreamSession {
   closed = false;
   /** The user's mutes; the hub sets the user's shared state at register. */
   mutes: MuteState = NO_MUTES;
-  readonly #res: ServerResponse;
+  /** The response; its socket itself once the route has detached it (`writeTo`). */
+  #res: ServerResponse | Socket;
   readonly #deps: SessionDeps;
   readonly #cursor: CursorFormat;
   /** The last sequence sent per topic and the hash32 of its id; #check is their XOR, the cursor's check. */
@@ -145,12 +147,26 @@ export class StreamSession {
     this.lastWriteAt = options.deps.clock.now();
     this.#cursor = new CursorFormat(options.epoch, options.audience);
     this.#sent = new TopicPositions(options.audience.topics);
-    res.on('close', () => this.close('client'));
-    res.on('error', () => this.close('error'));
-    res.on('drain', () => {
+    this.#listen(res);
+  }
+
+  #listen(out: ServerResponse | Socket): void {
+    out.on('close', () => this.close('client'));
+    out.on('error', () => this.close('error'));
+    out.on('drain', () => {
       this.#backpressured = false;
       this.#wakeDrainWaiter();
     });
+  }
+
+  /** The socket the route took from the response once the head was sent: written to directly. */
+  writeTo(socket: Socket): void {
+    this.#res = socket;
+    this.#listen(socket);
+  }
+
+  get #socket(): Socket | null {
+    return this.#res instanceof ServerResponse ? this.#res.socket : this.#res;
   }
 
   get user(): string {
@@ -185,7 +201,7 @@ export class StreamSession {
 
   /** Sends the response head (200, SSE headers) and a first line, so no proxy waits. */
   sendHead(headers: Record<string, string>, retryMs: number): void {
-    if (this.closed || this.#headersSent) return;
+    if (this.closed || this.#headersSent || !(this.#res instanceof ServerResponse)) return;
     this.#headersSent = true;
     // The body runs until the connection closes (HTTP/1.1 allows it; Node then sends
     // `Connection: close`), not in chunks: chunked framing made every write four.
@@ -358,9 +374,10 @@ export class StreamSession {
     if (muted) return;
     // Corked until the end of this turn of the event loop: the shared head, this reader's
     // tail and any other event fanned out in the same turn leave in one writev.
-    if (!this.#corked && this.#res.socket) {
+    const socket = this.#socket;
+    if (!this.#corked && socket) {
       this.#corked = true;
-      this.#res.socket.cork();
+      socket.cork();
       uncorkSoon(this);
     }
     this.write(event.head);
@@ -371,7 +388,7 @@ export class StreamSession {
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
-    this.#res.socket?.uncork();
+    this.#socket?.uncork();
   }
 
   /**
