@@ -295,15 +295,18 @@ export class StreamSession {
    * Sends every stored event after `sent` for each topic (with this reader's read state),
    * then the live events held meanwhile, dropping those the replay already sent; repeats
    * if a gap remains. It waits for the socket to drain, so a reader that keeps up gets any
-   * backlog on one connection.
+   * backlog on one connection. `fromStore` false skips the first reads: the stream starts
+   * at the heads of a snapshot taken after it joined its topics, so everything after them
+   * reaches it live (held until now), and a gap among those is still read.
    */
-  async replay(): Promise<void> {
+  async replay(fromStore = true): Promise<void> {
     if (this.#replaying) return;
     this.#replaying = true;
     this.#pending ??= [];
+    let read = fromStore;
     try {
-      for (;;) {
-        for (const topic of this.audience.topics) {
+      for (;; read = true) {
+        if (read) for (const topic of this.audience.topics) {
           for (;;) {
             const events = await this.#deps.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
             if (this.closed) return;
