@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
 import { MAX_CURSOR_CHARS } from '../sse/cursor.js';
 import { audienceKey } from '../domain/topics.js';
-import { StreamSession } from '../sse/session.js';
+import { StreamSession, type SessionDeps } from '../sse/session.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { retryHintMs, type Hub } from '../sse/hub.js';
 import type { NotificationStore } from '../store/store.js';
 import type { AuthenticateStream, StreamCredential } from './authenticate.js';
 import { AUTH_ERRORS, errorResponses } from './schemas.js';
+import { detachStream } from './detach-stream.js';
 
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Type.String({ maxLength: 8192 })),
@@ -67,6 +69,24 @@ export interface StreamRouteDeps {
 
 export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   const { hub, store, config } = deps;
+  const sessionDeps: SessionDeps = {
+    bufferLimit: config.streamBufferBytes,
+    pendingLimit: 10000,
+    store,
+    clock: hub.clock,
+    onClose: hub.onSessionClosed,
+    onReplayed: hub.onReplayed,
+  };
+  // Detached streams are outside the server's connection tracking: closing the server
+  // closes them, as it does every other connection.
+  const detached = new Set<Socket>();
+  const forgetDetached = function (this: Socket): void {
+    detached.delete(this);
+  };
+  app.addHook('preClose', (done) => {
+    for (const socket of detached) socket.destroy();
+    done();
+  });
   app.get('/v1/stream', {
     schema: {
       querystring: StreamQuery, summary: 'The user\'s notifications as Server-Sent Events (docs/protocol.md).', tags: ['stream'],
@@ -113,12 +133,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
         epoch: store.epoch,
         expiresAt: principal.exp * 1000,
         maxAgeAt: maxAge > 0 ? now + maxAge * (0.9 + Math.random() * 0.1) : Infinity,
-        bufferLimit: config.streamBufferBytes,
-        pendingLimit: 10000,
-        store,
-        clock: hub.clock,
-        onClose: hub.onSessionClosed,
-        onReplayed: hub.onReplayed,
+        deps: sessionDeps,
       });
       arrival.stop();
       hub.register(session);
@@ -148,8 +163,18 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     request.raw.socket.setTimeout(0);
     // Flush headers and a first line at once, so no proxy waits for the first event.
     session.sendHead({ ...(reply.getHeaders() as Record<string, string>), ...SSE_HEADERS }, retryHintMs(2000));
-    compactSentHead(res);
     request.log.info({ req: request, connection: session.id, user: session.user }, 'stream opened');
+    compactSentHead(request.raw, res);
+    const socket = detachStream(request.raw, res);
+    if (socket !== null) {
+      session.writeTo(socket);
+      detached.add(socket);
+      socket.on('close', forgetDetached);
+      // What the server did for the response: a client that half-closes is answered in
+      // kind, and an ended stream lets its connection go once the last bytes are sent.
+      socket.on('end', endToo);
+      socket.on('finish', destroyWhenSent);
+    }
     try {
       await hub.open(session, rawCursor);
     } catch (err) {
@@ -159,22 +184,42 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   });
 }
 
-/**
- * Once the head is on the wire, a stream never reads its headers again, yet Node keeps
- * them for the response's whole life: the map they were set in (~500 bytes with its
- * entries) and the head text as it was concatenated (a rope of ~20 pieces, ~600 bytes more
- * than the text). The map goes back to a fresh response's state (null, which Node's
- * getters handle), and the text is kept flat. The map is found by its symbol's name: if a
- * Node version names it otherwise, only the saving is lost.
- */
+function endToo(this: Socket): void {
+  if (this.writable) this.end();
+}
+
+function destroyWhenSent(this: Socket): void {
+  this.destroy();
+}
+
 /** Node's symbol for a response's header map, looked up on the first stream. */
 let outHeaders: symbol | null | undefined;
 
-function compactSentHead(res: ServerResponse): void {
+/**
+ * Stands in for every sent head's text: after the head is on the wire Node only asks
+ * whether there is one (`headersSent`, and `end()` not writing a second head).
+ */
+const SENT_HEAD = 'HTTP/1.1 200 OK\r\n\r\n';
+const NO_RAW_HEADERS: string[] = Object.freeze([]) as unknown as string[];
+const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
+
+/**
+ * Once the head is on the wire, a stream never reads its own or the request's headers
+ * again, yet Node keeps them for the connection's whole life: the map the response's
+ * headers were set in (~500 bytes), the head's text (~250 bytes), the request's raw header
+ * list and the map built from it (~1 KB of strings: the token alone is ~150 bytes), and
+ * the peer's address object. They go back to shared empty values. The response's map is
+ * found by its symbol's name: if a Node version names it otherwise, only that saving is lost.
+ */
+function compactSentHead(req: IncomingMessage, res: ServerResponse): void {
   if (outHeaders === undefined) outHeaders = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders') ?? null;
   if (outHeaders !== null) (res as unknown as Record<symbol, unknown>)[outHeaders] = null;
   const sent = res as unknown as { _header?: unknown; _headerSent?: boolean };
-  if (sent._headerSent === true && typeof sent._header === 'string') sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
+  if (sent._headerSent === true && typeof sent._header === 'string') sent._header = SENT_HEAD;
+  req.rawHeaders = NO_RAW_HEADERS;
+  req.headers = NO_HEADERS;
+  // Node reads the address again from the handle if it is asked after this.
+  (req.socket as unknown as { _peername?: unknown })._peername = undefined;
 }
 
 /**

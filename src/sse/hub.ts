@@ -179,7 +179,8 @@ export class Hub {
     // An inbox change that arrived while this session was opening may postdate its snapshot.
     if (session.hasHeldUpdates) await this.#refresh(entry);
     session.flushHeldUpdates();
-    await session.replay();
+    // Started at the heads (a new client, or one that missed nothing): no backlog to read.
+    await session.replay([...positions].some(([topic, position]) => position.seq < (snapshot.heads.get(topic) ?? 0)));
   }
 
   async #join(topic: string, session: StreamSession): Promise<void> {

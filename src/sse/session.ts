@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { UpdatePayload } from '../bus/bus.js';
 import type { MuteMatcher } from '../domain/preferences.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
@@ -47,6 +48,19 @@ export interface StartPosition {
   id: string | null;
 }
 
+/** What every stream of a node shares: one object, not a copy per stream. */
+export interface SessionDeps {
+  /** Bytes the socket may hold unsent before the session is cut. */
+  bufferLimit: number;
+  /** Live events held while a replay runs before the session is cut. */
+  pendingLimit: number;
+  store: NotificationStore;
+  clock: Clock;
+  onClose(session: StreamSession, reason: CloseReason): void;
+  /** Counts events sent from the store (resume or gap fill) rather than live. */
+  onReplayed(count: number): void;
+}
+
 export interface SessionOptions {
   id: string;
   audience: Audience;
@@ -57,15 +71,7 @@ export interface SessionOptions {
   expiresAt: number;
   /** Close at this time for the maximum stream age (ms since epoch), or Infinity. */
   maxAgeAt: number;
-  /** Bytes the socket may hold unsent before the session is cut. */
-  bufferLimit: number;
-  /** Live events held while a replay runs before the session is cut. */
-  pendingLimit: number;
-  store: NotificationStore;
-  clock: Clock;
-  onClose(session: StreamSession, reason: CloseReason): void;
-  /** Counts events sent from the store (resume or gap fill) rather than live. */
-  onReplayed(count: number): void;
+  deps: SessionDeps;
 }
 
 /** Rows read per store query, by a replay and by the hub's gap fill. */
@@ -111,8 +117,9 @@ export class StreamSession {
   closed = false;
   /** The user's mutes; the hub sets the user's shared state at register. */
   mutes: MuteState = NO_MUTES;
-  readonly #res: ServerResponse;
-  readonly #options: SessionOptions;
+  /** The response; its socket itself once the route has detached it (`writeTo`). */
+  #res: ServerResponse | Socket;
+  readonly #deps: SessionDeps;
   readonly #cursor: CursorFormat;
   /** The last sequence sent per topic and the hash32 of its id; #check is their XOR, the cursor's check. */
   readonly #sent: TopicPositions;
@@ -133,22 +140,36 @@ export class StreamSession {
 
   constructor(res: ServerResponse, options: SessionOptions) {
     this.#res = res;
-    this.#options = options;
+    this.#deps = options.deps;
     this.id = options.id;
     this.audience = options.audience;
     this.audienceKey = options.audienceKey;
     this.ip = options.ip;
     this.expiresAt = options.expiresAt;
     this.maxAgeAt = options.maxAgeAt;
-    this.lastWriteAt = options.clock.now();
+    this.lastWriteAt = options.deps.clock.now();
     this.#cursor = new CursorFormat(options.epoch, options.audience);
     this.#sent = new TopicPositions(options.audience.topics);
-    res.on('close', () => this.close('client'));
-    res.on('error', () => this.close('error'));
-    res.on('drain', () => {
+    this.#listen(res);
+  }
+
+  #listen(out: ServerResponse | Socket): void {
+    out.on('close', () => this.close('client'));
+    out.on('error', () => this.close('error'));
+    out.on('drain', () => {
       this.#backpressured = false;
       this.#wakeDrainWaiter();
     });
+  }
+
+  /** The socket the route took from the response once the head was sent: written to directly. */
+  writeTo(socket: Socket): void {
+    this.#res = socket;
+    this.#listen(socket);
+  }
+
+  get #socket(): Socket | null {
+    return this.#res instanceof ServerResponse ? this.#res.socket : this.#res;
   }
 
   get user(): string {
@@ -183,7 +204,7 @@ export class StreamSession {
 
   /** Sends the response head (200, SSE headers) and a first line, so no proxy waits. */
   sendHead(headers: Record<string, string>, retryMs: number): void {
-    if (this.closed || this.#headersSent) return;
+    if (this.closed || this.#headersSent || !(this.#res instanceof ServerResponse)) return;
     this.#headersSent = true;
     // The body runs until the connection closes (HTTP/1.1 allows it; Node then sends
     // `Connection: close`), not in chunks: chunked framing made every write four.
@@ -208,8 +229,8 @@ export class StreamSession {
     if (this.closed) return false;
     // false: the chunk was queued in memory, and 'drain' will say when the queue is empty.
     if (!this.#res.write(chunk)) this.#backpressured = true;
-    this.lastWriteAt = this.#options.clock.now();
-    if (!this.#paced && this.#res.writableLength > this.#options.bufferLimit) {
+    this.lastWriteAt = this.#deps.clock.now();
+    if (!this.#paced && this.#res.writableLength > this.#deps.bufferLimit) {
       this.close('slow_consumer');
       return false;
     }
@@ -259,7 +280,7 @@ export class StreamSession {
     if (this.closed) return;
     if (this.#pending !== null) {
       this.#pending.push(event);
-      if (this.#pending.length > this.#options.pendingLimit) this.close('slow_consumer');
+      if (this.#pending.length > this.#deps.pendingLimit) this.close('slow_consumer');
       return;
     }
     const sent = this.sentOn(event.topic);
@@ -277,17 +298,20 @@ export class StreamSession {
    * Sends every stored event after `sent` for each topic (with this reader's read state),
    * then the live events held meanwhile, dropping those the replay already sent; repeats
    * if a gap remains. It waits for the socket to drain, so a reader that keeps up gets any
-   * backlog on one connection.
+   * backlog on one connection. `fromStore` false skips the first reads: the stream starts
+   * at the heads of a snapshot taken after it joined its topics, so everything after them
+   * reaches it live (held until now), and a gap among those is still read.
    */
-  async replay(): Promise<void> {
+  async replay(fromStore = true): Promise<void> {
     if (this.#replaying) return;
     this.#replaying = true;
     this.#pending ??= [];
+    let read = fromStore;
     try {
-      for (;;) {
-        for (const topic of this.audience.topics) {
+      for (;; read = true) {
+        if (read) for (const topic of this.audience.topics) {
           for (;;) {
-            const events = await this.#options.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
+            const events = await this.#deps.store.eventsAfter(topic, this.sentOn(topic), STORE_PAGE, this.user);
             if (this.closed) return;
             let replayed = 0;
             for (const event of events) {
@@ -304,7 +328,7 @@ export class StreamSession {
               if (this.#backpressured) await this.#drained();
               if (this.closed) return;
             }
-            if (replayed > 0) this.#options.onReplayed(replayed);
+            if (replayed > 0) this.#deps.onReplayed(replayed);
             if (events.length < STORE_PAGE) break;
           }
         }
@@ -356,9 +380,10 @@ export class StreamSession {
     if (muted) return;
     // Corked until the end of this turn of the event loop: the shared head, this reader's
     // tail and any other event fanned out in the same turn leave in one writev.
-    if (!this.#corked && this.#res.socket) {
+    const socket = this.#socket;
+    if (!this.#corked && socket) {
       this.#corked = true;
-      this.#res.socket.cork();
+      socket.cork();
       uncorkSoon(this);
     }
     this.write(event.head);
@@ -369,7 +394,7 @@ export class StreamSession {
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
-    this.#res.socket?.uncork();
+    this.#socket?.uncork();
   }
 
   /**
@@ -390,6 +415,6 @@ export class StreamSession {
       if (reason === 'slow_consumer') this.#res.destroy();
       else this.#res.end();
     }
-    this.#options.onClose(this, reason);
+    this.#deps.onClose(this, reason);
   }
 }
