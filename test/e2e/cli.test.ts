@@ -5,11 +5,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { freePort } from '../helpers/cluster.js';
 import { CLI, startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { startProc } from '../helpers/proc.js';
 import { waitFor } from '../helpers/wait.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 function herald(args: string[], env: Record<string, string> = {}, input?: string) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', input });
@@ -39,6 +42,24 @@ test('every command answers --help with its usage', () => {
 test('the build leaves the CLI executable, so npx can run it directly (its shebang names node)', () => {
   assert.equal(statSync(CLI).mode & 0o111, 0o111, `${CLI} is executable by all`);
   assert.equal(readFileSync(CLI, 'utf8').split('\n')[0], '#!/usr/bin/env node');
+});
+
+test('npm start hands SIGTERM to Herald itself: it drains, stops and frees its port (no orphan keeps serving)', async (t) => {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-npm-start-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // --ignore-scripts skips the prestart build: this suite runs on the built tree.
+  const npm = startProc(t, 'npm', ['start', '--ignore-scripts', '--silent'], {
+    cwd: REPO,
+    env: { ...process.env, HERALD_HOST: '127.0.0.1', HERALD_PORT: String(port), HERALD_DATABASE_URL: join(dir, 'herald.db'), HERALD_JWT_SECRET: randomBytes(32).toString('base64url') },
+  });
+  const answers = () => fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
+  await waitFor(answers, `Herald to answer (output: ${npm.stderr()})`, 30_000);
+  // What a supervisor (systemd, a container runtime, a benchmark harness) sends to npm.
+  npm.signal('SIGTERM');
+  await waitFor(() => npm.stdout().includes('"message":"stopped"'), 'Herald to drain and stop', 20_000);
+  await npm.exited;
+  await waitFor(async () => !(await answers()), 'nothing to answer on the port any more');
 });
 
 test('a bad configuration value stops serve with one line naming the variable', () => {
