@@ -1,9 +1,9 @@
 // Scheduled delivery, expiry and snooze on the injected clock: what a stream sees exactly
 // when the clock passes each time, and not a moment before.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { BusMessage } from '../../src/bus/bus.js';
-import { openStream } from '../helpers/sse-client.js';
+import { openStream, type TestStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { gate, overrideStore, startCore, type CoreHerald } from './harness.js';
 
@@ -13,6 +13,22 @@ function at(herald: CoreHerald, offsetMs: number): string {
 
 async function count(herald: CoreHerald, token: string): Promise<number> {
   return (await herald.request('GET', '/v1/notifications/unread-count', token)).body.unread_count as number;
+}
+
+/**
+ * The stream got exactly `expected` ([content, unread_count] per notification) after an
+ * expired one was skipped: the node moved the stream past the expired position itself (it
+ * never saw a gap it had to fill from the store), and its cursor resumes without a reset.
+ */
+async function assertStreamedPastExpired(t: TestContext, herald: CoreHerald, token: string, stream: TestStream, expected: Array<[string, number]>): Promise<void> {
+  const events = await stream.waitForEvents('notification', expected.length);
+  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), expected);
+  assert.equal(await herald.metric('herald_replayed_total'), 0);
+  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
+  t.after(() => resumed.close());
+  const [ready] = await resumed.waitForEvents('ready', 1);
+  assert.equal(ready?.data.unread_count, expected.at(-1)?.[1]);
+  assert.equal(resumed.of('reset').length, 0);
 }
 
 test('a scheduled notification reaches the stream when the clock passes deliver_at, not a millisecond before', async (t) => {
@@ -126,16 +142,7 @@ test('a notification that expired before this node fanned it out is not streamed
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'kept' });
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
 
-  const events = await stream.waitForEvents('notification', 2);
-  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), [['kept', 1], ['next', 2]]);
-  // The node moved the stream past the expired position itself: the stream never saw a gap
-  // it had to fill from the store.
-  assert.equal(await herald.metric('herald_replayed_total'), 0);
-  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
-  t.after(() => resumed.close());
-  const [ready] = await resumed.waitForEvents('ready', 1);
-  assert.equal(ready?.data.unread_count, 2);
-  assert.equal(resumed.of('reset').length, 0);
+  await assertStreamedPastExpired(t, herald, token, stream, [['kept', 1], ['next', 2]]);
 });
 
 test('a notification whose hint the bus held past its expiry is not streamed, and the cursor moves past it', async (t) => {
@@ -153,14 +160,7 @@ test('a notification whose hint the bus held past its expiry is not streamed, an
   herald.bus.release();
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'next' });
 
-  const events = await stream.waitForEvents('notification', 1);
-  assert.deepEqual(events.map((e) => [e.data.content, e.data.unread_count]), [['next', 1]]);
-  assert.equal(await herald.metric('herald_replayed_total'), 0);
-  const resumed = await openStream(herald.url, token, { lastEventId: stream.lastId() });
-  t.after(() => resumed.close());
-  const [ready] = await resumed.waitForEvents('ready', 1);
-  assert.equal(ready?.data.unread_count, 1);
-  assert.equal(resumed.of('reset').length, 0);
+  await assertStreamedPastExpired(t, herald, token, stream, [['next', 1]]);
 });
 
 test('a snooze that ends by time sends notification.updated with the item back in the count', async (t) => {
