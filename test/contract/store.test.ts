@@ -128,6 +128,25 @@ for (const backend of backends) {
       assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 2);
     });
 
+    test('the unread count from the index (a reader without mutes) equals the row-by-row count (a reader with mutes that match nothing)', async (t) => {
+      const store = await backend.open(t);
+      const broadcasts = [];
+      for (let i = 0; i < 3; i++) broadcasts.push((await store.publish(request({ topic: 'broadcast' }))).events[0]?.notification.id as string);
+      const mine = [];
+      for (let i = 0; i < 2; i++) mine.push((await store.publish(request({ recipients: ['alice'] }))).events[0]?.notification.id as string);
+      await store.publish(request({ recipients: ['bob'] }));
+      await store.updateState(audience('alice'), broadcasts[0] as string, { status: 'read' });
+      await store.updateState(audience('alice'), broadcasts[1] as string, { archived: true });
+      await store.updateState(audience('alice'), mine[0] as string, { snoozedUntil: new Date(Date.now() + 3_600_000).toISOString() });
+      // Bob's receipts are not Alice's.
+      await store.updateState(audience('bob'), broadcasts[2] as string, { status: 'read' });
+      const fromIndex = (await store.unreadSnapshot(audience('alice'))).unread;
+      await store.setMutedTypes('alice', ['promo']);
+      const rowByRow = (await store.unreadSnapshot(audience('alice'))).unread;
+      assert.equal(fromIndex, 2); // the third broadcast and Alice's second notification
+      assert.equal(rowByRow, fromIndex);
+    });
+
     test('listInbox filters by status and type and pages newest first', async (t) => {
       const store = await backend.open(t);
       const ids: string[] = [];
