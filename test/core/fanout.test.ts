@@ -5,15 +5,12 @@ import { test } from 'node:test';
 import type { BusMessage } from '../../src/bus/bus.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { overrideStore, startCore } from './harness.js';
+import { overrideStore, readyStream, startCore } from './harness.js';
 
 test('a hint the bus lost is a gap: later events wait until it is read from the store, in order', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
-  const token = await herald.token('alice');
-  const stream = await openStream(herald.url, token);
-  t.after(() => stream.close());
-  await stream.waitForEvents('ready', 1);
+  const { stream } = await readyStream(t, herald, 'alice');
   let dropped = 0;
   herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' && m.event.seq === 2 && dropped++ === 0 ? 'drop' : 'deliver');
   for (const content of ['1', '2', '3', '4']) await herald.publish({ recipients: ['alice'], type: 'n', content });
@@ -25,10 +22,7 @@ test('a hint the bus lost is a gap: later events wait until it is read from the 
 test('hints repeated and reordered by the bus deliver each event once, in order', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
-  const token = await herald.token('alice');
-  const stream = await openStream(herald.url, token);
-  t.after(() => stream.close());
-  await stream.waitForEvents('ready', 1);
+  const { stream } = await readyStream(t, herald, 'alice');
   herald.bus.filter = () => 'hold';
   for (const content of ['1', '2', '3']) await herald.publish({ recipients: ['alice'], type: 'n', content });
   herald.bus.release((held) => [...held.reverse(), ...held]);

@@ -1,6 +1,7 @@
 // An in-process Herald for the core tests: the real app, hub, sessions and store (SQLite,
 // in memory or in a file), a bus the test can steer, and a clock the test moves. The app
 // listens on a random loopback port so streams are real sockets; other routes are injected.
+import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, mintToken } from '../../src/auth/jwt.js';
 import { loadVerificationKeys } from '../../src/auth/keys.js';
@@ -19,6 +20,7 @@ import { DueSweeper } from '../../src/sse/due-sweeper.js';
 import { Hub } from '../../src/sse/hub.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { NotificationStore } from '../../src/store/store.js';
+import { openStream, type TestStream } from '../helpers/sse-client.js';
 
 export const SECRET = 'core-test-secret-core-test-secret-0123456789';
 
@@ -188,4 +190,13 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
       await realStore.close();
     },
   };
+}
+
+/** A token for `user` and an open stream of theirs that has had its `ready`; closed when the test ends. */
+export async function readyStream(t: TestContext, herald: CoreHerald, user: string): Promise<{ token: string; stream: TestStream }> {
+  const token = await herald.token(user);
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  return { token, stream };
 }

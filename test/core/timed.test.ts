@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import type { BusMessage } from '../../src/bus/bus.js';
 import { openStream, type TestStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { gate, overrideStore, startCore, type CoreHerald } from './harness.js';
+import { type CoreHerald, gate, overrideStore, readyStream, startCore } from './harness.js';
 
 function at(herald: CoreHerald, offsetMs: number): string {
   return new Date(herald.clock.now() + offsetMs).toISOString();
@@ -34,10 +34,7 @@ async function assertStreamedPastExpired(t: TestContext, herald: CoreHerald, tok
 test('a scheduled notification reaches the stream when the clock passes deliver_at, not a millisecond before', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
-  const token = await herald.token('alice');
-  const stream = await openStream(herald.url, token);
-  t.after(() => stream.close());
-  await stream.waitForEvents('ready', 1);
+  const { token, stream } = await readyStream(t, herald, 'alice');
   const published = await herald.publish({ recipients: ['alice'], type: 'reminder', content: 'later', deliver_at: at(herald, 60_000) });
   assert.equal(published.status, 202);
 
@@ -130,10 +127,7 @@ test('an expired notification is not replayed to a stream resuming from before i
 test('a notification that expired before this node fanned it out is not streamed by the gap fill, and the cursor moves past it', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
-  const token = await herald.token('alice');
-  const stream = await openStream(herald.url, token);
-  t.after(() => stream.close());
-  await stream.waitForEvents('ready', 1);
+  const { token, stream } = await readyStream(t, herald, 'alice');
   // Its hint is lost: the node reads it from the store only when the next hint shows the gap.
   herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' ? 'drop' : 'deliver');
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'gone', expires_at: at(herald, 5_000) });
@@ -148,10 +142,7 @@ test('a notification that expired before this node fanned it out is not streamed
 test('a notification whose hint the bus held past its expiry is not streamed, and the cursor moves past it', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
-  const token = await herald.token('alice');
-  const stream = await openStream(herald.url, token);
-  t.after(() => stream.close());
-  await stream.waitForEvents('ready', 1);
+  const { token, stream } = await readyStream(t, herald, 'alice');
   herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' ? 'hold' : 'deliver');
   await herald.publish({ recipients: ['alice'], type: 'offer', content: 'gone', expires_at: at(herald, 5_000) });
   await waitFor(() => herald.bus.held.length === 1, 'the hint to be held');

@@ -2,9 +2,9 @@
 // (SIGKILL) around the due time, and every scheduled notification is still delivered
 // exactly once, on the stream held by the surviving node and in the table.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { startHerald, type HeraldProcess } from '../helpers/herald.js';
+import { startCluster } from '../helpers/cluster.js';
+import type { PublishAnswer } from '../helpers/publish.js';
 import { scaleOutBackends, withPg } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,15 +13,10 @@ const COUNT = 40;
 
 test('scheduled notifications due while a node is SIGKILLed are each delivered exactly once', { timeout: 120_000 }, async (t) => {
   const { db, vhost, stopFirst } = await scaleOutBackends(t);
-  const nodes: HeraldProcess[] = [];
-  stopFirst(async () => {
-    for (const node of nodes) await node.stop();
-  });
-  const env = { HERALD_DATABASE_URL: db.url, HERALD_AMQP_URL: vhost.url, HERALD_JWT_SECRET: randomBytes(32).toString('base64url') };
-  const doomed = await startHerald({ env });
-  nodes.push(doomed);
-  const survivor = await startHerald({ env });
-  nodes.push(survivor);
+  const cluster = await startCluster({ nodes: 2, databaseUrl: db.url, amqpUrl: vhost.url });
+  stopFirst(() => cluster.stop());
+  const [doomed, survivor] = cluster.nodes;
+  assert.ok(doomed && survivor);
 
   const stream = await openStream(survivor.url, await survivor.token('sam', { scope: 'subscribe' }));
   t.after(() => stream.close());
@@ -31,7 +26,7 @@ test('scheduled notifications due while a node is SIGKILLed are each delivered e
   for (let i = 0; i < COUNT; i++) {
     // Due within 200 ms of each other, so both nodes' schedulers claim around the kill.
     const deliverAt = new Date(dueAt + (i % 5) * 50).toISOString();
-    const res = await doomed.publish({ recipients: ['sam'], type: 'batch', content: `s${i}`, deliver_at: deliverAt });
+    const res: PublishAnswer = await doomed.publish({ recipients: ['sam'], type: 'batch', content: `s${i}`, deliver_at: deliverAt });
     assert.equal(res.status, 202);
     ids.push(res.body.notifications[0].id as string);
   }

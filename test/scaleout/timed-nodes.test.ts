@@ -1,27 +1,18 @@
 // Expiry and the end of a snooze happen by time, with no request and no bus message: each
 // node's due sweeper tells its own streams. Two nodes on PostgreSQL and RabbitMQ.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { startHerald, type HeraldProcess } from '../helpers/herald.js';
+import { inMs } from '../e2e/store-backends.js';
+import { startCluster } from '../helpers/cluster.js';
 import { scaleOutBackends } from '../helpers/services.js';
 import { openStream } from '../helpers/sse-client.js';
 
-function inMs(ms: number): string {
-  return new Date(Date.now() + ms).toISOString();
-}
-
 test('expiries and ended snoozes reach streams on every node', { timeout: 120_000 }, async (t) => {
   const { db, vhost, stopFirst } = await scaleOutBackends(t);
-  const nodes: HeraldProcess[] = [];
-  stopFirst(async () => {
-    for (const node of nodes) await node.stop();
-  });
-  const env = { HERALD_DATABASE_URL: db.url, HERALD_AMQP_URL: vhost.url, HERALD_JWT_SECRET: randomBytes(32).toString('base64url') };
-  const a = await startHerald({ env });
-  nodes.push(a);
-  const b = await startHerald({ env });
-  nodes.push(b);
+  const cluster = await startCluster({ nodes: 2, databaseUrl: db.url, amqpUrl: vhost.url });
+  stopFirst(() => cluster.stop());
+  const [a, b] = cluster.nodes;
+  assert.ok(a && b);
 
   await t.test('a notification published on one node that expires is announced on both nodes\' streams', async (st) => {
     const token = await a.token('alice', { scope: 'subscribe' });
