@@ -3,6 +3,7 @@
 // is acked only after its notifications are committed (at-least-once in, exactly-once
 // stored through the idempotency key); a malformed one goes to the dead-letter queue with
 // the reason in the `x-herald-error` header.
+import { setTimeout as wait } from 'node:timers/promises';
 import type { AsyncMessage, Connection, Consumer, Publisher } from 'rabbitmq-client';
 import { HeraldError, isUnreachable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -186,13 +187,7 @@ export class AmqpIngest {
   }
 }
 
+/** Waits `ms`, or less when closing aborts it; the timer's abort listener goes with it. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => {});
 }
