@@ -11,7 +11,7 @@ export const ERRORS = {
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },
   ip_not_allowed: { status: 403, message: 'Requests from this address are not allowed.' },
   origin_not_allowed: { status: 403, message: 'A request that changes state with the herald_token cookie must come from this site or an origin in HERALD_CORS_ORIGINS (Origin header).' },
-  host_not_allowed: { status: 403, message: 'Development tokens are minted only for requests addressed to localhost, 127.0.0.1 or [::1].' },
+  host_not_allowed: { status: 403, message: 'Development tokens are minted only for requests made on this machine straight to Herald (no proxy) and addressed to localhost, 127.0.0.1 or [::1].' },
   metrics_token_required: { status: 403, message: 'Set HERALD_METRICS_TOKEN to read /metrics other than directly from loopback on a loopback-only server.' },
   topic_not_allowed: { status: 403, message: 'The token may not publish to or read this topic.' },
   not_found: { status: 404, message: 'Not found.' },
@@ -52,14 +52,33 @@ export function errorBody(code: ErrorCode, message: string): { error: { code: Er
 
 // Error codes of a database (or the network to it) that is away: worth retrying, and
 // answered 503 so clients retry, never blamed on the request. PostgreSQL SQLSTATEs: 57P01-03
-// (shutdown, crash, cannot connect now) and class 08 (connection exceptions).
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03',
-  '08000', '08001', '08003', '08004', '08006', 'SQLITE_BUSY']);
+// (shutdown, crash, cannot connect now), 57014 (statement timeout), 53300 (too many
+// connections) and class 08 (connection exceptions).
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '57014', '53300', '08000', '08001', '08003', '08004', '08006']);
 
-/** True when an error means the database (or broker) could not be reached, not that the request was wrong. */
+// SQLite's primary result codes for "another connection holds the lock": SQLITE_BUSY (5) and
+// SQLITE_LOCKED (6). better-sqlite3 names them (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, ...);
+// node:sqlite says ERR_SQLITE_ERROR and gives the (extended) number in `errcode`.
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+
+function isSqliteLock(err: { code?: unknown; errcode?: unknown }): boolean {
+  if (typeof err.code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(err.code)) return true;
+  if (err.code !== 'ERR_SQLITE_ERROR' || typeof err.errcode !== 'number') return false;
+  const primary = err.errcode & 0xff;
+  return primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
+}
+
+/**
+ * True when an error means the database (or broker) could not be reached or is busy, not
+ * that the request was wrong. Decided by the driver's code; only an error without one (the
+ * pg client's "Connection terminated unexpectedly") is judged by its message.
+ */
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof HeraldError) return err.code === 'unavailable';
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+  const coded = (err ?? {}) as { code?: unknown; errcode?: unknown };
+  if (isSqliteLock(coded)) return true;
+  if (typeof coded.code === 'string') return UNREACHABLE_CODES.has(coded.code);
   return /connect|terminat|timeout/i.test(err instanceof Error ? err.message : '');
 }

@@ -6,7 +6,8 @@ import { newNotification, targetsOf } from './rows.js';
 import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
 
 export type WriterRequest = { kind: 'write'; id: number; requests: readonly PublishRequest[] } | { kind: 'close' };
-type WireError = { herald: boolean; code: string | undefined; message: string };
+/** `errcode`: node:sqlite's SQLite result code, what tells a lock from a bad row there. */
+type WireError = { herald: boolean; code: string | undefined; errcode?: number; message: string };
 /**
  * What a new publish wrote, without the notifications: the server rebuilds those from its
  * own request (cloning 1000 notification objects across threads cost more than the write).
@@ -18,13 +19,16 @@ type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; erro
 /** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
 export function encodeError(err: unknown): WireError {
   if (err instanceof HeraldError) return { herald: true, code: err.code, message: err.message };
-  const code = (err as { code?: unknown } | null)?.code;
-  return { herald: false, code: typeof code === 'string' ? code : undefined, message: err instanceof Error ? err.message : String(err) };
+  const { code, errcode } = (err ?? {}) as { code?: unknown; errcode?: unknown };
+  return {
+    herald: false, code: typeof code === 'string' ? code : undefined, ...(typeof errcode === 'number' ? { errcode } : {}),
+    message: err instanceof Error ? err.message : String(err),
+  };
 }
 
 function decodeError(wire: WireError): Error {
   if (wire.herald) return new HeraldError(wire.code as ErrorCode, wire.message);
-  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code });
+  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code }, wire.errcode === undefined ? {} : { errcode: wire.errcode });
 }
 
 export function encodeOutcomes(outcomes: Outcome<PublishResult>[]): WireOutcome[] {
