@@ -139,23 +139,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
   app.removeContentTypeParser('text/plain');
   urlLengthLimit(app, config.maxUrlBytes);
-  ipAllowList(app, config.allowIps);
-  securityHeaders(app);
-  // After the IP allow-list, before any body is read: one way for every /v1 route that
-  // declares `config.auth` (the stream authenticates in its handler; a GET has no body).
-  authenticateRoutes(app, deps.authenticate, config.corsOrigins);
   if (config.corsOrigins.length > 0) {
-    // Exact origins only (config refuses "*" and "null"); the plugin echoes the matching
-    // origin, adds `Vary: Origin`, and sends no CORS headers at all to any other origin.
+    // First, so every answer to a listed origin carries its CORS headers, errors included
+    // (a 401, 429 or 503 the page must read to refresh its token or wait). Exact origins only
+    // (config refuses "*" and "null"); the plugin echoes the matching origin, adds
+    // `Vary: Origin`, and sends no CORS headers at all to any other origin. No credentials:
+    // other origins authenticate with a Bearer token, never with Herald's cookie.
     await app.register(cors, {
       origin: [...config.corsOrigins],
-      credentials: true,
+      credentials: false,
       allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
       exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       maxAge: 600,
     });
   }
+  ipAllowList(app, config.allowIps);
+  securityHeaders(app);
+  // After the IP allow-list, before any body is read: one way for every /v1 route that
+  // declares `config.auth` (the stream authenticates in its handler; a GET has no body).
+  authenticateRoutes(app, deps.authenticate, config.publicOrigin);
   await app.register(rateLimit, { global: false });
   await installOperations(app, deps);
   healthRoutes(app, deps);

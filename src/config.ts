@@ -49,8 +49,13 @@ export interface Config {
   readonly allowIps: readonly string[];
   /** Peers (IPs/CIDRs) whose X-Forwarded-For is believed. */
   readonly trustProxy: readonly string[];
-  /** Exact origins (`https://app.example.com`) allowed by CORS with credentials; empty disables CORS. */
+  /** Exact origins (`https://app.example.com`) allowed by CORS, without credentials; empty disables CORS. */
   readonly corsOrigins: readonly string[];
+  /**
+   * Herald's own origin as browsers see it (`https://herald.example.com`), from
+   * HERALD_PUBLIC_URL; a cookie-authenticated change must come from it. Null: the Host it was sent to.
+   */
+  readonly publicOrigin: string | null;
   /** Interval between heartbeat comments on each stream, ms. Default 15000. */
   readonly heartbeatMs: number;
   readonly logLevel: string;
@@ -158,7 +163,7 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-// CORS with credentials must name exact origins: no `*`, no `null`, no paths.
+// CORS and the public URL name exact origins: no `*`, no `null`, no paths.
 function originList(env: Env, name: string): string[] {
   const items = list(env, name);
   for (const item of items) {
@@ -172,6 +177,21 @@ function originList(env: Env, name: string): string[] {
     if (!ok) throw new ConfigError(`${name} must be a comma-separated list of exact origins like https://app.example.com (no "*", no path, no trailing slash; got "${item}")`);
   }
   return items;
+}
+
+function publicOrigin(env: Env): string | null {
+  const raw = str(env, 'HERALD_PUBLIC_URL');
+  if (raw === null) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(`HERALD_PUBLIC_URL must be the http(s) URL browsers use to reach Herald, like https://herald.example.com (got "${raw}")`);
+  }
+  return url.origin;
 }
 
 function cidrList(env: Env, name: string): string[] {
@@ -239,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (devMode && !isLoopbackHost(host)) {
     throw new ConfigError(`HERALD_HOST=${host} is not a loopback address, and development mode (no key configured) mints tokens for anyone: set HERALD_JWT_SECRET (or a public key) or listen on 127.0.0.1`);
   }
+  if (devMode) refuseDevModeBesideProduction(env, databaseUrl, amqpUrl);
   return Object.freeze({
     host,
     port: int(env, 'HERALD_PORT', 8080, 0, 65535),
@@ -261,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowIps: Object.freeze(cidrList(env, 'HERALD_ALLOW_IPS')),
     trustProxy: Object.freeze(cidrList(env, 'HERALD_TRUST_PROXY')),
     corsOrigins: Object.freeze(originList(env, 'HERALD_CORS_ORIGINS')),
+    publicOrigin: publicOrigin(env),
     heartbeatMs: int(env, 'HERALD_HEARTBEAT_MS', 15000, 100, 300000),
     logLevel,
     maxConnections: int(env, 'HERALD_MAX_CONNECTIONS', 20000, 1, 1000000),
@@ -283,6 +305,20 @@ export function loadConfig(env: Env = process.env): Config {
     amqpPrefetch: int(env, 'HERALD_AMQP_PREFETCH', 64, 1, 10000),
     ...operationsConfig(env),
   });
+}
+
+/**
+ * Development mode mints a token for anyone who asks the loopback address. Behind a proxy
+ * (which makes every request arrive from loopback), on a shared database or broker, or
+ * with an allow-list or CORS origins, the node is evidently serving others: refuse to start
+ * rather than hand them tokens.
+ */
+function refuseDevModeBesideProduction(env: Env, databaseUrl: string, amqpUrl: string | null): void {
+  const production = ['HERALD_TRUST_PROXY', 'HERALD_ALLOW_IPS', 'HERALD_CORS_ORIGINS'].find((name) => str(env, name) !== null)
+    ?? (/^postgres(ql)?:\/\//.test(databaseUrl) ? 'HERALD_DATABASE_URL=postgres://…' : null)
+    ?? (amqpUrl !== null ? 'HERALD_AMQP_URL' : null);
+  if (production === null) return;
+  throw new ConfigError(`development mode (no key configured) cannot run with ${production}: this node serves others, and development mode mints tokens for anyone; set HERALD_JWT_SECRET (or a public key)`);
 }
 
 function operationsConfig(env: Env) {

@@ -33,3 +33,17 @@ export function loadOrCreateDevSecret(databaseUrl: string): string {
   if (secret === '') throw new ConfigError(`${path} is empty: delete it to generate a new development secret`);
   return secret;
 }
+
+/**
+ * Reads the development secret a development server created, without creating one: a
+ * command that only mints tokens must not leave a signing secret wherever it runs.
+ */
+export function readDevSecret(databaseUrl: string): string {
+  const path = devSecretPath(databaseUrl);
+  try {
+    statSync(path);
+  } catch {
+    throw new ConfigError(`no development secret at ${path}: start the development server once (herald serve creates it there), or set HERALD_JWT_SECRET`);
+  }
+  return loadOrCreateDevSecret(databaseUrl);
+}

@@ -7,8 +7,9 @@ import { relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HeraldStream, type HeraldError as ClientError } from '../../client/src/index.js';
 import { mintToken } from '../auth/jwt.js';
+import { isValidUserId } from '../auth/principal.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { devSecretPath, loadOrCreateDevSecret } from '../dev-secret.js';
+import { devSecretPath, readDevSecret } from '../dev-secret.js';
 import { parseRfc3339 } from '../domain/times.js';
 import { startHerald } from '../main.js';
 import { isPostgresUrl, openStore } from '../store/open-store.js';
@@ -32,6 +33,8 @@ class Failure extends Error {}
 const DEFAULT_URL = 'http://127.0.0.1:8080';
 const urlOption = { type: 'string', default: process.env.HERALD_URL || DEFAULT_URL } as const;
 const DEFAULT_TTL_S = 86_400;
+/** A minted token lives at most 30 days: a longer-lived one is a password that cannot be changed. */
+const MAX_TTL_S = 30 * 86_400;
 
 function baseUrl(values: Values): string {
   const url = String(values.url);
@@ -54,7 +57,7 @@ function signingKey(config: Config): { secret: string; source: string } {
   if (config.devMode) {
     const path = relative(process.cwd(), devSecretPath(config.databaseUrl)) || devSecretPath(config.databaseUrl);
     return {
-      secret: loadOrCreateDevSecret(config.databaseUrl),
+      secret: readDevSecret(config.databaseUrl),
       source: `the development secret ${path} (HERALD_JWT_SECRET is unset; only a development server using that file accepts it)`,
     };
   }
@@ -70,8 +73,32 @@ async function mint(config: Config, claims: { sub: string; scope: string; groups
   return { token, source: key.source };
 }
 
+/**
+ * The token given to publish/tail: `--token -` reads it from stdin, else HERALD_TOKEN. Never
+ * from the command line itself, which every user of the machine sees in `ps`.
+ */
+let given: Promise<string | null> | undefined;
+function givenToken(values: Values): Promise<string | null> {
+  // stdin can be read once; tail asks again on every reconnect.
+  given ??= readGivenToken(values);
+  return given;
+}
+
+async function readGivenToken(values: Values): Promise<string | null> {
+  if (values.token === '-') {
+    const token = (await readStdin('--token -')).trim();
+    if (token === '') throw new UsageError('--token - read an empty token from stdin');
+    return token;
+  }
+  if (typeof values.token === 'string') {
+    throw new UsageError('--token takes only "-" (read the token from stdin): a token on the command line shows in ps; pipe it in, or set HERALD_TOKEN');
+  }
+  return process.env.HERALD_TOKEN || null;
+}
+
 async function tokenFor(values: Values, config: () => Config, sub: string, scope: string): Promise<string> {
-  if (typeof values.token === 'string') return values.token;
+  const given = await givenToken(values);
+  if (given !== null) return given;
   const { token, source } = await mint(config(), { sub, scope, ttlS: 3600 });
   mintedWith = source;
   return token;
@@ -79,7 +106,7 @@ async function tokenFor(values: Values, config: () => Config, sub: string, scope
 
 /** Why a 401 happened, when the CLI minted the token itself. */
 function refusedHint(): string {
-  return mintedWith ? ` (the CLI signed the token with ${mintedWith}; give the server's key in HERALD_JWT_SECRET, or pass --token)` : '';
+  return mintedWith ? ` (the CLI signed the token with ${mintedWith}; give the server's key in HERALD_JWT_SECRET, or pass the token in HERALD_TOKEN)` : '';
 }
 
 /** fetch, with "cannot reach" as one line instead of `TypeError: fetch failed`. */
@@ -108,8 +135,8 @@ function cause(err: unknown): string {
   return String(current);
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('--data - reads JSON from stdin, but stdin is a terminal (pipe the JSON in)');
+async function readStdin(flag: string): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError(`${flag} reads from stdin, but stdin is a terminal (pipe it in)`);
   let text = '';
   for await (const chunk of process.stdin) text += String(chunk);
   return text;
@@ -129,7 +156,7 @@ function timeOption(flag: string, value: string): string {
 }
 
 async function dataOption(value: string): Promise<Record<string, unknown>> {
-  const text = value === '-' ? await readStdin() : value;
+  const text = value === '-' ? await readStdin('--data -') : value;
   const from = value === '-' ? 'stdin (--data -)' : '--data';
   let data: unknown;
   try {
@@ -209,8 +236,11 @@ const commands: Record<string, Command> = {
     options: { sub: { type: 'string' }, scope: { type: 'string', default: 'subscribe' }, groups: { type: 'string' }, ttl: { type: 'string', default: String(DEFAULT_TTL_S) } },
     async run(values, config) {
       if (typeof values.sub !== 'string' || values.sub === '') throw new UsageError('--sub <user> is required');
+      if (!isValidUserId(values.sub)) throw new UsageError(`--sub must be 1 to 256 printable characters without spaces (got ${JSON.stringify(values.sub)})`);
       const ttl = String(values.ttl);
-      if (!/^[1-9][0-9]{0,8}$/.test(ttl)) throw new UsageError(`--ttl must be a whole number of seconds from 1 to 999999999 (got "${ttl}")`);
+      if (!/^[1-9][0-9]{0,8}$/.test(ttl) || Number(ttl) > MAX_TTL_S) {
+        throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL_S} (30 days) (got "${ttl}")`);
+      }
       const groups = typeof values.groups === 'string' ? values.groups.split(',').filter(Boolean) : undefined;
       const { token, source } = await mint(config(), { sub: values.sub, scope: String(values.scope), groups, ttlS: Number(ttl) });
       process.stderr.write(`herald: token for "${values.sub}" signed with ${source}\n`);
@@ -219,7 +249,7 @@ const commands: Record<string, Command> = {
   },
   publish: {
     summary: 'Publish a notification through the HTTP API (or RabbitMQ with --amqp).',
-    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--deliver-at <time>] [--expires-at <time>] [--critical] [--idempotency-key <k>] [--url <base>] [--token <jwt>] [--amqp <amqp-url>]',
+    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--deliver-at <time>] [--expires-at <time>] [--critical] [--idempotency-key <k>] [--url <base>] [--token -] [--amqp <amqp-url>]',
     details: [
       '  --deliver-at <time>  deliver later, at this RFC 3339 time (2026-12-01T09:00:00Z); the answer gives the',
       '                       ids, and DELETE /v1/notifications/<id> cancels one before then',
@@ -263,10 +293,12 @@ const commands: Record<string, Command> = {
   },
   tail: {
     summary: "Follow a user's stream, one JSON line per event; reconnects with its cursor until Ctrl-C or a 401.",
-    usage: 'herald tail (--user <user> | --token <jwt>) [--url <base>] [--last-event-id <cursor>]',
+    usage: 'herald tail (--user <user> | --token - | HERALD_TOKEN=<jwt>) [--url <base>] [--last-event-id <cursor>]',
     options: { user: { type: 'string' }, token: { type: 'string' }, url: urlOption, 'last-event-id': { type: 'string' } },
     async run(values, config) {
-      if (typeof values.user !== 'string' && typeof values.token !== 'string') throw new UsageError('--user <user> or --token <jwt> is required');
+      if (typeof values.user !== 'string' && typeof values.token !== 'string' && !process.env.HERALD_TOKEN) {
+        throw new UsageError('--user <user>, --token - (the token on stdin) or HERALD_TOKEN is required');
+      }
       const url = baseUrl(values);
       let token: string | undefined;
       const stream = new HeraldStream({

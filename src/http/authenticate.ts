@@ -35,21 +35,26 @@ export function cookieToken(request: FastifyRequest): string | null {
   return found;
 }
 
+/**
+ * The `access_token` query parameter, taken only on `GET /v1/stream`: a native EventSource
+ * cannot send a header, and nothing else needs a token in a URL, where proxies, browsers'
+ * history and Referer headers keep it.
+ */
+export function queryToken(request: FastifyRequest): string | null {
+  if (request.method !== 'GET' || request.routeOptions.url !== '/v1/stream') return null;
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.access_token === 'string' ? query.access_token : null;
+}
+
 /** True when the credential `tokenFromRequest` picks is the cookie (no header, no query token). */
 export function authenticatesByCookie(request: FastifyRequest): boolean {
-  if (bearerToken(request) !== null) return false;
-  const query = request.query as Record<string, unknown> | undefined;
-  if (typeof query?.access_token === 'string') return false;
+  if (bearerToken(request) !== null || queryToken(request) !== null) return false;
   return cookieToken(request) !== null;
 }
 
-/** Bearer header (SDK), `access_token` query (native EventSource) or the cookie, in that order. */
+/** Bearer header (SDK), `access_token` query (native EventSource, stream only) or the cookie, in that order. */
 export function tokenFromRequest(request: FastifyRequest): string | null {
-  const bearer = bearerToken(request);
-  if (bearer !== null) return bearer;
-  const query = request.query as Record<string, unknown> | undefined;
-  if (typeof query?.access_token === 'string') return query.access_token;
-  return cookieToken(request);
+  return bearerToken(request) ?? queryToken(request) ?? cookieToken(request);
 }
 
 export type Authenticate = (request: FastifyRequest, scope: Scope) => Promise<Principal>;
@@ -94,24 +99,29 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /**
  * A cookie rides along on requests other sites trigger (SameSite=Strict still lets a sibling
  * subdomain or another port of the same host through), so a state-changing request that the
- * cookie authenticates must name an origin we trust: `Sec-Fetch-Site: same-origin` (set by
- * the browser, no page can forge it), an `Origin` whose host is the `Host` it was sent to,
- * or an origin listed in HERALD_CORS_ORIGINS.
+ * cookie authenticates must come from Herald's own page: `Sec-Fetch-Site: same-origin` (set
+ * by the browser; no page can forge it, and any other value refuses), or, from a browser
+ * that sends no Fetch Metadata, an `Origin` equal to Herald's public origin (HERALD_PUBLIC_URL),
+ * else to the origin of the `Host` it was sent to. Other origins (CORS ones too) send a
+ * Bearer token: cross-origin requests carry no cookie.
  */
-export function checkCookieOrigin(request: FastifyRequest, allowedOrigins: readonly string[]): void {
-  if (request.headers['sec-fetch-site'] === 'same-origin') return;
+export function checkCookieOrigin(request: FastifyRequest, publicOrigin: string | null): void {
+  const site = request.headers['sec-fetch-site'];
+  if (site === 'same-origin') return;
+  if (site !== undefined) throw new HeraldError('origin_not_allowed');
   const origin = request.headers.origin;
   if (typeof origin === 'string' && origin !== 'null') {
-    if (allowedOrigins.includes(origin)) return;
-    let host: string | null = null;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = null;
-    }
-    if (host !== null && host === request.headers.host?.toLowerCase()) return;
+    if (publicOrigin !== null ? origin === publicOrigin : sameHost(origin, request.headers.host)) return;
   }
   throw new HeraldError('origin_not_allowed');
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host?.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -121,12 +131,12 @@ const principals = new WeakMap<FastifyRequest, Principal>();
  * body is read or parsed (an unauthenticated request is answered 401 whatever its body) and
  * before the per-token rate limit, which keys on the verified `sub`; read it with `principalOf`.
  */
-export function authenticateRoutes(app: FastifyInstance, authenticate: Authenticate, allowedOrigins: readonly string[]): void {
+export function authenticateRoutes(app: FastifyInstance, authenticate: Authenticate, publicOrigin: string | null): void {
   app.addHook('onRequest', async (request) => {
     const auth = request.routeOptions.config.auth;
     if (!auth) return;
     if (auth.bearerOnly && !bearerToken(request)) throw new HeraldError('invalid_token');
-    if (STATE_CHANGING.has(request.method) && authenticatesByCookie(request)) checkCookieOrigin(request, allowedOrigins);
+    if (STATE_CHANGING.has(request.method) && authenticatesByCookie(request)) checkCookieOrigin(request, publicOrigin);
     principals.set(request, await authenticate(request, auth.scope));
   });
 }

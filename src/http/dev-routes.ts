@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { isValidUserId } from '../auth/principal.js';
 import { isLoopbackHost } from '../config.js';
 import { HeraldError } from '../errors.js';
+import { isDirectLocalRequest } from './local-request.js';
 import { responses, Responses } from './schemas.js';
 
 const DevTokenBody = Type.Object({ user: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
@@ -34,9 +35,11 @@ export function devRoutes(app: FastifyInstance, deps: DevRouteDeps): void {
     },
     // The server listens on loopback only, but a page on a name the attacker controls can be
     // re-pointed at 127.0.0.1 (DNS rebinding); its requests then carry the attacker's name in
-    // Host. Checked before the body is read.
+    // Host. A proxy on this machine makes anyone's request arrive from loopback, with a Host
+    // of the client's choosing: only a direct local request is answered. Checked before the
+    // body is read.
     onRequest: async (request) => {
-      if (!isLoopbackHost(hostName(request.headers.host))) throw new HeraldError('host_not_allowed');
+      if (!isDirectLocalRequest(request) || !isLoopbackHost(hostName(request.headers.host))) throw new HeraldError('host_not_allowed');
     },
     config: { rateLimit: { max: DEV_TOKENS_PER_MINUTE, timeWindow: 60_000 } },
   }, async (request) => {

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { isLoopbackHost } from '../config.js';
+import { isDirectLocalRequest } from './local-request.js';
 import { HeraldError } from '../errors.js';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
@@ -61,8 +62,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
   }, async (request, reply) => {
     const token = deps.config.metricsToken;
     if (token === null) {
-      const relayed = ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((name) => request.headers[name] !== undefined);
-      if (!loopbackOnly || relayed || !isLoopbackHost(request.raw.socket.remoteAddress ?? '')) throw new HeraldError('metrics_token_required');
+      if (!loopbackOnly || !isDirectLocalRequest(request)) throw new HeraldError('metrics_token_required');
     } else {
       const given = Buffer.from(request.headers.authorization ?? '');
       const expected = Buffer.from(`Bearer ${token}`);

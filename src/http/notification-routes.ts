@@ -10,7 +10,7 @@ import type { Clock } from '../sse/clock.js';
 import type { NotificationStore } from '../store/store.js';
 import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
 import { principalOf } from './authenticate.js';
-import { AUTH_ERRORS, responses, Responses } from './schemas.js';
+import { AUTH_ERRORS, NoQuery, responses, Responses } from './schemas.js';
 
 const InboxQuery = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('unread'), Type.Literal('read'), Type.Literal('all'), Type.Literal('snoozed')], {
@@ -20,10 +20,7 @@ const InboxQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 64 })),
   archived: Type.Optional(Type.Boolean()),
-  access_token: Type.Optional(Type.String()),
 }, { additionalProperties: false });
-
-const TokenOnlyQuery = Type.Object({ access_token: Type.Optional(Type.String()) }, { additionalProperties: false });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -113,7 +110,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
   });
 
   app.get('/v1/notifications/unread-count', {
-    schema: { querystring: TokenOnlyQuery, summary: 'The number of unread notifications.', tags: ['inbox'], response: responses({ 200: Responses.unreadCount }, 400, ...AUTH_ERRORS) },
+    schema: { querystring: NoQuery, summary: 'The number of unread notifications.', tags: ['inbox'], response: responses({ 200: Responses.unreadCount }, 400, ...AUTH_ERRORS) },
     config: SUBSCRIBE,
   }, async (request) => {
     const principal = principalOf(request);
@@ -123,7 +120,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
 
   app.patch('/v1/notifications/:id', {
     schema: {
-      params: IdParams, body: PatchBody, querystring: TokenOnlyQuery, summary: 'Mark one notification read, unread, seen, (un)archived or snoozed.', tags: ['inbox'],
+      params: IdParams, body: PatchBody, querystring: NoQuery, summary: 'Mark one notification read, unread, seen, (un)archived or snoozed.', tags: ['inbox'],
       response: responses({ 200: Responses.updated }, 400, 404, 413, 415, ...AUTH_ERRORS),
     },
     config: SUBSCRIBE,
@@ -147,7 +144,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
 
   app.delete('/v1/notifications/:id', {
     schema: {
-      params: IdParams, querystring: TokenOnlyQuery, tags: ['publish'],
+      params: IdParams, querystring: NoQuery, tags: ['publish'],
       summary: 'Cancel a scheduled notification this publisher sent, before it is delivered.',
       description: 'Answers 204 when cancelled; 409 `already_delivered` once it was delivered; 410 `expired_before_delivery` when its '
         + '`expires_at` passed before it could be delivered (Herald was down past both times): it was dropped, no one received it '
@@ -169,7 +166,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
   for (const what of ['read', 'seen'] as const) {
     app.post(`/v1/notifications/${what}-all`, {
       schema: {
-        body: MarkAllBody, querystring: TokenOnlyQuery, summary: `Mark every notification ${what}, or those up to one id.`, tags: ['inbox'],
+        body: MarkAllBody, querystring: NoQuery, summary: `Mark every notification ${what}, or those up to one id.`, tags: ['inbox'],
         response: responses({ 200: Responses.markedAll }, 400, 404, 413, 415, ...AUTH_ERRORS),
       },
       config: SUBSCRIBE,

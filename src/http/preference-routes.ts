@@ -10,7 +10,7 @@ import { audienceKey } from '../domain/topics.js';
 import { HeraldError } from '../errors.js';
 import type { NotificationStore } from '../store/store.js';
 import { principalOf } from './authenticate.js';
-import { AUTH_ERRORS, responses, Responses } from './schemas.js';
+import { AUTH_ERRORS, NoQuery, responses, Responses } from './schemas.js';
 
 /** What the API describes (OpenAPI); the handler checks it itself, for precise error codes. */
 const PreferencesBody = Type.Object({
@@ -22,8 +22,6 @@ const PreferencesBody = Type.Object({
 
 /** The shape alone: unknown fields and non-arrays are `invalid_request`, entries are checked after. */
 const PreferencesShape = Type.Object({ muted_types: Type.Array(Type.Unknown()) }, { additionalProperties: false });
-
-const TokenOnlyQuery = Type.Object({ access_token: Type.Optional(Type.String()) }, { additionalProperties: false });
 
 const SUBSCRIBE = { auth: { scope: 'subscribe' } } as const;
 
@@ -37,7 +35,7 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRouteDeps
 
   app.get('/v1/preferences', {
     schema: {
-      querystring: TokenOnlyQuery, summary: 'The types the user muted.', tags: ['preferences'],
+      querystring: NoQuery, summary: 'The types the user muted.', tags: ['preferences'],
       response: responses({ 200: Responses.preferences }, 400, ...AUTH_ERRORS),
     },
     config: SUBSCRIBE,
@@ -45,7 +43,7 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRouteDeps
 
   app.put('/v1/preferences', {
     schema: {
-      body: PreferencesBody, querystring: TokenOnlyQuery, tags: ['preferences'],
+      body: PreferencesBody, querystring: NoQuery, tags: ['preferences'],
       summary: 'Replace the muted types. Muted types are not delivered to the user (unless a publish is critical); the user\'s streams get `preferences.updated`.',
       response: responses({ 200: Responses.preferences }, 400, 413, 415, ...AUTH_ERRORS),
     },

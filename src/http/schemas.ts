@@ -32,6 +32,9 @@ export function responses(success: Record<number, TSchema>, ...errorStatuses: nu
 /** Errors every authenticated /v1 route may answer. */
 export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
 
+/** The query of a route that takes none: any parameter is an error, not silently dropped. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
+
 export const NotificationSchema = Type.Object({
   id: Type.String({ description: 'Unique id of this notification (one per recipient).' }),
   recipient: Nullable(Type.String({ description: 'The user it was sent to; null for a shared topic.' })),

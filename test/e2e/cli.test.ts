@@ -11,6 +11,7 @@ import { freePort } from '../helpers/cluster.js';
 import { CLI, startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { startProc } from '../helpers/proc.js';
 import { waitFor } from '../helpers/wait.js';
+import { loadOrCreateDevSecret } from '../../src/dev-secret.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -130,6 +131,8 @@ test('token --ttl abc: exit 2, one line naming --ttl', () => {
 test('token says which key it signs with: the development secret file when HERALD_JWT_SECRET is unset', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The secret a development server created there (only `serve` creates one).
+  loadOrCreateDevSecret(join(dir, 'herald.db'));
   const result = herald(['token', '--sub', 'alice'], { HERALD_DATABASE_URL: join(dir, 'herald.db') });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^ey[\w-]+\.[\w-]+\.[\w-]+\n$/);
@@ -294,7 +297,7 @@ test('tail reconnects when the stream ends and resumes from its cursor (nothing 
 test('tail stops with exit 1 and one line when the server answers 401', async (t) => {
   const server = await startHerald();
   t.after(() => server.stop());
-  const tail = startProc(t, process.execPath, [CLI, 'tail', '--token', 'not-a-jwt', '--url', server.url], { env: { PATH: process.env.PATH } });
+  const tail = startProc(t, process.execPath, [CLI, 'tail', '--url', server.url], { env: { PATH: process.env.PATH, HERALD_TOKEN: 'not-a-jwt' } });
   assert.equal(await tail.exited, 1);
   assertOneLine(tail.stderr(), /401.*stopped$/);
 });

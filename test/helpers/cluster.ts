@@ -40,8 +40,10 @@ export function freePort(): Promise<number> {
 export function renderHeraldConf(template: string, options: { listenPort: number; nodePorts: number[]; accessLog: string }): string {
   const servers = options.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`).join('\n');
   let out = template.replace(/^(\s*server\s+[\d.]+:\d+[^;]*;\s*\n)+/m, `${servers}\n`);
-  out = out.replace(/^\s*listen\s+[^;]+;/m, `    listen 127.0.0.1:${options.listenPort};`);
-  out = out.replace(/access_log\s+\S+\s+herald_redacted;/, `access_log ${options.accessLog} herald_redacted;`);
+  out = out.replace(/^(\s*)listen\s+\d+/gm, `$1listen 127.0.0.1:${options.listenPort}`);
+  // The tests and scripts/cluster.mjs address nginx by its loopback names.
+  out = out.replace(/server_name herald\.example\.com;/, 'server_name 127.0.0.1 localhost;');
+  out = out.replace(/access_log\s+\S+\s+herald_redacted;/g, `access_log ${options.accessLog} herald_redacted;`);
   if (out === template) throw new Error(`could not render ${NGINX_TEMPLATE}`);
   return out;
 }

@@ -25,7 +25,7 @@ export interface SecondPassContext {
  * Runs `herald serve` with exactly `env` (plus PATH and a scratch database) and answers
  * "exit <code>: <stderr>", or "still running" when it did not refuse to start.
  */
-function startRefusal(dir: string, env: Record<string, string>): Promise<string> {
+export function startRefusal(dir: string, env: Record<string, string>): Promise<string> {
   const scratch = join(dir, `refusal-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'serve'], {
@@ -144,7 +144,8 @@ export function secondPass({ start, dir, remember, notes }: SecondPassContext): 
       answer(await fetch(`${h.url}/v1/stream/tickets`, { method: 'POST', headers: { cookie: `herald_token=${alice}`, origin: 'https://evil.example' } })));
     hostile('origin', 'control: cookie POST read-all with this site\'s own Origin', '200', () => readAll({ origin: h.url }));
     hostile('origin', 'control: cookie POST read-all with Sec-Fetch-Site: same-origin', '200', () => readAll({ 'sec-fetch-site': 'same-origin' }));
-    hostile('origin', 'control: cookie POST read-all with Origin from HERALD_CORS_ORIGINS', '200', () => readAll({ origin: 'https://app.example.com' }));
+    hostile('origin', 'cookie POST read-all with Origin from HERALD_CORS_ORIGINS (CORS origins send a Bearer token, never the cookie)', '403 origin_not_allowed',
+      () => readAll({ origin: 'https://app.example.com' }));
     hostile('origin', 'control: Bearer POST read-all with Origin https://evil.example (a header no other site can set)', '200', async () =>
       answer(await fetch(`${h.url}/v1/notifications/read-all`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, origin: 'https://evil.example' } })));
     hostile('origin', 'two herald_token cookies (a planted one first) on GET /v1/notifications', '400 duplicate_cookie', async () => {

@@ -35,9 +35,9 @@ test('cidrMatcher matches IPv4, IPv6 and IPv4-mapped IPv6 addresses', () => {
 });
 
 test('HERALD_CORS_ORIGINS accepts exact origins only', () => {
-  assert.deepEqual(loadConfig({ HERALD_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).corsOrigins, ['https://app.example.com', 'http://localhost:3000']);
+  assert.deepEqual(loadConfig({ HERALD_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000', HERALD_JWT_SECRET: 'x'.repeat(40) }).corsOrigins, ['https://app.example.com', 'http://localhost:3000']);
   for (const bad of ['*', 'null', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'file:///x']) {
-    assert.throws(() => loadConfig({ HERALD_CORS_ORIGINS: bad }), ConfigError, bad);
+    assert.throws(() => loadConfig({ HERALD_CORS_ORIGINS: bad, HERALD_JWT_SECRET: 'x'.repeat(40) }), /HERALD_CORS_ORIGINS must be/, bad);
   }
 });
 

@@ -1,0 +1,170 @@
+// The third security review's attacks, as rows of the hostile-input table: development mode
+// behind the shipped nginx, tokens in URLs and in nginx's logs, the same-site guard behind
+// nginx, CORS on error answers, and the CLI. Where the finding is about nginx, the attack
+// goes through a real nginx built from deploy/nginx/herald.conf.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
+import { startNginx, type NginxProcess } from '../helpers/cluster.js';
+import { CLI, type HeraldProcess } from '../helpers/herald.js';
+import { openStream } from '../helpers/sse-client.js';
+import { waitFor } from '../helpers/wait.js';
+import type { SecondPassContext } from './second-pass.js';
+import { startRefusal } from './second-pass.js';
+import { hostile } from './table.js';
+import { answer, rawExchange } from './wire.js';
+
+export function thirdPass({ start, dir, remember }: SecondPassContext): void {
+  describe('development mode behind a proxy', () => {
+    let dev: HeraldProcess;
+    let nginx: NginxProcess;
+    before(async () => {
+      dev = await start({ HERALD_JWT_SECRET: undefined });
+      nginx = await startNginx([dev.port]);
+    });
+    after(() => nginx?.stop());
+    const refusedBeside = (name: string, value: string, shown = name) =>
+      hostile('dev mode', `no key beside ${name}=${value}`,
+        `exit 1: herald: development mode (no key configured) cannot run with ${shown}: this node serves others, and development mode mints tokens for anyone; set HERALD_JWT_SECRET (or a public key)`,
+        () => startRefusal(dir, { [name]: value }));
+    refusedBeside('HERALD_TRUST_PROXY', '127.0.0.1');
+    refusedBeside('HERALD_ALLOW_IPS', '10.0.0.0/8');
+    refusedBeside('HERALD_CORS_ORIGINS', 'https://app.example.com');
+    refusedBeside('HERALD_DATABASE_URL', 'postgres://herald@127.0.0.1:1/herald', 'HERALD_DATABASE_URL=postgres://…');
+    refusedBeside('HERALD_AMQP_URL', 'amqp://127.0.0.1:1');
+
+    const mint = async (port: number, headers: string) => {
+      const body = '{"user":"alice"}';
+      const res = await rawExchange(port,
+        `POST /v1/dev/token HTTP/1.1\r\n${headers}Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      const token = /"token":"([^"]+)"/.exec(res.body)?.[1];
+      if (token) remember(token);
+      const code = /"code":"([a-z_]+)"/.exec(res.body)?.[1];
+      if (res.status === 0) return 'connection closed, no answer';
+      return token ? `${res.status} token` : `${res.status}${code ? ` ${code}` : ''}`;
+    };
+    hostile('dev mode', 'POST /v1/dev/token relayed by a proxy on this machine (X-Forwarded-For, Host localhost)', '403 host_not_allowed',
+      () => mint(dev.port, 'Host: localhost\r\nX-Forwarded-For: 203.0.113.9\r\n'));
+    hostile('dev mode', 'POST /v1/dev/token relayed with Forwarded: for=203.0.113.9', '403 host_not_allowed',
+      () => mint(dev.port, 'Host: localhost\r\nForwarded: for=203.0.113.9\r\n'));
+    hostile('dev mode', 'through the shipped nginx: POST /v1/dev/token with Host: localhost', '404',
+      () => mint(nginx.port, 'Host: localhost\r\n'));
+    hostile('dev mode', 'through the shipped nginx: any request for an unknown Host (attacker.example)', 'connection closed, no answer',
+      () => mint(nginx.port, 'Host: attacker.example\r\n'));
+  });
+
+  describe('tokens in URLs', () => {
+    let h: HeraldProcess;
+    let nginx: NginxProcess;
+    before(async () => {
+      h = await start({});
+      nginx = await startNginx([h.port]);
+    });
+    after(() => nginx?.stop());
+    const get = async (path: string) => answer(await fetch(`${h.url}${path}`));
+    const token = async () => remember(await h.token('alice'));
+    hostile('token in URL', 'GET /v1/notifications?access_token=<valid token> (only the stream takes one)', '401 invalid_token',
+      async () => get(`/v1/notifications?access_token=${await token()}`));
+    hostile('token in URL', 'GET /v1/notifications?access%5Ftoken=<valid token>', '401 invalid_token',
+      async () => get(`/v1/notifications?access%5Ftoken=${await token()}`));
+    hostile('token in URL', 'POST /v1/notifications/read-all?access_token=<valid token>', '401 invalid_token',
+      async () => answer(await fetch(`${h.url}/v1/notifications/read-all?access_token=${await token()}`, { method: 'POST' })));
+    hostile('token in URL', 'control: GET /v1/stream?access_token=<valid token>', '200 ready', async () => {
+      const stream = await openStream(h.url, null, { query: `access_token=${await token()}` });
+      await stream.waitForEvents('ready', 1);
+      stream.close();
+      return `${stream.status} ready`;
+    });
+    const loggedThroughNginx = (spelling: string) =>
+      hostile('token in URL', `through the shipped nginx: /v1/stream?${spelling}=<valid token> in nginx's access log`, 'redacted', async () => {
+        const secret = await token();
+        const marker = `m${Math.random().toString(36).slice(2)}`;
+        const res = await fetch(`${nginx.url}/v1/stream?${spelling}=${secret}&last_event_id=${marker}`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+        await res?.body?.cancel().catch(() => {});
+        await waitFor(() => nginx.accessLog().includes(marker), 'the access line', 10_000);
+        const line = nginx.accessLog().split('\n').find((l) => l.includes(marker)) ?? '';
+        return line.includes(secret) ? `token in the log: ${line.slice(0, 120)}` : 'redacted';
+      });
+    loggedThroughNginx('access_token');
+    loggedThroughNginx('access%5Ftoken');
+    loggedThroughNginx('%61ccess_token');
+    loggedThroughNginx('ACCESS%5fTOKEN');
+    loggedThroughNginx('tick%65t');
+  });
+
+  describe('same-site guard behind nginx', () => {
+    let h: HeraldProcess;
+    let pub: HeraldProcess;
+    let nginx: NginxProcess;
+    before(async () => {
+      [h, pub] = await Promise.all([start({}), start({ HERALD_PUBLIC_URL: 'https://herald.example' })]) as [HeraldProcess, HeraldProcess];
+      nginx = await startNginx([h.port]);
+    });
+    after(() => nginx?.stop());
+    const readAll = async (base: string, token: string, headers: Record<string, string>) =>
+      answer(await fetch(`${base}/v1/notifications/read-all`, {
+        method: 'POST', headers: { cookie: `herald_token=${remember(token)}`, 'content-type': 'application/json', ...headers }, body: '{}',
+      }));
+    hostile('same-site', 'through nginx: cookie POST read-all from another port of the same host (Origin http://127.0.0.1, Sec-Fetch-Site: same-site)',
+      '403 origin_not_allowed', async () => readAll(nginx.url, await h.token('alice'), { origin: 'http://127.0.0.1', 'sec-fetch-site': 'same-site' }));
+    hostile('same-site', 'through nginx: the same from a browser without Fetch Metadata (Origin http://127.0.0.1 only)',
+      '403 origin_not_allowed', async () => readAll(nginx.url, await h.token('alice'), { origin: 'http://127.0.0.1' }));
+    hostile('same-site', 'Sec-Fetch-Site: cross-site with an Origin equal to Host', '403 origin_not_allowed',
+      async () => readAll(h.url, await h.token('alice'), { origin: h.url, 'sec-fetch-site': 'cross-site' }));
+    hostile('same-site', 'control: through nginx, cookie POST read-all from Herald\'s own page (Sec-Fetch-Site: same-origin)', '200',
+      async () => readAll(nginx.url, await h.token('alice'), { origin: nginx.url, 'sec-fetch-site': 'same-origin' }));
+    hostile('same-site', 'control: through nginx, Origin equal to nginx\'s origin, no Fetch Metadata', '200',
+      async () => readAll(nginx.url, await h.token('alice'), { origin: nginx.url }));
+    hostile('same-site', 'HERALD_PUBLIC_URL=https://herald.example: Origin equal to Host but not the public origin', '403 origin_not_allowed',
+      async () => readAll(pub.url, await pub.token('alice'), { origin: pub.url }));
+    hostile('same-site', 'control: HERALD_PUBLIC_URL=https://herald.example: Origin https://herald.example', '200',
+      async () => readAll(pub.url, await pub.token('alice'), { origin: 'https://herald.example' }));
+  });
+
+  describe('CORS on every answer', () => {
+    let cors: HeraldProcess;
+    before(async () => {
+      cors = await start({ HERALD_CORS_ORIGINS: 'https://app.example.com' });
+    });
+    const fromApp = { origin: 'https://app.example.com' };
+    const withAcao = async (res: Response) => `${await answer(res)}, ACAO ${res.headers.get('access-control-allow-origin') ?? 'none'}`;
+    hostile('cors', 'GET /v1/notifications from the listed origin with no token: the page must read the 401', '401 invalid_token, ACAO https://app.example.com',
+      async () => withAcao(await fetch(`${cors.url}/v1/notifications`, { headers: fromApp })));
+    hostile('cors', 'GET /v1/stream from the listed origin with a token that does not verify', '401 invalid_token, ACAO https://app.example.com',
+      async () => withAcao(await fetch(`${cors.url}/v1/stream`, { headers: { ...fromApp, authorization: 'Bearer not.a.jwt' } })));
+    hostile('cors', 'cookie POST read-all from the listed origin (Sec-Fetch-Site: cross-site)', '403 origin_not_allowed, ACAO https://app.example.com',
+      async () => withAcao(await fetch(`${cors.url}/v1/notifications/read-all`, {
+        method: 'POST', body: '{}',
+        headers: { ...fromApp, 'sec-fetch-site': 'cross-site', 'content-type': 'application/json', cookie: `herald_token=${remember(await cors.token('alice'))}` },
+      })));
+    hostile('cors', 'control: Bearer GET /v1/notifications from the listed origin', '200, ACAO https://app.example.com, no credentials', async () => {
+      const res = await fetch(`${cors.url}/v1/notifications`, { headers: { ...fromApp, authorization: `Bearer ${remember(await cors.token('alice'))}` } });
+      return `${await withAcao(res)}, ${res.headers.get('access-control-allow-credentials') === null ? 'no credentials' : 'credentials allowed'}`;
+    });
+  });
+
+  describe('the herald command', () => {
+    const run = (args: string[], env: Record<string, string> = {}, input?: string) => {
+      const result = spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, input, encoding: 'utf8', timeout: 20_000 });
+      return `exit ${result.status}: ${result.stderr.trim()}`;
+    };
+    const secret = 'c'.repeat(40);
+    hostile('cli', 'herald token --sub alice --scope admin --ttl 999999999 (a 31-year admin token)',
+      'exit 2: herald: --ttl must be a whole number of seconds from 1 to 2592000 (30 days) (got "999999999")',
+      async () => run(['token', '--sub', 'alice', '--scope', 'admin', '--ttl', '999999999'], { HERALD_JWT_SECRET: secret }));
+    hostile('cli', 'herald token --sub "has space"', 'exit 2: herald: --sub must be 1 to 256 printable characters without spaces (got "has space")',
+      async () => run(['token', '--sub', 'has space'], { HERALD_JWT_SECRET: secret }));
+    hostile('cli', 'herald token with no key in a folder without a development server', 'exit 1, no secret file created', async () => {
+      const scratch = join(dir, `cli-${Math.random().toString(36).slice(2)}`);
+      mkdirSync(scratch);
+      const result = spawnSync(process.execPath, [CLI, 'token', '--sub', 'alice'], {
+        env: { PATH: process.env.PATH ?? '', HERALD_DATABASE_URL: join(scratch, 'data', 'herald.db') }, encoding: 'utf8', timeout: 20_000,
+      });
+      return `exit ${result.status}, ${existsSync(join(scratch, 'data', 'herald-dev-secret')) ? 'secret file created' : 'no secret file created'}`;
+    });
+    hostile('cli', 'herald publish --token <jwt> (the token would show in ps)',
+      'exit 2: herald: --token takes only "-" (read the token from stdin): a token on the command line shows in ps; pipe it in, or set HERALD_TOKEN',
+      async () => run(['publish', '--to', 'alice', '--content', 'x', '--token', 'eyJhbGciOiJIUzI1NiJ9.e30.x', '--url', 'http://127.0.0.1:9']));
+  });
+}
