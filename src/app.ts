@@ -129,8 +129,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     routerOptions: { maxParamLength: 200 },
-    // Node refuses a larger request head (the URL counts) with 431 before any parsing.
-    http: { maxHeaderSize: config.maxHeaderBytes },
+    // Node refuses a larger request head (the URL counts) with 431 before any parsing, and
+    // closes a connection whose request (head and body) has not fully arrived in time: a
+    // client trickling a body a byte at a time, with or without a token, holds nothing for
+    // long. Node checks at `connectionsCheckingInterval`; a stream's request is complete at
+    // its head, so streams are never cut by it.
+    http: {
+      maxHeaderSize: config.maxHeaderBytes,
+      headersTimeout: Math.min(config.requestTimeoutMs, 10_000),
+      connectionsCheckingInterval: Math.min(config.requestTimeoutMs / 4, 5000),
+    },
+    // Fastify's default (0) would turn Node's off.
+    requestTimeout: config.requestTimeoutMs,
     clientErrorHandler,
     // Unknown query parameters and body fields are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },

@@ -45,6 +45,11 @@ export interface Config {
   readonly maxUrlBytes: number;
   /** Largest request head (request line + headers), bytes; larger answers 431. Default 16384. */
   readonly maxHeaderBytes: number;
+  /**
+   * Longest a request may take to arrive, head and body, ms (408, then the connection is
+   * closed); a stream is past it once its head has arrived. Default 30000.
+   */
+  readonly requestTimeoutMs: number;
   /** CIDRs allowed to reach /v1/*; empty allows all. */
   readonly allowIps: readonly string[];
   /** Peers (IPs/CIDRs) whose X-Forwarded-For is believed. */
@@ -279,6 +284,7 @@ export function loadConfig(env: Env = process.env): Config {
     ticketRatePerMinute: int(env, 'HERALD_TICKET_RATE_PER_MINUTE', 120, 1, 1000000),
     maxUrlBytes: int(env, 'HERALD_MAX_URL_BYTES', 8192, 256, 65536),
     maxHeaderBytes: int(env, 'HERALD_MAX_HEADER_BYTES', 16384, 4096, 1024 * 1024),
+    requestTimeoutMs: int(env, 'HERALD_REQUEST_TIMEOUT_MS', 30000, 1000, 600000),
     allowIps: Object.freeze(cidrList(env, 'HERALD_ALLOW_IPS')),
     trustProxy: Object.freeze(cidrList(env, 'HERALD_TRUST_PROXY')),
     corsOrigins: Object.freeze(originList(env, 'HERALD_CORS_ORIGINS')),

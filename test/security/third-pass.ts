@@ -4,6 +4,7 @@
 // goes through a real nginx built from deploy/nginx/herald.conf.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { startNginx, type NginxProcess } from '../helpers/cluster.js';
@@ -141,6 +142,43 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
     hostile('cors', 'control: Bearer GET /v1/notifications from the listed origin', '200, ACAO https://app.example.com, no credentials', async () => {
       const res = await fetch(`${cors.url}/v1/notifications`, { headers: { ...fromApp, authorization: `Bearer ${remember(await cors.token('alice'))}` } });
       return `${await withAcao(res)}, ${res.headers.get('access-control-allow-credentials') === null ? 'no credentials' : 'credentials allowed'}`;
+    });
+  });
+
+  describe('slow requests', () => {
+    let h: HeraldProcess;
+    before(async () => {
+      h = await start({ HERALD_REQUEST_TIMEOUT_MS: '2000', HERALD_HEARTBEAT_MS: '1000' });
+    });
+    /** Sends the head, then one body byte every 250 ms; says when the server closed the connection. */
+    const trickle = (head: string, bytes: number) => new Promise<string>((resolve) => {
+      const socket = connect(h.port, '127.0.0.1');
+      let sent = 0;
+      let answer = '';
+      const timer = setInterval(() => {
+        if (sent < bytes) socket.write('x');
+        sent++;
+        if (sent > 60) { clearInterval(timer); socket.destroy(); resolve(`still open after ${sent} bytes in 15 s`); }
+      }, 250);
+      socket.on('data', (chunk) => { answer += chunk.toString('latin1'); });
+      socket.on('close', () => {
+        clearInterval(timer);
+        const statuses = [...answer.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]).join('+');
+        resolve(sent < bytes ? `closed after ${statuses || 'no answer'}, before the body was complete` : `closed after the whole body (${statuses})`);
+      });
+      socket.on('error', () => {});
+      socket.write(head);
+    });
+    hostile('slow', 'a 1000-byte body sent a byte every 250 ms, no token (HERALD_REQUEST_TIMEOUT_MS=2000)', 'closed after 401, before the body was complete',
+      () => trickle('POST /v1/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n', 1000));
+    hostile('slow', 'a request head sent a byte every 250 ms', 'closed after 408, before the body was complete',
+      () => trickle('GET /v1/notifications HTTP/1.1\r\nX-Slow: ', 1000));
+    hostile('slow', 'control: a stream outlives HERALD_REQUEST_TIMEOUT_MS (2000): open after 5 heartbeats of 1 s', 'open', async () => {
+      const stream = await openStream(h.url, await h.token('alice'));
+      await waitFor(() => stream.comments.length >= 5 || stream.isEnded(), 'five heartbeats or the end', 15_000, 50);
+      const answer = stream.isEnded() ? `ended after ${stream.comments.length} heartbeats` : 'open';
+      stream.close();
+      return answer;
     });
   });
 
