@@ -26,6 +26,8 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: ({ schema, url }) => ({ schema: (API.test(url) ? schema : { ...schema, hide: true }) as typeof schema, url }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: false } });
+  // No staticCSP: the plugin's own policy would replace Herald's (https: fonts and styles,
+  // framing by the same origin); the page renders under Herald's stricter one.
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: false } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
