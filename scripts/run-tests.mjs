@@ -23,6 +23,7 @@ const NEEDS = {
   'dist/test/ops/retention-load.test': ['postgres'],
   'dist/test/ops/overload.test': ['rabbitmq'],
   'dist/test/ops/queue-metrics.test': ['rabbitmq'],
+  'dist/test/ops/queue-publishers.test': ['rabbitmq'],
   'dist/test/ops/cli-services.test': ['postgres', 'rabbitmq'],
   'dist/test/ops/alerts.test': ['prometheus'],
   'dist/test/ops/dashboard.test': ['prometheus'],

@@ -42,6 +42,16 @@ const MAX_UNEXPECTED_FAILURES = 5;
 
 class Malformed extends Error {}
 
+/**
+ * The name a queue publisher's keys and scheduled notifications are kept under. HTTP
+ * publishers are kept under their token's `sub`, which never holds a space: the prefix
+ * keeps a token whose `sub` equals a queue publisher's name from replaying its idempotency
+ * keys or cancelling its scheduled notifications.
+ */
+export function queuePublisher(name: string): string {
+  return `queue ${name}`;
+}
+
 export class AmqpIngest {
   #consumer: Consumer | null = null;
   #deadLetters: Publisher | null = null;
@@ -150,7 +160,8 @@ export class AmqpIngest {
       throw new Malformed('invalid_request: the message body must be a JSON object.');
     }
     const fields = body as Record<string, unknown>;
-    const publisher = typeof fields.publisher === 'string' ? fields.publisher : (message.appId || 'amqp');
+    const name = typeof fields.publisher === 'string' ? fields.publisher : (message.appId || 'amqp');
+    const publisher = queuePublisher(name);
     // A redelivery of the same message (the ack was lost) stores nothing new.
     const withKey = fields.idempotency_key === undefined && message.messageId ? { ...fields, idempotency_key: message.messageId } : fields;
     try {
