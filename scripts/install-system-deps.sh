@@ -3,7 +3,8 @@
 # nginx, Chromium (browser tests; never downloaded by Playwright) and Prometheus (promtool
 # tests the alert rules, a real server checks the dashboard's queries). Idempotent and quick
 # when everything is present, so `npm test` can call it on every run. Root or sudo.
-# The services are started by scripts/services/up.sh, not by the packages' init scripts.
+# The services are started by scripts/services/up.sh, not by the packages' init scripts:
+# this script starts none and stops none.
 set -euo pipefail
 packages=(postgresql rabbitmq-server nginx-light chromium chromium-driver fonts-liberation util-linux procps prometheus)
 missing=()
@@ -17,11 +18,30 @@ fi
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Packages may start system instances on the default ports; the tests run their own, so
-# stop those to leave the machine's resources to the tests (harmless when not running).
-for service in rabbitmq-server postgresql nginx prometheus prometheus-node-exporter; do
-  $SUDO service "$service" stop >/dev/null 2>&1 || true
-done
+
+# Every wait is bounded and says what it waited for.
+bounded() {
+  local seconds=$1 what=$2
+  shift 2
+  if ! $SUDO timeout --kill-after=10 "$seconds" "$@"; then
+    echo "install-system-deps: $what did not finish within ${seconds}s (or failed): $*" >&2
+    exit 1
+  fi
+}
+
+# The packages must not start (or restart) their services: the tests run their own
+# instances (scripts/services/up.sh), and a service this script started it would then have
+# to stop, which is never safe on a machine whose own services may already be running.
+# Debian's policy-rc.d (exit 101: "action forbidden") says so to every maintainer script;
+# one already in place is left alone.
+# HERALD_POLICY_RC_D: another path, for the test of this script only.
+POLICY=${HERALD_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\n# written by herald scripts/install-system-deps.sh while it installs; removed after\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+  trap '$SUDO rm -f "$POLICY"' EXIT
+fi
+
+bounded 600 "apt-get update" apt-get update -qq
+bounded 1800 "apt-get install ${missing[*]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "installed: ${missing[*]}"

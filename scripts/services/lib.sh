@@ -55,7 +55,7 @@ pg_running() {
 }
 
 rabbit_running() {
-  [ -n "${RABBIT_NODE:-}" ] && (rabbit_env; "$(rabbit_sbin)/rabbitmq-diagnostics" -q -n "$RABBIT_NODE" ping >/dev/null 2>&1)
+  [ -n "${RABBIT_NODE:-}" ] && (rabbit_env; timeout 30 "$(rabbit_sbin)/rabbitmq-diagnostics" -q -n "$RABBIT_NODE" ping >/dev/null 2>&1)
 }
 
 pg_start() {
@@ -73,7 +73,7 @@ rabbit_start() {
   # `rabbitmq-diagnostics ping` answers once the node is up; then wait for the app itself.
   local i
   for i in $(seq 1 120); do
-    if (rabbit_env; "$(rabbit_sbin)/rabbitmq-diagnostics" -q -n "$RABBIT_NODE" check_port_connectivity >/dev/null 2>&1); then return 0; fi
+    if (rabbit_env; timeout 30 "$(rabbit_sbin)/rabbitmq-diagnostics" -q -n "$RABBIT_NODE" check_port_connectivity >/dev/null 2>&1); then return 0; fi
     sleep 0.5
   done
   echo "RabbitMQ did not start; log: $RABBIT_DIR/log" >&2
@@ -81,5 +81,7 @@ rabbit_start() {
 }
 
 rabbit_stop() {
-  (rabbit_env; "$(rabbit_sbin)/rabbitmqctl" -q -n "$RABBIT_NODE" shutdown >/dev/null 2>&1) || true
+  # Bounded: a node that does not answer must not hang the run; say so and go on.
+  (rabbit_env; timeout 90 "$(rabbit_sbin)/rabbitmqctl" -q -n "$RABBIT_NODE" shutdown >/dev/null 2>&1) \
+    || echo "RabbitMQ node $RABBIT_NODE did not confirm its shutdown within 90 s (log: $RABBIT_DIR/log)" >&2
 }
