@@ -339,11 +339,19 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 }
 
+/**
+ * Topics per `in (…)` list: far below the bound parameters a statement may hold (32,766 on
+ * SQLite, 65,535 on PostgreSQL), which a node following every user's topic passes.
+ */
+const HEADS_PAGE = 5000;
+
 async function headsIn(db: Kysely<Database>, topics: readonly string[]): Promise<Map<string, number>> {
   const heads = new Map<string, number>(topics.map((t) => [t, 0]));
-  if (topics.length === 0) return heads;
-  const rows = await db.selectFrom('topics').select(['name', 'head']).where('name', 'in', [...topics]).execute();
-  for (const row of rows) heads.set(row.name, Number(row.head));
+  for (let start = 0; start < topics.length; start += HEADS_PAGE) {
+    const page = topics.slice(start, start + HEADS_PAGE);
+    const rows = await db.selectFrom('topics').select(['name', 'head']).where('name', 'in', page).execute();
+    for (const row of rows) heads.set(row.name, Number(row.head));
+  }
   return heads;
 }
 

@@ -111,6 +111,16 @@ for (const backend of backends) {
       assert.deepEqual([...await store.heads([])], []);
     });
 
+    test('heads of 70,000 topics (past SQLite\'s 32,766 and PostgreSQL\'s 65,535 bound parameters) are read in pages', async (t) => {
+      const store = await backend.open(t);
+      await store.publish(request({ recipients: ['u69999'] }));
+      const topics = Array.from({ length: 70_000 }, (_, i) => `user:u${i}`);
+      const heads = await store.heads(topics);
+      assert.equal(heads.size, 70_000);
+      assert.equal(heads.get('user:u69999'), 1);
+      assert.equal(heads.get('user:u0'), 0);
+    });
+
     test('unreadSnapshot counts unread, unarchived notifications of the audience with its heads', async (t) => {
       const store = await backend.open(t);
       const [one] = (await store.publish(request({ recipients: ['alice'] }))).events;
