@@ -5,7 +5,7 @@ import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Audience, ExpiredNotification, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
-import { hash32 } from './cursor.js';
+import { hash32, type Cursor } from './cursor.js';
 import {
   encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type MuteState, type StartPosition, type StreamSession,
 } from './session.js';
@@ -157,7 +157,8 @@ export class Hub {
     }
     const ids = await this.#store.idsAt(wanted);
     if (session.closed) return;
-    if (usable && cursor) usable = cursorMatches(cursor.seqs, cursor.check, ids);
+    if (usable && cursor) usable = await this.#cursorResumes(cursor, ids);
+    if (session.closed) return;
 
     const positions = new Map<string, StartPosition>();
     for (const topic of audience.topics) {
@@ -181,6 +182,28 @@ export class Hub {
     session.flushHeldUpdates();
     // Started at the heads (a new client, or one that missed nothing): no backlog to read.
     await session.replay([...positions].some(([topic, position]) => position.seq < (snapshot.heads.get(topic) ?? 0)));
+  }
+
+  /**
+   * True when the ids at the cursor's positions fold to its check (a cursor without one is
+   * trusted). A position whose row retention deleted cannot be checked; when nothing after
+   * it was deleted too, the reader missed nothing and resumes (the check, which may hold the
+   * deleted id, is then not judged); otherwise it missed purged events and is reset.
+   */
+  async #cursorResumes(cursor: Cursor, ids: ReadonlyMap<string, string>): Promise<boolean> {
+    let folded = 0;
+    let checkable = cursor.check !== null;
+    for (const [topic, seq] of cursor.seqs) {
+      if (seq === 0) continue;
+      const id = ids.get(`${topic}\n${seq}`);
+      if (id !== undefined) {
+        folded ^= hash32(id);
+      } else {
+        if (seq < (await this.#store.lowestKeptSeq(topic)) - 1) return false;
+        checkable = false;
+      }
+    }
+    return !checkable || folded >>> 0 === cursor.check;
   }
 
   async #join(topic: string, session: StreamSession): Promise<void> {
@@ -443,18 +466,6 @@ export class Hub {
   }
 }
 
-/** True when the ids at the cursor's positions fold to its check (a cursor without one is trusted). */
-function cursorMatches(seqs: ReadonlyMap<string, number>, check: number | null, ids: ReadonlyMap<string, string>): boolean {
-  let folded = 0;
-  for (const [topic, seq] of seqs) {
-    if (seq === 0) continue;
-    const id = ids.get(`${topic}\n${seq}`);
-    // The event the cursor points at is gone (retention) or never existed here.
-    if (id === undefined) return false;
-    folded ^= hash32(id);
-  }
-  return check === null || folded >>> 0 === check;
-}
 
 /**
  * An event as the hub fans it out at `now`, from a hint or from the gap fill's unfiltered

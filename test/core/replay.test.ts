@@ -159,24 +159,51 @@ test('an unchanged database resumes the same cursor without a reset', async (t) 
   assert.equal(stream.of('reset').length, 0);
 });
 
-test('a cursor pointing at a notification retention has deleted gets reset; one still kept resumes', async (t) => {
+test('a cursor whose position and the next one retention deleted gets reset: the reader missed what was purged', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'oldest' });
+  const purgedCursor = await readyCursor(herald.url, token);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'second' });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'newest' });
+  // The two oldest: retention deletes the oldest first, in batches.
+  assert.equal((await herald.store.retention().purgeNotifications(new Date(Date.now() + 60_000), 2)).notifications, 2);
+
+  const reset = await openStream(herald.url, token, { lastEventId: purgedCursor });
+  t.after(() => reset.close());
+  await reset.waitForEvents('reset', 1);
+});
+
+test('a cursor whose position retention deleted, with everything after it kept, resumes with what followed', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());
   const token = await herald.token('alice');
   await herald.publish({ recipients: ['alice'], type: 'n', content: 'oldest' });
   const purgedCursor = await readyCursor(herald.url, token);
   await herald.publish({ recipients: ['alice'], type: 'n', content: 'kept' });
-  const keptCursor = await readyCursor(herald.url, token);
-  await herald.publish({ recipients: ['alice'], type: 'n', content: 'newest' });
-  // The oldest one only: retention deletes the oldest first, in batches.
   assert.equal((await herald.store.retention().purgeNotifications(new Date(Date.now() + 60_000), 1)).notifications, 1);
 
-  const reset = await openStream(herald.url, token, { lastEventId: purgedCursor });
-  t.after(() => reset.close());
-  await reset.waitForEvents('reset', 1);
-  const resumed = await openStream(herald.url, token, { lastEventId: keptCursor });
+  const resumed = await openStream(herald.url, token, { lastEventId: purgedCursor });
   t.after(() => resumed.close());
   const [event] = await resumed.waitForEvents('notification', 1);
-  assert.equal(event?.data.content, 'newest');
+  assert.equal(event?.data.content, 'kept');
+  assert.equal(resumed.of('reset').length, 0);
+});
+
+test('after retention purged a topic\'s newest row, a stream started there resumes with no reset when nothing new came', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'only' });
+  assert.equal((await herald.store.retention().purgeNotifications(new Date(Date.now() + 60_000), 10)).notifications, 1);
+  const cursor = await readyCursor(herald.url, token);
+
+  const resumed = await openStream(herald.url, token, { lastEventId: cursor });
+  t.after(() => resumed.close());
+  await resumed.waitForEvents('ready', 1);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'after the purge' });
+  const [event] = await resumed.waitForEvents('notification', 1);
+  assert.equal(event?.data.content, 'after the purge');
   assert.equal(resumed.of('reset').length, 0);
 });
