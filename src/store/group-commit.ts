@@ -14,6 +14,8 @@ export interface BatchWriter<Q, R> {
   write(requests: readonly Q[]): Promise<Outcome<R>[]>;
   /** Releases what the writer holds (a thread, a connection); called once no write is pending. */
   close?(): Promise<void>;
+  /** False while the writer cannot write (its thread is restarting); absent means always able. */
+  readonly healthy?: boolean;
 }
 
 export interface GroupCommitLimits {

@@ -296,6 +296,8 @@ export class KyselyNotificationStore implements NotificationStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.#db);
+    // Reads work while the SQLite writer thread restarts; publishes do not.
+    if (this.#writer.healthy === false) throw new HeraldError('unavailable', 'The publish writer is restarting.');
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, ty
 import { KyselyNotificationStore } from './kysely-store.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import { openSqliteHandle } from './sqlite-handle.js';
-import { SqliteThreadWriter } from './sqlite-thread-writer.js';
+import { SqliteThreadWriter, type SpawnWriter } from './sqlite-thread-writer.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
@@ -25,6 +25,8 @@ export interface StoreOptions {
   sqliteSynchronous?: 'full' | 'normal';
   /** What expiry and snooze are judged against (default: the system clock). */
   clock?: Clock;
+  /** SQLite file only: starts the publish writer's thread (tests reach the thread through it). */
+  spawnWriter?: SpawnWriter;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   const threaded = path !== ':memory:' && path !== '';
   const db = new Kysely<Database>({ dialect: new ImmediateWritesDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
   const writer = threaded
-    ? new SqliteThreadWriter(path, synchronous)
+    ? new SqliteThreadWriter(path, synchronous, options.spawnWriter)
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
     : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));

@@ -69,58 +69,110 @@ function rebuild(request: PublishRequest, written: Written): PublishResult {
   return { events, replayed: false, suppressed: written.suppressed };
 }
 
+/** Starts the writer thread; tests pass their own to reach the thread. */
+export type SpawnWriter = (path: string, synchronous: 'full' | 'normal') => Worker;
+
+const spawnWorker: SpawnWriter = (path, synchronous) =>
+  new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous } });
+
+/** Waits before starting a thread again after one died: doubling from the first, up to the last. */
+const RESTART_DELAYS_MS = { first: 100, max: 5000 };
+
+type Pending = { requests: readonly PublishRequest[]; resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void };
+
 /**
  * Publishes of a SQLite file commit on a thread with its own connection: a batch's commit
  * waits for its fsync there, and the event loop that parses requests and delivers to
  * streams goes on meanwhile. Batches go one at a time (the group commit waits for each).
+ *
+ * A thread that dies (a native crash, an out-of-memory) is started again after a short,
+ * growing delay. Writes in flight then answer `unavailable` (503; the queue retries them:
+ * whether their transaction committed is unknown, which idempotency keys settle), as do
+ * writes until the new thread runs; `healthy` says which, for /readyz.
  */
 export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishResult> {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, { requests: readonly PublishRequest[]; resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void }>();
+  readonly #path: string;
+  readonly #synchronous: 'full' | 'normal';
+  readonly #spawn: SpawnWriter;
+  #worker: Worker | null = null;
+  readonly #pending = new Map<number, Pending>();
   #next = 0;
-  #gone: Error | null = null;
-  readonly #exited: Promise<void>;
+  #closing = false;
+  #restartDelayMs = RESTART_DELAYS_MS.first;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #exited: Promise<void> = Promise.resolve();
 
-  constructor(path: string, synchronous: 'full' | 'normal') {
-    this.#worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous } });
+  constructor(path: string, synchronous: 'full' | 'normal', spawn: SpawnWriter = spawnWorker) {
+    this.#path = path;
+    this.#synchronous = synchronous;
+    this.#spawn = spawn;
+    this.#start();
+  }
+
+  /** False while no writer thread runs (between a crash and its restart). */
+  get healthy(): boolean {
+    return this.#worker !== null;
+  }
+
+  #start(): void {
+    this.#restartTimer = null;
+    const worker = this.#spawn(this.#path, this.#synchronous);
+    this.#worker = worker;
     // Only a write in flight keeps the process alive, as a query on a socket would.
-    this.#worker.unref();
-    this.#worker.on('message', (answer: WriterAnswer) => {
+    worker.unref();
+    worker.on('message', (answer: WriterAnswer) => {
       const pending = this.#pending.get(answer.id);
       if (!pending) return;
       this.#pending.delete(answer.id);
-      if (this.#pending.size === 0) this.#worker.unref();
+      if (this.#pending.size === 0) worker.unref();
+      this.#restartDelayMs = RESTART_DELAYS_MS.first;
       if ('error' in answer) pending.reject(decodeError(answer.error));
       else pending.resolve(answer.outcomes.map((outcome, i) => decodeOutcome(outcome, pending.requests[i] as PublishRequest)));
     });
-    this.#worker.on('error', (err) => this.#fail(err));
+    // An 'error' (an exception the thread did not catch) is followed by 'exit'.
+    worker.on('error', () => {});
     this.#exited = new Promise((resolve) => {
-      this.#worker.once('exit', () => {
-        this.#fail(new Error('the SQLite writer thread has stopped'));
+      worker.once('exit', () => {
+        this.#worker = null;
+        this.#rejectPending(new HeraldError('unavailable', 'The SQLite writer thread stopped while writing; retry (with the same idempotency key).'));
+        if (!this.#closing) this.#scheduleRestart();
         resolve();
       });
     });
   }
 
-  #fail(err: Error): void {
-    this.#gone ??= err;
+  #scheduleRestart(): void {
+    const delay = this.#restartDelayMs;
+    this.#restartDelayMs = Math.min(delay * 2, RESTART_DELAYS_MS.max);
+    this.#restartTimer = setTimeout(() => this.#start(), delay);
+    this.#restartTimer.unref();
+  }
+
+  #rejectPending(err: Error): void {
     for (const pending of this.#pending.values()) pending.reject(err);
     this.#pending.clear();
   }
 
   write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
-    if (this.#gone) return Promise.reject(this.#gone);
+    const worker = this.#worker;
+    if (this.#closing) return Promise.reject(new HeraldError('unavailable', 'The store is closing.'));
+    if (!worker) return Promise.reject(new HeraldError('unavailable', 'The SQLite writer thread is restarting; retry shortly.', 1));
     return new Promise((resolve, reject) => {
       const id = this.#next++;
       this.#pending.set(id, { requests, resolve, reject });
-      this.#worker.ref();
-      this.#worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
+      worker.ref();
+      worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
     });
   }
 
   async close(): Promise<void> {
-    if (!this.#gone) this.#worker.postMessage({ kind: 'close' } satisfies WriterRequest);
-    this.#worker.ref();
+    this.#closing = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const worker = this.#worker;
+    if (worker) {
+      worker.postMessage({ kind: 'close' } satisfies WriterRequest);
+      worker.ref();
+    }
     await this.#exited;
   }
 }
