@@ -80,6 +80,10 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
  * are unique in the notifications table too, so no row can ever be delivered twice.
  */
 export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<TopicEvent[]> {
+  // Most looks find nothing due: answer those with a read, without taking the write lock
+  // (on SQLite a `begin immediate` waits for the writer thread's commits, on the event loop).
+  const anyDue = await db.selectFrom('scheduled_notifications').select('id').where('deliver_at', '<=', now).limit(1).executeTakeFirst();
+  if (anyDue === undefined) return [];
   return db.transaction().execute(async (trx) => {
     let claim = trx.selectFrom('scheduled_notifications').selectAll()
       .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit);

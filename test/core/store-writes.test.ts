@@ -1,4 +1,4 @@
-// The SQLite publish writer's thread dies (forced here with Worker.terminate, as a native
+// Writes and the event loop. The SQLite publish writer's thread dies (forced here with Worker.terminate, as a native
 // crash or an out-of-memory would end it): publishes answer 503 meanwhile, /readyz's
 // database check fails, and a new thread takes over, with nothing else restarted.
 import assert from 'node:assert/strict';
@@ -6,10 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { HeraldError } from '../../src/errors.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
 import { openStore } from '../../src/store/open-store.js';
+import { openSqliteHandle } from '../../src/store/sqlite-handle.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LIMITS = { maxRecipients: 1000, maxContentBytes: 65536, maxDataBytes: 16384 };
@@ -61,4 +63,25 @@ test('the database check of /readyz (store.ping) fails while no writer thread ru
   assert.equal(await pingOk(store), false);
   assert.equal(workers.length, 1, 'checked before the restart');
   await waitFor(() => pingOk(store), 'ping to pass with the new thread', 10_000);
+});
+
+test('an idle scheduler look (nothing due) only reads: it neither waits for nor fails on a write lock another connection holds', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-idle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'herald.db');
+  const idle = await openStore(file);
+  t.after(() => idle.close());
+  await idle.migrate();
+  const holder = await openSqliteHandle(file, 'full');
+  holder.prepare('BEGIN IMMEDIATE').run([]);
+  t.after(() => {
+    holder.prepare('ROLLBACK').run([]);
+    holder.close();
+  });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  assert.deepEqual(await idle.deliverDue(new Date().toISOString(), 10), []);
+  loop.disable();
+  // Waiting for the lock would have blocked the loop for the 5 s busy timeout.
+  assert.ok(loop.max / 1e6 < 1000, `the event loop was held ${Math.round(loop.max / 1e6)} ms`);
 });
