@@ -1,5 +1,5 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
-import { patternsMuting, toMuteEntry } from '../domain/preferences.js';
+import { toMuteEntry } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import { systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
@@ -7,6 +7,7 @@ import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { refusedText } from './pg-writer.js';
 import { publishWeight, toNotification } from './rows.js';
+import { usersMutingIn } from './mutes.js';
 import { cancelScheduled, deliverDue, nextDueAt, schedulePublish } from './scheduled.js';
 import type { Database } from './schema.js';
 import type {
@@ -279,19 +280,8 @@ export class KyselyNotificationStore implements NotificationStore {
     });
   }
 
-  async usersMuting(users: readonly string[], type: string): Promise<Set<string>> {
-    if (users.length === 0) return new Set();
-    // The entries that would mute this type, looked up by the primary key: one statement
-    // whatever the number of recipients (arrays, so the SQL text does not vary with it).
-    const patterns = patternsMuting(type);
-    const query = this.#dialect === 'postgres'
-      ? sql<{ user_id: string }>`select distinct user_id from muted_types
-          where user_id = any(${[...users]}::text[]) and pattern = any(${patterns}::text[])`
-      : sql<{ user_id: string }>`select distinct user_id from muted_types
-          where user_id in (select value from json_each(${JSON.stringify(users)}))
-            and pattern in (select value from json_each(${JSON.stringify(patterns)}))`;
-    const { rows } = await query.execute(this.#db);
-    return new Set(rows.map((row) => row.user_id));
+  usersMuting(users: readonly string[], type: string): Promise<Set<string>> {
+    return usersMutingIn(this.#db, this.#dialect, users, type);
   }
 
   async ping(): Promise<void> {

@@ -5,6 +5,7 @@ import { newNotificationId } from './ids.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
+import { usersMutingIn } from './mutes.js';
 import { newNotification, targetsOf, toNotification } from './rows.js';
 import type { Database } from './schema.js';
 import type { CancelOutcome, PublishRequest, PublishResult, ScheduledNotification, TopicEvent } from './store.js';
@@ -93,7 +94,7 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
     await trx.deleteFrom('scheduled_notifications').where('id', 'in', due.map((r) => r.id)).execute();
     // One that expired before it was due (Herald was down past both) is dropped unseen; its
     // id is kept, so a cancel can answer that it expired.
-    const live = due.filter((row) => !expiredAt(row, now));
+    const live = await withoutMuted(trx, dialect, due.filter((row) => !expiredAt(row, now)));
     const dropped = due.filter((row) => expiredAt(row, now)).map(({ id, publisher, created_at }) => ({ id, publisher, created_at }));
     for (let i = 0; i < dropped.length; i += INSERT_CHUNK) {
       await trx.insertInto('expired_scheduled').values(dropped.slice(i, i + INSERT_CHUNK))
@@ -126,6 +127,25 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
     }
     return events;
   });
+}
+
+/**
+ * Drops the private copies whose recipient muted their type since they were scheduled: a
+ * mute is judged at delivery, as for a publish. Critical ones are delivered anyway.
+ */
+async function withoutMuted(db: Kysely<Database>, dialect: Dialect, rows: ScheduledRow[]): Promise<ScheduledRow[]> {
+  const recipientsByType = new Map<string, string[]>();
+  for (const row of rows) {
+    if (row.recipient === null || row.critical === 1) continue;
+    const list = recipientsByType.get(row.type);
+    if (list) list.push(row.recipient);
+    else recipientsByType.set(row.type, [row.recipient]);
+  }
+  const muted = new Set<string>();
+  for (const [type, users] of recipientsByType) {
+    for (const user of await usersMutingIn(db, dialect, users, type)) muted.add(`${type}\n${user}`);
+  }
+  return muted.size === 0 ? rows : rows.filter((row) => row.recipient === null || row.critical === 1 || !muted.has(`${row.type}\n${row.recipient}`));
 }
 
 /**

@@ -123,6 +123,23 @@ for (const backend of backends) {
       assert.equal(await store.nextDueAt(), null);
     });
 
+    test('a private scheduled notification is not delivered to a recipient who muted its type after it was scheduled', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice', 'bob'], type: 'promo.sale', content: 'later', deliver_at: clock.iso(5_000) }));
+      await store.setMutedTypes('alice', ['promo.*']);
+      const delivered = await store.deliverDue(clock.iso(5_000), 100);
+      assert.deepEqual(delivered.map((e) => e.topic), ['user:bob']);
+      assert.deepEqual(await listed(store), []);
+      assert.equal(await store.nextDueAt(), null, 'the muted copy is not left scheduled');
+    });
+
+    test('a critical scheduled notification is delivered to a recipient who muted its type meanwhile', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice'], type: 'promo.sale', content: 'critical', critical: true, deliver_at: clock.iso(5_000) }));
+      await store.setMutedTypes('alice', ['promo.*']);
+      assert.deepEqual((await store.deliverDue(clock.iso(5_000), 100)).map((e) => e.topic), ['user:alice']);
+    });
+
     test('deliverDue delivers only what is due, and each notification once', async (t) => {
       const { store, clock } = await backend.open(t);
       await store.publish(request(clock, { recipients: ['alice'], content: 'first', deliver_at: clock.iso(5_000) }));
