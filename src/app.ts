@@ -11,7 +11,7 @@ import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { devRoutes } from './http/dev-routes.js';
-import { authenticateRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
+import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
 import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
@@ -169,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // After the IP allow-list, before any body is read: one way for every /v1 route that
   // declares `config.auth` (the stream authenticates in its handler; a GET has no body).
   authenticateRoutes(app, deps.authenticate, config.publicOrigin);
+  limitAuthenticatedRoutes(app, config.userRatePerMinute);
   await app.register(rateLimit, { global: false });
   await installOperations(app, deps);
   healthRoutes(app, deps);

@@ -88,6 +88,8 @@ export interface Config {
   readonly maxDataBytes: number;
   /** Publishes per minute per token sub. Default 6000. */
   readonly publishRatePerMinute: number;
+  /** Requests per minute per token `sub` on every other authenticated /v1 route (inbox, preferences, session). Default 1200. */
+  readonly userRatePerMinute: number;
   /**
    * Development conveniences: generated secret, token minting for the inbox page. Only on a
    * loopback HERALD_HOST and never beside a configured key.
@@ -303,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxContentBytes: int(env, 'HERALD_MAX_CONTENT_BYTES', 64 * 1024, 1, 16 * 1024 * 1024),
     maxDataBytes: int(env, 'HERALD_MAX_DATA_BYTES', 16 * 1024, 2, 16 * 1024 * 1024),
     publishRatePerMinute: int(env, 'HERALD_PUBLISH_RATE_PER_MINUTE', 6000, 1, 10000000),
+    userRatePerMinute: int(env, 'HERALD_USER_RATE_PER_MINUTE', 1200, 1, 10000000),
     devMode,
     amqpIngestExchange: str(env, 'HERALD_AMQP_INGEST_EXCHANGE') ?? 'herald.ingest',
     amqpIngestQueue: str(env, 'HERALD_AMQP_INGEST_QUEUE') ?? 'herald.ingest',

@@ -141,6 +141,20 @@ export function authenticateRoutes(app: FastifyInstance, authenticate: Authentic
   });
 }
 
+/**
+ * Every route that authenticates and sets no limit of its own gets the per-user one: one
+ * user must not be able to fill the node's event loop with inbox reads. Keyed by the
+ * verified `sub`, counted before the body is read. Call before the routes are added and
+ * before @fastify/rate-limit is registered (it reads `config.rateLimit` on each new route).
+ */
+export function limitAuthenticatedRoutes(app: FastifyInstance, perMinute: number): void {
+  app.addHook('onRoute', (route) => {
+    const config = (route.config ?? {}) as { auth?: RouteAuth; rateLimit?: unknown };
+    if (!config.auth || config.rateLimit !== undefined) return;
+    route.config = { ...config, rateLimit: { max: perMinute, timeWindow: 60_000, hook: 'preParsing', keyGenerator: subjectKey } } as typeof route.config;
+  });
+}
+
 /** The principal an `authenticated` hook verified for this request. */
 export function principalOf(request: FastifyRequest): Principal {
   const principal = principals.get(request);

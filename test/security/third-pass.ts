@@ -182,6 +182,22 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
     });
   });
 
+  describe('one user against a node', () => {
+    let h: HeraldProcess;
+    before(async () => {
+      h = await start({ HERALD_USER_RATE_PER_MINUTE: '30' });
+    });
+    hostile('user rate', '31 GET /v1/notifications/unread-count by one user in a minute (HERALD_USER_RATE_PER_MINUTE=30)', '30 × 200, then 429 rate_limited',
+      async () => {
+        const token = remember(await h.token('greedy', { scope: 'subscribe' }));
+        const answers: string[] = [];
+        for (let i = 0; i <= 30; i++) answers.push(await answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })));
+        return `${answers.filter((a) => a === '200').length} × 200, then ${answers.at(-1)}`;
+      });
+    hostile('user rate', 'control: another user on the same node right after', '200', async () =>
+      answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${remember(await h.token('modest', { scope: 'subscribe' }))}` } })));
+  });
+
   describe('the herald command', () => {
     const run = (args: string[], env: Record<string, string> = {}, input?: string) => {
       const result = spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, input, encoding: 'utf8', timeout: 20_000 });
