@@ -53,6 +53,8 @@ function withCritical(event: TopicEvent, request: PublishRequest): TopicEvent {
  * recipients that publish stored nothing for (the key's body, so its recipients, is the same).
  */
 function replayedSuppressed(request: PublishRequest, result: PublishResult): string[] {
+  // A scheduled publish's key keeps the list itself: its copies may be gone by now.
+  if (result.suppressed !== undefined) return result.suppressed;
   if (!request.recipients) return [];
   const stored = new Set([...result.events, ...(result.scheduled ?? [])].map((stored) => stored.notification.recipient));
   return request.recipients.filter((r) => !stored.has(r));

@@ -99,8 +99,9 @@ export class KyselyNotificationStore implements NotificationStore {
     const recipients = request.recipients;
     const muting = recipients && !request.critical ? await this.usersMuting(recipients, request.type) : new Set<string>();
     const kept = recipients && muting.size > 0 ? { ...request, recipients: recipients.filter((r) => !muting.has(r)) } : request;
-    const result = await schedulePublish(this.#db, kept, this.#now());
-    return result.replayed ? result : { ...result, suppressed: recipients?.filter((r) => muting.has(r)) ?? [] };
+    const suppressed = recipients?.filter((r) => muting.has(r)) ?? [];
+    const result = await schedulePublish(this.#db, kept, this.#now(), suppressed);
+    return result.replayed ? result : { ...result, suppressed };
   }
 
   #now(): string {

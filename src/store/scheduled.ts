@@ -21,7 +21,7 @@ const INSERT_CHUNK = 500;
  * transaction. The ids are assigned now (the answer names them, and cancel and the key's
  * replay find them by id); the topic sequence waits for delivery.
  */
-export async function schedulePublish(db: Kysely<Database>, request: PublishRequest, now: string): Promise<PublishResult> {
+export async function schedulePublish(db: Kysely<Database>, request: PublishRequest, now: string, suppressed: readonly string[] = []): Promise<PublishResult> {
   const deliverAt = request.deliverAt as string;
   return db.transaction().execute(async (trx) => {
     if (request.idempotencyKey !== null) {
@@ -48,7 +48,9 @@ export async function schedulePublish(db: Kysely<Database>, request: PublishRequ
       await trx.insertInto('scheduled_notifications').values(rows.slice(i, i + INSERT_CHUNK)).execute();
     }
     if (request.idempotencyKey !== null) {
-      await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((r) => r.id) }) })
+      // Who was suppressed is kept with the ids: a copy cancelled, expired or muted by the
+      // time of a replay is not one the first publish suppressed.
+      await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((r) => r.id), suppressed }) })
         .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
     }
     const scheduled = rows.map((row): ScheduledNotification => ({
@@ -60,7 +62,7 @@ export async function schedulePublish(db: Kysely<Database>, request: PublishRequ
 
 /** The answer a key stored: those still waiting as scheduled, those delivered as events. */
 async function replayStored(db: Kysely<Database>, response: string): Promise<PublishResult> {
-  const { ids } = JSON.parse(response) as { ids: string[] };
+  const { ids, suppressed } = JSON.parse(response) as { ids: string[]; suppressed?: string[] };
   const waiting = new Map((await db.selectFrom('scheduled_notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
   const delivered = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
   const events: TopicEvent[] = [];
@@ -71,7 +73,8 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
     const pending = waiting.get(id);
     if (pending) scheduled.push({ notification: toNotification({ ...pending, seq: 0 }, null), deliver_at: pending.deliver_at });
   }
-  return { events, scheduled, replayed: true };
+  // A key stored before `suppressed` was kept leaves it to the publisher to work out.
+  return { events, scheduled, replayed: true, ...(suppressed === undefined ? {} : { suppressed }) };
 }
 
 /**

@@ -50,6 +50,20 @@ for (const store of STORES) {
       assert.deepEqual(stream.of('notification').map((e) => e.data.content), ['kept']);
     });
 
+    test('replaying the key of a scheduled publish after one copy was cancelled reports no recipient as suppressed', async (t) => {
+      const herald = await heraldOn(store, t);
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const body = { recipients: ['erin', 'frank'], type: 'n', content: 'later', deliver_at: inMs(3_600_000), idempotency_key: 'sched-1' };
+      const first = await herald.publish(body, publisher);
+      assert.deepEqual(first.body.suppressed, []);
+      const erin = first.body.notifications.find((n: { recipient: string }) => n.recipient === 'erin');
+      assert.equal((await call(herald, 'DELETE', `/v1/notifications/${erin.id}`, publisher)).status, 204);
+      const replay = await herald.publish(body, publisher);
+      assert.equal(replay.status, 202);
+      assert.deepEqual(replay.body.suppressed, []);
+      assert.deepEqual(replay.body.notifications.map((n: { recipient: string }) => n.recipient), ['frank']);
+    });
+
     test('cancelling a delivered notification answers 409 already_delivered', async (t) => {
       const herald = await heraldOn(store, t);
       const token = await herald.token('carol', { scope: 'subscribe' });
