@@ -218,6 +218,11 @@ function cidrList(env: Env, name: string): string[] {
 export function loadConfig(env: Env = process.env): Config {
   refuseBlank(env);
   const databaseUrl = str(env, 'HERALD_DATABASE_URL') ?? './data/herald.db';
+  // A URL of another database would otherwise name a SQLite file ("mysql:").
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(databaseUrl)?.[1]?.toLowerCase();
+  if (scheme !== undefined && !['postgres', 'postgresql', 'sqlite'].includes(scheme)) {
+    throw new ConfigError(`HERALD_DATABASE_URL uses ${scheme}://, which Herald does not speak: give a PostgreSQL URL (postgres://user:password@host:5432/db) or a SQLite file path (./data/herald.db)`);
+  }
   const amqpUrl = str(env, 'HERALD_AMQP_URL');
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
     throw new ConfigError(`HERALD_AMQP_URL must start with amqp:// or amqps:// (got "${amqpUrl}")`);

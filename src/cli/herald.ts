@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { devSecretPath, readDevSecret } from '../dev-secret.js';
 import { parseRfc3339 } from '../domain/times.js';
 import { startHerald } from '../main.js';
+import { VERSION } from '../version.js';
 import { isPostgresUrl, openStore } from '../store/open-store.js';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -378,11 +379,15 @@ function describeError(text: string): string {
 
 function help(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `Usage: herald <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "herald <command> --help" for a command's options.\n`;
+  return `Usage: herald <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "herald <command> --help" for a command's options, "herald --version" for the version.\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`herald ${VERSION}\n`);
+    return 0;
+  }
   if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return 0;

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { NotificationStore } from '../store/store.js';
 import { errorResponses, Responses } from './schemas.js';
+import { VERSION } from '../version.js';
 
 export interface HealthRouteDeps {
   store: NotificationStore;
@@ -31,7 +32,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
 
   app.get('/healthz', {
     schema: { summary: 'Liveness: the process answers.', tags: ['health'], security: [], response: { 200: Responses.health } },
-  }, async () => ({ status: 'ok' }));
+  }, async () => ({ status: 'ok', version: VERSION }));
 
   app.get('/readyz', {
     schema: {

@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { VERSION } from '../version.js';
 
 /** Paths that are part of the API; anything else (static files of the inbox page, test knobs) is left out. */
 const API = /^\/(v1\/|healthz$|readyz$|metrics$)/;
@@ -13,7 +14,7 @@ export async function installOpenApi(app: FastifyInstance): Promise<void> {
       openapi: '3.1.0',
       info: {
         title: 'Herald',
-        version: '1',
+        version: VERSION,
         description: 'Real-time notifications over Server-Sent Events: publish, stream, inbox. ' +
           'Every error answers `{"error":{"code","message"}}` with a stable code. The stream protocol is described in docs/protocol.md.',
       },

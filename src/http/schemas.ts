@@ -87,7 +87,7 @@ export const Responses = {
   }),
   session: Type.Object({ user: Type.String(), expires_at: Type.String({ format: 'date-time' }) }),
   devToken: Type.Object({ token: Type.String() }),
-  health: Type.Object({ status: Type.Literal('ok') }),
+  health: Type.Object({ status: Type.Literal('ok'), version: Type.String({ description: 'Herald\'s version (semver).' }) }),
   ready: Type.Object({
     status: Type.Literal('ready'),
     checks: Type.Object({ database: Type.Boolean(), broker: Type.Boolean(), load: Type.Boolean() }),

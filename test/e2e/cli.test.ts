@@ -26,6 +26,13 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.match(stderr.trim(), pattern);
 }
 
+test('herald --version prints the version of package.json', () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const result = herald(['--version'], {});
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, `herald ${version}\n`);
+});
+
 test('every command answers --help with its usage', () => {
   const top = herald(['--help']);
   assert.equal(top.status, 0);

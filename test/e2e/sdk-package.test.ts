@@ -40,7 +40,7 @@ before(() => {
 
 test('the packed tarball holds built JavaScript, declarations and the README, not the sources', () => {
   const listing = spawnSync('tar', ['-tzf', join(work, tarball)], { encoding: 'utf8' }).stdout.split('\n');
-  for (const file of ['package/package.json', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/browser/herald-client.js']) {
+  for (const file of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/browser/herald-client.js']) {
     assert.ok(listing.includes(file), `${file} is in the tarball`);
   }
   assert.equal(listing.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).length, 0, 'no TypeScript sources');

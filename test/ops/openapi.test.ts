@@ -2,7 +2,7 @@
 // with a real validator (@readme/openapi-parser) and against the routes the running app
 // really has, and the reference page (GET /docs) with every asset served by Herald.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> };
   responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }>;
 }
-interface Document { openapi: string; paths: Record<string, Record<string, Operation>> }
+interface Document { openapi: string; info: { version: string }; paths: Record<string, Record<string, Operation>> }
 
 /** Routes of the running app, from Fastify's route tree: `[METHOD, /path/{param}]`. */
 function routesOf(tree: string): Array<[string, string]> {
@@ -56,6 +56,12 @@ describe('OpenAPI document and reference page', () => {
   after(async () => {
     await herald?.shutdown();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('info.version and /healthz give Herald\'s version from package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(doc.info.version, version);
+    assert.deepEqual(await (await fetch(`${herald.url}/healthz`)).json(), { status: 'ok', version });
   });
 
   test('the document is valid OpenAPI 3.1 for @readme/openapi-parser, without warnings', async () => {

@@ -98,3 +98,12 @@ test('isLoopbackHost knows the loopback names and no others', () => {
   for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '::ffff:127.0.0.1']) assert.equal(isLoopbackHost(host), true, host);
   for (const host of ['0.0.0.0', '::', '10.0.0.1', 'localhost.evil.example', '128.0.0.1', '']) assert.equal(isLoopbackHost(host), false, host);
 });
+
+test('HERALD_DATABASE_URL of another database (mysql://) is refused instead of naming a SQLite file "mysql:"', () => {
+  assert.throws(() => loadConfig({ HERALD_DATABASE_URL: 'mysql://root@db:3306/herald' }),
+    (err: Error) => err instanceof ConfigError && err.message === 'HERALD_DATABASE_URL uses mysql://, which Herald does not speak: give a PostgreSQL URL (postgres://user:password@host:5432/db) or a SQLite file path (./data/herald.db)');
+});
+
+test('HERALD_DATABASE_URL as a sqlite:// URL is a SQLite file', () => {
+  assert.equal(loadConfig({ HERALD_DATABASE_URL: 'sqlite:///tmp/h.db' }).databaseUrl, 'sqlite:///tmp/h.db');
+});
