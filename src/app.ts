@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import helmet from 'helmet';
@@ -10,6 +9,7 @@ import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
+import { corsForListedOrigins } from './http/cors.js';
 import { devRoutes } from './http/dev-routes.js';
 import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
@@ -149,21 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
   app.removeContentTypeParser('text/plain');
   urlLengthLimit(app, config.maxUrlBytes);
-  if (config.corsOrigins.length > 0) {
-    // First, so every answer to a listed origin carries its CORS headers, errors included
-    // (a 401, 429 or 503 the page must read to refresh its token or wait). Exact origins only
-    // (config refuses "*" and "null"); the plugin echoes the matching origin, adds
-    // `Vary: Origin`, and sends no CORS headers at all to any other origin. No credentials:
-    // other origins authenticate with a Bearer token, never with Herald's cookie.
-    await app.register(cors, {
-      origin: [...config.corsOrigins],
-      credentials: false,
-      allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
-      exposedHeaders: ['Retry-After', 'WWW-Authenticate'],
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      maxAge: 600,
-    });
-  }
+  await corsForListedOrigins(app, config.corsOrigins, deps.log);
   ipAllowList(app, config.allowIps);
   securityHeaders(app);
   // After the IP allow-list, before any body is read: one way for every /v1 route that

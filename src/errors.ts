@@ -10,7 +10,7 @@ export const ERRORS = {
   invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },
   ip_not_allowed: { status: 403, message: 'Requests from this address are not allowed.' },
-  origin_not_allowed: { status: 403, message: 'A request that changes state with the herald_token cookie must come from this site or an origin in HERALD_CORS_ORIGINS (Origin header).' },
+  origin_not_allowed: { status: 403, message: 'A request that changes state with the herald_token cookie must come from Herald\'s own page (Sec-Fetch-Site: same-origin, or an Origin equal to HERALD_PUBLIC_URL or to the Host); other origins send a Bearer token.' },
   host_not_allowed: { status: 403, message: 'Development tokens are minted only for requests made on this machine straight to Herald (no proxy) and addressed to localhost, 127.0.0.1 or [::1].' },
   metrics_token_required: { status: 403, message: 'Set HERALD_METRICS_TOKEN to read /metrics other than directly from loopback on a loopback-only server.' },
   topic_not_allowed: { status: 403, message: 'The token may not publish to or read this topic.' },

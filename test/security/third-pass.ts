@@ -125,8 +125,9 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
 
   describe('CORS on every answer', () => {
     let cors: HeraldProcess;
+    let plain: HeraldProcess;
     before(async () => {
-      cors = await start({ HERALD_CORS_ORIGINS: 'https://app.example.com' });
+      [cors, plain] = await Promise.all([start({ HERALD_CORS_ORIGINS: 'https://app.example.com' }), start({})]) as [HeraldProcess, HeraldProcess];
     });
     const fromApp = { origin: 'https://app.example.com' };
     const withAcao = async (res: Response) => `${await answer(res)}, ACAO ${res.headers.get('access-control-allow-origin') ?? 'none'}`;
@@ -139,6 +140,18 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
         method: 'POST', body: '{}',
         headers: { ...fromApp, 'sec-fetch-site': 'cross-site', 'content-type': 'application/json', cookie: `herald_token=${remember(await cors.token('alice'))}` },
       })));
+    hostile('cors', 'preflight from an origin missing from HERALD_CORS_ORIGINS names the fix, and is logged once', '403 origin_not_allowed: The origin https://new-app.example.com is not in HERALD_CORS_ORIGINS: add it there to let its pages call Herald. (1 log line)',
+      async () => {
+        const ask = () => fetch(`${cors.url}/v1/notifications`, { method: 'OPTIONS', headers: { origin: 'https://new-app.example.com', 'access-control-request-method': 'GET' } });
+        await (await ask()).body?.cancel();
+        const res = await ask();
+        const { error } = await res.json() as { error: { code: string; message: string } };
+        await waitFor(() => cors.logs.some((l) => l.includes('HERALD_CORS_ORIGINS') && l.includes('new-app.example.com')), 'the warning');
+        const lines = cors.logs.filter((l) => l.includes('tried to call Herald across origins') && l.includes('new-app.example.com')).length;
+        return `${res.status} ${error.code}: ${error.message} (${lines} log line${lines === 1 ? '' : 's'})`;
+      });
+    hostile('cors', 'preflight to a node without HERALD_CORS_ORIGINS (was a bare 404)', '403 origin_not_allowed', async () =>
+      answer(await fetch(`${plain.url}/v1/notifications`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } })));
     hostile('cors', 'control: Bearer GET /v1/notifications from the listed origin', '200, ACAO https://app.example.com, no credentials', async () => {
       const res = await fetch(`${cors.url}/v1/notifications`, { headers: { ...fromApp, authorization: `Bearer ${remember(await cors.token('alice'))}` } });
       return `${await withAcao(res)}, ${res.headers.get('access-control-allow-credentials') === null ? 'no credentials' : 'credentials allowed'}`;
