@@ -58,7 +58,8 @@ async function queueDepths(amqp: Connection, config: Config): Promise<{ ingest: 
   return { ingest: ingest.messageCount, deadLetter: deadLetter.messageCount };
 }
 
-function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
+/** The verifier of a node with this configuration (also `herald token --verify`'s). */
+export function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
   const keys = loadVerificationKeys({
     secret, publicKey: config.jwtPublicKey, jwks: config.jwksUrl,
     jwksCacheMaxAgeS: config.jwksCacheMaxAgeS, jwksCooldownS: config.jwksCooldownS,

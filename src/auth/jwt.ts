@@ -3,6 +3,40 @@ import { HeraldError } from '../errors.js';
 import type { VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 
+/**
+ * A refused token: the answer is the generic `invalid_token`; `reason` (never the token) is
+ * for the node's log and `herald token --verify`, so an operator can tell an expired token
+ * from a wrong audience without the client learning which.
+ */
+export class TokenRefused extends HeraldError {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super('invalid_token');
+    this.reason = reason;
+  }
+}
+
+/** Why jose refused a token, in words (its error codes are stable API). */
+export function refusalReason(err: unknown): string {
+  const { code, claim } = (err ?? {}) as { code?: string; claim?: string };
+  switch (code) {
+    case 'ERR_JWT_EXPIRED': return 'expired';
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return 'bad signature (signed with another key)';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED': return 'algorithm not allowed for the configured keys';
+    case 'ERR_JWKS_NO_MATCHING_KEY': return 'unknown kid (no key in the JWKS matches)';
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS': return 'several JWKS keys match its kid';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      if (claim === 'aud') return 'wrong audience (aud is not HERALD_JWT_AUDIENCE)';
+      if (claim === 'iss') return 'wrong issuer (iss is not HERALD_JWT_ISSUER)';
+      if (claim === 'nbf') return 'not valid yet (nbf is in the future)';
+      return `claim ${claim ?? '?'} missing or invalid`;
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID': return 'malformed';
+    default: return 'no key for its algorithm, or unreadable';
+  }
+}
+
 export interface TokenVerifier {
   /** The principal of a valid token; HeraldError('invalid_token') for anything else. */
   verify(token: string): Promise<Principal>;
@@ -101,15 +135,15 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const cache = options.cache === null ? null : new VerifiedTokenCache(options.cache);
   return {
     async verify(token) {
-      if (token.length > MAX_TOKEN_CHARS) throw new HeraldError('invalid_token');
+      if (token.length > MAX_TOKEN_CHARS) throw new TokenRefused(`longer than ${MAX_TOKEN_CHARS} characters`);
       const cached = cache?.get(token);
       if (cached) return cached;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, options.keys.getKey, verifyOptions));
-      } catch {
+      } catch (err) {
         // One generic answer: the reason stays out of the response.
-        throw new HeraldError('invalid_token');
+        throw new TokenRefused(refusalReason(err));
       }
       const principal = principalFromPayload(payload);
       cache?.set(token, principal);
@@ -119,7 +153,8 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
 }
 
 export function principalFromPayload(payload: JWTPayload): Principal {
-  if (!isValidUserId(payload.sub) || typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new HeraldError('invalid_token');
+  if (!isValidUserId(payload.sub)) throw new TokenRefused('sub is not a user id (1 to 256 printable characters without spaces)');
+  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new TokenRefused('exp is not a number');
   return { sub: payload.sub, scopes: parseScopes(payload.scope), groups: parseGroups(payload.groups), exp: payload.exp };
 }
 

@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HeraldStream, type HeraldError as ClientError } from '../../client/src/index.js';
-import { mintToken } from '../auth/jwt.js';
+import { mintToken, TokenRefused } from '../auth/jwt.js';
 import { isValidUserId } from '../auth/principal.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { devSecretPath, readDevSecret } from '../dev-secret.js';
 import { parseRfc3339 } from '../domain/times.js';
-import { startHerald } from '../main.js';
+import { startHerald, tokenVerifier } from '../main.js';
 import { VERSION } from '../version.js';
 import { isPostgresUrl, openStore } from '../store/open-store.js';
 
@@ -232,10 +232,15 @@ const commands: Record<string, Command> = {
     },
   },
   token: {
-    summary: 'Mint a JWT signed with HERALD_JWT_SECRET (or the development secret); says which on stderr.',
-    usage: `herald token --sub <user> [--scope "subscribe publish"] [--groups ops,dev] [--ttl <seconds, default ${DEFAULT_TTL_S}>]`,
-    options: { sub: { type: 'string' }, scope: { type: 'string', default: 'subscribe' }, groups: { type: 'string' }, ttl: { type: 'string', default: String(DEFAULT_TTL_S) } },
+    summary: 'Mint a JWT signed with HERALD_JWT_SECRET (or the development secret); says which on stderr. --verify says why a token is refused.',
+    usage: `herald token --sub <user> [--scope "subscribe publish"] [--groups ops,dev] [--ttl <seconds, default ${DEFAULT_TTL_S}>]  |  herald token --verify --token - (or HERALD_TOKEN)`,
+    details: '  --verify  check a token as a server with this configuration would: prints its user, scopes and expiry, or why it is refused (exit 1)',
+    options: {
+      sub: { type: 'string' }, scope: { type: 'string', default: 'subscribe' }, groups: { type: 'string' }, ttl: { type: 'string', default: String(DEFAULT_TTL_S) },
+      verify: { type: 'boolean' }, token: { type: 'string' },
+    },
     async run(values, config) {
+      if (values.verify === true) return verify(values, config());
       if (typeof values.sub !== 'string' || values.sub === '') throw new UsageError('--sub <user> is required');
       if (!isValidUserId(values.sub)) throw new UsageError(`--sub must be 1 to 256 printable characters without spaces (got ${JSON.stringify(values.sub)})`);
       const ttl = String(values.ttl);
@@ -365,6 +370,22 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** `herald token --verify`: the verdict a server with this configuration would give, and why. */
+async function verify(values: Values, config: Config): Promise<number> {
+  const token = await givenToken(values);
+  if (token === null) throw new UsageError('--verify needs the token: --token - (on stdin) or HERALD_TOKEN');
+  const secret = config.jwtSecret ?? (config.devMode ? readDevSecret(config.databaseUrl) : null);
+  try {
+    const principal = await tokenVerifier(config, secret).verify(token);
+    const groups = principal.groups.length > 0 ? `, groups ${principal.groups.join(',')}` : '';
+    process.stdout.write(`valid: user ${principal.sub}, scopes ${[...principal.scopes].join(' ') || '(none)'}${groups}, expires ${new Date(principal.exp * 1000).toISOString()}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TokenRefused) throw new Failure(`refused: ${err.reason}`);
+    throw err;
+  }
+}
 
 /** `{"error":{"code","message"}}` as `code: message`; anything else as it came (one line). */
 function describeError(text: string): string {

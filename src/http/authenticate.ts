@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal, Scope } from '../auth/principal.js';
-import type { TokenVerifier } from '../auth/jwt.js';
+import { TokenRefused, type TokenVerifier } from '../auth/jwt.js';
 import type { TicketService } from '../auth/tickets.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -75,6 +75,7 @@ export function createAuthenticate(verifier: TokenVerifier, metrics: Metrics): A
       principal = await verifier.verify(token);
     } catch (err) {
       metrics.authFailures.inc();
+      if (err instanceof TokenRefused) request.log.info({ event: { reason: err.reason } }, `token refused: ${err.reason}`);
       throw err;
     }
     return requireScope(principal, scope);

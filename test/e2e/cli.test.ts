@@ -12,6 +12,7 @@ import { CLI, startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { startProc } from '../helpers/proc.js';
 import { waitFor } from '../helpers/wait.js';
 import { loadOrCreateDevSecret } from '../../src/dev-secret.js';
+import { mintToken } from '../../src/auth/jwt.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -31,6 +32,49 @@ test('herald --version prints the version of package.json', () => {
   const result = herald(['--version'], {});
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, `herald ${version}\n`);
+});
+
+describe('herald token --verify', () => {
+  const secret = randomBytes(32).toString('base64url');
+  test('a valid token: exit 0 with its user, scopes and expiry', async () => {
+    const token = await mintToken(secret, { sub: 'alice', scope: 'subscribe publish', ttlS: 600 });
+    const result = herald(['token', '--verify', '--token', '-'], { HERALD_JWT_SECRET: secret }, token);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^valid: user alice, scopes subscribe publish, expires \d{4}-\d\d-\d\dT/);
+  });
+
+  test('an expired token: exit 1, "refused: expired"', async () => {
+    const token = await mintToken(secret, { sub: 'alice', ttlS: -120 });
+    const result = herald(['token', '--verify'], { HERALD_JWT_SECRET: secret, HERALD_TOKEN: token });
+    assert.equal(result.status, 1);
+    assertOneLine(result.stderr, /^herald: refused: expired$/);
+  });
+
+  test('a token signed with another secret: exit 1, "refused: bad signature"', async () => {
+    const token = await mintToken(randomBytes(32).toString('base64url'), { sub: 'alice' });
+    const result = herald(['token', '--verify'], { HERALD_JWT_SECRET: secret, HERALD_TOKEN: token });
+    assert.equal(result.status, 1);
+    assertOneLine(result.stderr, /^herald: refused: bad signature \(signed with another key\)$/);
+  });
+
+  test('a token for another audience: exit 1, "refused: wrong audience"', async () => {
+    const token = await mintToken(secret, { sub: 'alice', audience: 'another-app' });
+    const result = herald(['token', '--verify'], { HERALD_JWT_SECRET: secret, HERALD_JWT_AUDIENCE: 'herald', HERALD_TOKEN: token });
+    assert.equal(result.status, 1);
+    assertOneLine(result.stderr, /^herald: refused: wrong audience \(aud is not HERALD_JWT_AUDIENCE\)$/);
+  });
+});
+
+test('a refused token is logged with its reason, never the token, and answered the generic 401', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const token = await mintToken(server.secret, { sub: 'alice', ttlS: -120 });
+  const res = await fetch(`${server.url}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 401);
+  const withoutToken = await fetch(`${server.url}/v1/notifications`);
+  assert.deepEqual(await res.json(), await withoutToken.json(), 'the same answer as no token at all');
+  await waitFor(() => server.logs.some((l) => l.includes('token refused: expired')), 'the refusal line');
+  assert.deepEqual(server.logs.filter((l) => l.includes(token)), []);
 });
 
 test('every command answers --help with its usage', () => {
