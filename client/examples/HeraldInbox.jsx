@@ -16,7 +16,8 @@ export function HeraldInbox({ server, getToken, onNotification, onUnreadChange, 
     const handlers = {
       'herald-notification': (event) => onNotification?.(event.detail.notification),
       'herald-unread-change': (event) => onUnreadChange?.(event.detail.count),
-      'herald-click': (event) => onOpen?.(event.detail.notification, event),
+      // href: data.url checked by the element (http(s), allowed origins); never data.url itself.
+      'herald-click': (event) => onOpen?.(event.detail.notification, event.detail.href, event),
     };
     for (const [name, handler] of Object.entries(handlers)) element.addEventListener(name, handler);
     return () => {
@@ -32,5 +33,5 @@ export function HeraldInbox({ server, getToken, onNotification, onUnreadChange, 
 //   <HeraldInbox
 //     server="https://herald.example.com"
 //     getToken={getToken}
-//     onOpen={(n) => n.data?.url && navigate(n.data.url)}
+//     onOpen={(n, href) => href && location.assign(href)}
 //   />

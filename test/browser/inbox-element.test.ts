@@ -192,6 +192,49 @@ test('herald-click carries the notification and the example page navigates to da
   }, 'the clicked item read');
 });
 
+/** Clicks the item holding `content` on the example page and answers the herald-click event's href. */
+async function clickedHref(page: Page, content: string): Promise<string | undefined> {
+  // Reported through a binding: the example page may navigate away at once.
+  let report: (href: string | undefined) => void = () => {};
+  const reported = new Promise<string | undefined>((resolve) => { report = resolve; });
+  await page.exposeFunction('reportHref', (href: string | null) => report(href ?? undefined));
+  await page.evaluate(() => {
+    const send = (window as unknown as { reportHref: (href: string | null) => void }).reportHref;
+    document.querySelector('herald-inbox')?.addEventListener('herald-click', (e) => send((e as CustomEvent<{ href?: string }>).detail.href ?? null), { once: true });
+  });
+  await page.locator('herald-inbox [data-testid="bell"]').click();
+  await item(page, content).locator('[data-testid="open"]').click();
+  return reported;
+}
+
+test('a javascript: data.url runs nothing on the example page: detail.href is undefined and the page stays', async (t) => {
+  const { h, host, context } = await setup(t, 'mia');
+  const page = await openHostPage(context, host);
+  await publishAccepted(h, { recipients: ['mia'], type: 'comment', content: 'click me', data: { url: 'javascript:window.pwned=document.cookie||1' } });
+  assert.equal(await clickedHref(page, 'click me'), undefined);
+  assert.equal(await page.evaluate(() => (window as unknown as { pwned?: unknown }).pwned), undefined);
+  assert.equal(page.url(), `${host.origin}/`);
+});
+
+test('an https data.url on another origin is handed over as detail.href when the host allows any origin', async (t) => {
+  const { h, host, context } = await setup(t, 'noah');
+  // The link's target, served here: the machine has no other network.
+  await context.route('https://docs.example.org/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>docs</title>' }));
+  const page = await openHostPage(context, host);
+  await publishAccepted(h, { recipients: ['noah'], type: 'comment', content: 'read the docs', data: { url: 'https://docs.example.org/guide' } });
+  assert.equal(await clickedHref(page, 'read the docs'), 'https://docs.example.org/guide');
+  await page.waitForURL('https://docs.example.org/guide');
+});
+
+test('with allowed-origins="self", a data.url to another origin gives no href and no navigation', async (t) => {
+  const { h, host, context } = await setup(t, 'olga');
+  const page = await openHostPage(context, host);
+  await page.evaluate(() => document.querySelector('herald-inbox')?.setAttribute('allowed-origins', 'self'));
+  await publishAccepted(h, { recipients: ['olga'], type: 'comment', content: 'phish', data: { url: 'https://evil.example/login' } });
+  assert.equal(await clickedHref(page, 'phish'), undefined);
+  assert.equal(page.url(), `${host.origin}/`);
+});
+
 test('keyboard only: Tab to the bell, Enter opens the panel, mark an item read, Escape closes', async (t) => {
   const { h, host, context } = await setup(t, 'mia');
   await publishAccepted(h, { recipients: ['mia'], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 %' });

@@ -10,6 +10,7 @@ import type {
   TokenProvider,
   TokenRequestReason,
 } from '../types.js';
+import { parseAllowedOrigins, safeHref } from './safe-href.js';
 import { STYLES } from './styles.js';
 
 const PAGE_SIZE = 30;
@@ -19,6 +20,14 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export interface HeraldNotificationEventDetail {
   notification: HeraldNotification;
+}
+export interface HeraldClickEventDetail extends HeraldNotificationEventDetail {
+  /**
+   * The notification's `data.url`, checked: an absolute http(s) URL, within `allowed-origins`
+   * when the element has that attribute; undefined otherwise. Navigate to this, never to
+   * `data.url` itself (a publisher could set `javascript:…`).
+   */
+  href: string | undefined;
 }
 export interface HeraldUnreadChangeEventDetail {
   count: number;
@@ -508,8 +517,9 @@ export class HeraldInboxElement extends HTMLElement {
     open.addEventListener('click', () => {
       const notification = this.#items.get(id);
       if (!notification) return;
-      // The host decides where to go; reading it is the default it may cancel.
-      const proceed = this.#emit('herald-click', { notification } satisfies HeraldNotificationEventDetail, true);
+      // The host decides where to go (to the checked href); reading it is the default it may cancel.
+      const href = safeHref(notification.data?.url, document.baseURI, parseAllowedOrigins(this.getAttribute('allowed-origins')));
+      const proceed = this.#emit('herald-click', { notification, href } satisfies HeraldClickEventDetail, true);
       if (proceed && notification.status === 'unread') this.#setStatus(id, 'read');
     });
     toggle.addEventListener('click', () => {
@@ -560,6 +570,6 @@ declare global {
   interface HTMLElementEventMap {
     'herald-notification': CustomEvent<HeraldNotificationEventDetail>;
     'herald-unread-change': CustomEvent<HeraldUnreadChangeEventDetail>;
-    'herald-click': CustomEvent<HeraldNotificationEventDetail>;
+    'herald-click': CustomEvent<HeraldClickEventDetail>;
   }
 }
