@@ -130,10 +130,12 @@ export class InboxState {
         if (shown) this.#emitter.emit('arrived', notification);
       }),
       s.on('notification.updated', (update) => this.#applyUpdate(update)),
-      s.on('notification.expired', ({ ids, unread_count }) => {
+      s.on('notification.expired', ({ ids, unread_count, more }) => {
         for (const id of ids) this.#items.delete(id);
         this.#unread = unread_count;
         this.#changed();
+        // Only the first ids were named: what is still listed is what the server lists now.
+        if (more) void this.reload();
       }),
       s.on('preferences.updated', ({ muted_types, unread_count }) => {
         this.#muted = [...muted_types];

@@ -58,6 +58,8 @@ export interface NotificationUpdatedEvent {
 export interface NotificationExpiredEvent {
   ids: string[];
   unread_count: number;
+  /** More expired than `ids` names (at most 100 are): fetch the list again. */
+  more?: boolean;
 }
 
 /** The user's notification preferences (`GET`/`PUT /v1/preferences`). */

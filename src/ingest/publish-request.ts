@@ -123,6 +123,10 @@ function timesOf(input: PublishBody, now: number): { deliverAt: string | null; e
     throw new HeraldError('invalid_time', 'deliver_at must be at most 366 days ahead.');
   }
   if (expiresAt !== null && expiresAt <= now) throw new HeraldError('invalid_time', 'expires_at must be in the future.');
+  // Bounded like deliver_at: an expiry years ahead is no expiry, and piles up work for one day.
+  if (expiresAt !== null && expiresAt > (deliverAt ?? now) + MAX_AHEAD_MS) {
+    throw new HeraldError('invalid_time', 'expires_at must be at most 366 days after the notification is delivered.');
+  }
   if (deliverAt !== null && expiresAt !== null && deliverAt >= expiresAt) {
     throw new HeraldError('deliver_after_expiry', 'deliver_at must be before expires_at, or the notification would never be seen.');
   }

@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { Audience, ExpiredNotification, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { hash32, type Cursor } from './cursor.js';
+import { RecountQueue } from './recount-queue.js';
 import {
   encodeTopicEvent, STORE_PAGE, type CloseReason, type EncodedEvent, type MuteState, type StartPosition, type StreamSession,
 } from './session.js';
@@ -79,6 +80,8 @@ export class Hub {
   #lastResync: number;
   #snapshotOrder = 0;
   #draining = false;
+  /** Recounts of many audiences at once (expiry, resync), interleaved with everything else. */
+  readonly #recounts: RecountQueue<TrackerEntry>;
 
   constructor(deps: HubDeps) {
     this.#store = deps.store;
@@ -88,6 +91,7 @@ export class Hub {
     this.#metrics = deps.metrics;
     this.#clock = deps.clock ?? systemClock;
     this.#lastResync = this.#clock.now();
+    this.#recounts = new RecountQueue((entry) => this.#refresh(entry), (err) => this.#log.warn({ err }, 'could not refresh an unread count'));
   }
 
   get size(): number {
@@ -343,12 +347,12 @@ export class Hub {
     this.resync();
     for (const [key, entry] of this.#trackers) {
       const before = entry.tracker.unread;
-      this.#refresh(entry).then((mutesChanged) => {
+      this.#recounts.add(entry, (mutesChanged) => {
         // A lost change of preferences is told as one (it carries the count too).
         if (mutesChanged) for (const session of this.#users.get(entry.audience.user) ?? []) session.preferencesUpdated();
         else if (entry.tracker.unread === before) return;
         else for (const session of this.#sessionsOf(entry.audience.user, key)) session.update(COUNT_REFRESH);
-      }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
+      });
     }
   }
 
@@ -409,16 +413,22 @@ export class Hub {
    */
   expired(notifications: readonly ExpiredNotification[]): void {
     const byTopic = new Map<string, string[]>();
-    for (const { topic, id } of notifications) byTopic.set(topic, [...(byTopic.get(topic) ?? []), id]);
+    for (const { topic, id } of notifications) {
+      const ids = byTopic.get(topic);
+      if (ids) ids.push(id);
+      else byTopic.set(topic, [id]);
+    }
     for (const [key, entry] of this.#trackers) {
-      const ids = entry.audience.topics.flatMap((topic) => byTopic.get(topic) ?? []);
+      const { ids, more } = expiredOf(entry.audience.topics, byTopic);
       if (ids.length === 0) continue;
-      this.#refresh(entry).then(() => {
+      this.#recounts.add(entry, () => {
         for (const session of this.#sessionsOf(entry.audience.user, key)) {
           // One still opening has not sent `ready`; its replay leaves the expired out anyway.
-          if (session.started && !session.closed) session.writeEvent('notification.expired', { ids, unread_count: session.unread }, false);
+          if (session.started && !session.closed) {
+            session.writeEvent('notification.expired', { ids, unread_count: session.unread, ...(more ? { more: true } : {}) }, false);
+          }
         }
-      }, (err: unknown) => this.#log.warn({ err }, 'could not refresh an unread count'));
+      });
     }
   }
 
@@ -466,6 +476,27 @@ export class Hub {
   }
 }
 
+
+/** Ids one `notification.expired` event names at most; past it, `more: true` asks for a refetch. */
+export const MAX_EXPIRED_IDS = 100;
+
+/** The expired ids an audience follows, at most MAX_EXPIRED_IDS of them, and whether there were more. */
+function expiredOf(topics: readonly string[], byTopic: ReadonlyMap<string, string[]>): { ids: string[]; more: boolean } {
+  let ids: string[] = [];
+  let more = false;
+  for (const topic of topics) {
+    const expired = byTopic.get(topic);
+    if (!expired) continue;
+    if (ids.length + expired.length > MAX_EXPIRED_IDS) {
+      more = true;
+      ids = ids.concat(expired.slice(0, MAX_EXPIRED_IDS - ids.length));
+      break;
+    }
+    // One topic's list as it is (shared by every reader of a broadcast, not copied).
+    ids = ids.length === 0 ? expired : ids.concat(expired);
+  }
+  return { ids, more };
+}
 
 /**
  * An event as the hub fans it out at `now`, from a hint or from the gap fill's unfiltered

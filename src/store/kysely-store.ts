@@ -11,7 +11,7 @@ import { usersMutingIn } from './mutes.js';
 import { cancelScheduled, deliverDue, nextDueAt, schedulePublish } from './scheduled.js';
 import type { Database } from './schema.js';
 import type {
-  Audience, CancelOutcome, ExpiredNotification, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
+  Audience, CancelOutcome, ExpiredNotification, ExpiryPageStart, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
   StateChange, TopicEvent, UnreadSnapshot, WokenSnooze,
 } from './store.js';
 
@@ -313,9 +313,14 @@ export class KyselyNotificationStore implements NotificationStore {
     return cancelScheduled(this.#db, publisher, id, this.#now());
   }
 
-  async expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]> {
-    return this.#db.selectFrom('notifications').select(['id', 'topic'])
-      .where('expires_at', '>', after).where('expires_at', '<=', upTo).execute();
+  async expiredBetween(start: ExpiryPageStart, upTo: string, limit: number): Promise<ExpiredNotification[]> {
+    const rows = await this.#db.selectFrom('notifications').select(['id', 'topic', 'expires_at'])
+      .where('expires_at', '<=', upTo)
+      .where((eb) => (start.id === null
+        ? eb('expires_at', '>', start.after)
+        : eb.or([eb('expires_at', '>', start.after), eb.and([eb('expires_at', '=', start.after), eb('id', '>', start.id)])])))
+      .orderBy('expires_at').orderBy('id').limit(limit).execute();
+    return rows.map((row) => ({ id: row.id, topic: row.topic, expires_at: row.expires_at as string }));
   }
 
   async wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]> {

@@ -85,6 +85,14 @@ export type CancelOutcome = 'cancelled' | 'already_delivered' | 'expired' | 'not
 export interface ExpiredNotification {
   id: string;
   topic: string;
+  /** When it expired (ISO): with `id`, where the next page of a sweep starts. */
+  expires_at: string;
+}
+
+/** Where a page of expiries starts: after this expiry time, or at it for ids after `id`. */
+export interface ExpiryPageStart {
+  after: string;
+  id: string | null;
 }
 
 /** A snooze that ended in a sweep window. */
@@ -185,7 +193,11 @@ export interface NotificationStore {
   /** Cancels a scheduled notification of this publisher that is not delivered yet. */
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome>;
   /** Notifications with `after` < expires_at <= `upTo` (ISO times). */
-  expiredBetween(after: string, upTo: string): Promise<ExpiredNotification[]>;
+  /**
+   * Notifications with `start` < (expires_at, id) and expires_at <= `upTo` (ISO times), in
+   * that order, at most `limit`: a sweep reads a window in pages, however many expire in it.
+   */
+  expiredBetween(start: ExpiryPageStart, upTo: string, limit: number): Promise<ExpiredNotification[]>;
   /** Snoozes with `after` < snoozed_until <= `upTo` (ISO times). */
   wokenBetween(after: string, upTo: string): Promise<WokenSnooze[]>;
 }

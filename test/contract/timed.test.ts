@@ -198,8 +198,27 @@ for (const backend of backends) {
       assert.deepEqual(await listed(store), ['kept']);
       assert.equal(await unread(store), 1);
       assert.deepEqual((await store.eventsAfter('user:alice', 0, 10, 'alice')).map((e) => e.notification.content), ['kept']);
-      assert.deepEqual(await store.expiredBetween(clock.iso(-30_000), clock.iso()), [{ id: expiring.events[0]?.notification.id, topic: 'user:alice' }]);
-      assert.deepEqual(await store.expiredBetween(clock.iso(), clock.iso(1_000)), []);
+      assert.deepEqual(await store.expiredBetween({ after: clock.iso(-30_000), id: null }, clock.iso(), 10),
+        [{ id: expiring.events[0]?.notification.id, topic: 'user:alice', expires_at: clock.iso() }]);
+      assert.deepEqual(await store.expiredBetween({ after: clock.iso(), id: null }, clock.iso(1_000), 10), []);
+    });
+
+    test('expiredBetween reads a window in pages of (expires_at, id), also across rows expiring at the same instant', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const at = clock.iso(10_000);
+      const published = await store.publish(request(clock, { recipients: ['u1', 'u2', 'u3', 'u4', 'u5'], content: 'x', expires_at: at }));
+      const ids = published.events.map((e) => e.notification.id).sort();
+      clock.ms += 10_000;
+      const pages: string[][] = [];
+      let start = { after: clock.iso(-20_000), id: null as string | null };
+      for (let i = 0; i < 10; i++) {
+        const page = await store.expiredBetween(start, clock.iso(), 2);
+        pages.push(page.map((row) => row.id));
+        const last = page.at(-1);
+        if (page.length < 2 || !last) break;
+        start = { after: last.expires_at, id: last.id };
+      }
+      assert.deepEqual(pages, [ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)]);
     });
 
     test('a snoozed notification leaves the default list and the count, is listed as snoozed, and is back after its time', async (t) => {

@@ -105,6 +105,25 @@ test('when a notification expires its streams get notification.expired and the c
   assert.equal(await count(herald, token), 1);
 });
 
+test('when more than 100 of a reader\'s notifications expire at once, the event names 100 and says more (not a megabyte per stream)', async (t) => {
+  const herald = await startCore({ env: { HERALD_PUBLISH_RATE_PER_MINUTE: '10000' } });
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const expiresAt = at(herald, 5_000);
+  for (let i = 0; i < 150; i++) await herald.publish({ recipients: ['alice'], type: 'offer', content: `flash ${i}`, expires_at: expiresAt });
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+
+  herald.clock.advance(5_000);
+  await herald.dueSweeper.sweep();
+  const [expired] = await stream.waitForEvents('notification.expired', 1);
+  assert.equal(expired?.data.ids.length, 100);
+  assert.equal(expired?.data.more, true);
+  assert.equal(expired?.data.unread_count, 0);
+  assert.equal(stream.of('notification.expired').length, 1);
+});
+
 test('an expired notification is not replayed to a stream resuming from before it', async (t) => {
   const herald = await startCore();
   t.after(() => herald.close());

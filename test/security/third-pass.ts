@@ -207,6 +207,11 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
         for (let i = 0; i <= 30; i++) answers.push(await answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })));
         return `${answers.filter((a) => a === '200').length} × 200, then ${answers.at(-1)}`;
       });
+    hostile('expiry', 'a publish with expires_at ten years ahead (an expiry that piles up work far away)', '400 invalid_time', async () =>
+      answer(await fetch(`${h.url}/v1/notifications`, {
+        method: 'POST', headers: { authorization: `Bearer ${remember(await h.token('app', { scope: 'publish' }))}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ recipients: ['alice'], type: 'x', content: 'x', expires_at: new Date(Date.now() + 3650 * 86_400_000).toISOString() }),
+      })));
     hostile('user rate', 'control: another user on the same node right after', '200', async () =>
       answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${remember(await h.token('modest', { scope: 'subscribe' }))}` } })));
   });
