@@ -72,6 +72,8 @@ export interface Config {
   readonly maxConnectionsPerIp: number;
   /** Bytes a stream may have queued in its socket before it is cut. Default 1 MiB. */
   readonly streamBufferBytes: number;
+  /** How long a closed stream's unsent bytes may take before its connection is dropped, ms. Default 5000. */
+  readonly streamCloseGraceMs: number;
   /** Maximum stream lifetime, ms (jittered down by up to 10 %); 0 = only the token's exp. */
   readonly maxStreamAgeMs: number;
   /** Window over which SIGTERM spreads stream closes, ms. Default 10000. */
@@ -302,6 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnectionsPerUser: int(env, 'HERALD_MAX_CONNECTIONS_PER_USER', 16, 1, 100000),
     maxConnectionsPerIp: int(env, 'HERALD_MAX_CONNECTIONS_PER_IP', 2000, 1, 1000000),
     streamBufferBytes: int(env, 'HERALD_STREAM_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    streamCloseGraceMs: int(env, 'HERALD_STREAM_CLOSE_GRACE_MS', 5000, 100, 600000),
     maxStreamAgeMs: int(env, 'HERALD_MAX_STREAM_AGE_MS', 0, 0, 7 * 24 * 3600 * 1000),
     drainMs: int(env, 'HERALD_DRAIN_MS', 10000, 0, 600000),
     metricsToken: str(env, 'HERALD_METRICS_TOKEN'),

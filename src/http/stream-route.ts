@@ -63,7 +63,7 @@ export interface StreamRouteDeps {
   hub: Hub;
   store: NotificationStore;
   metrics: Metrics;
-  config: Pick<Config, 'maxStreamAgeMs' | 'streamBufferBytes'>;
+  config: Pick<Config, 'maxStreamAgeMs' | 'streamBufferBytes' | 'streamCloseGraceMs'>;
   authenticateStream: AuthenticateStream;
 }
 
@@ -72,6 +72,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   const sessionDeps: SessionDeps = {
     bufferLimit: config.streamBufferBytes,
     pendingLimit: 10000,
+    closeGraceMs: config.streamCloseGraceMs,
     store,
     clock: hub.clock,
     onClose: hub.onSessionClosed,

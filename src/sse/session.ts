@@ -54,6 +54,8 @@ export interface SessionDeps {
   bufferLimit: number;
   /** Live events held while a replay runs before the session is cut. */
   pendingLimit: number;
+  /** How long an ended stream's unsent bytes may take to leave before the connection is dropped (ms). */
+  closeGraceMs: number;
   store: NotificationStore;
   clock: Clock;
   onClose(session: StreamSession, reason: CloseReason): void;
@@ -411,9 +413,15 @@ export class StreamSession {
     this.#heldUpdates = null;
     this.#wakeDrainWaiter();
     if (this.#headersSent) {
-      // A reader that does not read would never take the rest: drop it. Others end cleanly.
+      // A reader that does not read would never take the rest: drop it. Others end cleanly,
+      // within a grace: a reader that stopped reading would otherwise hold the connection
+      // and its unsent bytes forever ('finish' never comes; the server no longer tracks it).
       if (reason === 'slow_consumer') this.#res.destroy();
-      else this.#res.end();
+      else {
+        this.#res.end();
+        const out = this.#res;
+        if (!out.writableFinished) setTimeout(() => out.destroy(), this.#deps.closeGraceMs).unref();
+      }
     }
     this.#deps.onClose(this, reason);
   }
