@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { TicketService } from './auth/tickets.js';
 import type { Bus } from './bus/bus.js';
 import type { Config } from './config.js';
+import { HeraldError } from './errors.js';
 import { corsForListedOrigins } from './http/cors.js';
 import { devRoutes } from './http/dev-routes.js';
 import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
@@ -115,15 +116,36 @@ class AccessLog extends LogController {
   }
 }
 
+/**
+ * Once the node drains (SIGTERM), a new request on a kept-alive connection is answered 503
+ * with Retry-After before any work: the client (or nginx, for the request's first try) goes
+ * to another node. Health and metrics still answer. Every answer then says
+ * `Connection: close`, so kept-alive connections end after their answer instead of being cut
+ * idle while a client sends on them (the keep-alive race).
+ */
+function refuseWhileDraining(app: FastifyInstance, hub: Pick<Hub, 'draining'>): void {
+  app.addHook('onRequest', async (request) => {
+    if (!hub.draining || /^\/(healthz|readyz|metrics)$/.test(request.routeOptions.url ?? '')) return;
+    throw new HeraldError('unavailable', 'This node is shutting down; retry on another node.', 1);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (hub.draining) reply.header('connection', 'close');
+    return payload;
+  });
+}
+
 /** The HTTP application. It never listens by itself: main.ts does, tests inject or listen. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId: () => randomUUID(),
-    // Closing (after the drain window) ends every connection, including a stream whose
-    // reader stopped reading and would otherwise hold the process open forever.
-    forceCloseConnections: true,
+    // Closing (after the drain window) ends idle connections at once and lets requests in
+    // flight finish: a publish waiting for its commit gets its answer (main.ts bounds the wait).
+    forceCloseConnections: 'idle',
+    // While closing, a request on a kept-alive connection is answered by refuseWhileDraining
+    // (503 with Retry-After), not by Fastify's bare 503.
+    return503OnClosing: false,
     // Elastic Common Schema's name for the id that ties a request's log lines together (src/log.ts).
     logController: new AccessLog({ requestIdLogLabel: 'transaction.id' }),
     bodyLimit: config.maxBodyBytes,
@@ -148,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app);
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
   app.removeContentTypeParser('text/plain');
+  refuseWhileDraining(app, deps.hub);
   urlLengthLimit(app, config.maxUrlBytes);
   await corsForListedOrigins(app, config.corsOrigins, deps.log);
   ipAllowList(app, config.allowIps);

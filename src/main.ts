@@ -1,4 +1,5 @@
 // Composition root: config -> backends -> app -> listen; drain on SIGTERM.
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Connection } from 'rabbitmq-client';
@@ -123,9 +124,16 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       log.info({ streams: hub.size, drainMs: config.drainMs }, 'draining');
-      await hub.drain(config.drainMs);
+      // The whole window, streams or not: requests arriving meanwhile are refused with 503 and
+      // `Connection: close` (app.ts), so kept-alive connections end after an answer rather
+      // than being cut idle below while a client sends on them.
+      await Promise.all([hub.drain(config.drainMs), delay(config.drainMs)]);
       await retention.close();
+      // Requests in flight finish (a publish gets the answer to its commit); a connection
+      // that is still busy after the grace is cut, so a stuck client cannot hold the exit.
+      const cut = setTimeout(() => app.server.closeAllConnections(), config.streamCloseGraceMs);
       await app.close();
+      clearTimeout(cut);
       await ingest?.close();
       await scheduler.close();
       await dueSweeper.close();

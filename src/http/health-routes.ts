@@ -6,11 +6,13 @@ import { HeraldError } from '../errors.js';
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { Hub } from '../sse/hub.js';
 import type { NotificationStore } from '../store/store.js';
 import { errorResponses, Responses } from './schemas.js';
 import { VERSION } from '../version.js';
 
 export interface HealthRouteDeps {
+  hub: Pick<Hub, 'draining'>;
   store: NotificationStore;
   bus: Bus;
   metrics: Metrics;
@@ -40,6 +42,10 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
       response: { 200: Responses.ready, 503: { ...Responses.notReady, description: 'Not ready (code unavailable or overloaded); Retry-After says when to look again.' } },
     },
   }, async (_request, reply) => {
+    if (deps.hub.draining) {
+      reply.header('retry-after', '1');
+      return reply.status(503).send({ error: { code: 'unavailable', message: 'This node is draining (shutting down): send new requests to another node.' }, checks: { database: true, broker: true, load: true } });
+    }
     const { ready, checks } = await readiness();
     if (ready) return { status: 'ready', checks };
     if (!checks.load) {

@@ -456,6 +456,11 @@ export class Hub {
     }
   }
 
+  /** True once the node is shutting down: it admits nothing new (streams here, requests in app.ts). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** Stops admitting streams and closes the open ones spread over the window. */
   async drain(windowMs: number): Promise<void> {
     this.#draining = true;
