@@ -134,6 +134,8 @@ export class StreamSession {
   #heldUpdates: HeldUpdate[] | null = [];
   #replaying = false;
   #corked = false;
+  /** What was written since the cork: part of writableLength that the socket was not asked to send yet. */
+  #corkedLength = 0;
   /** A write returned false and no 'drain' has come since. */
   #backpressured = false;
   /** The write in progress is a replayed one, which waits for 'drain' instead of being cut. */
@@ -226,13 +228,20 @@ export class StreamSession {
     if (reset) this.writeEvent('reset', { reason: 'unknown_cursor', unread_count: this.unread, cursor: this.cursor() }, true);
   }
 
-  /** Writes bytes; cuts the session when its unsent bytes pass the bound (it resumes by cursor). */
+  /**
+   * Writes bytes; cuts the session when the bytes its socket has not sent pass the bound (it
+   * resumes by cursor). Bytes corked this turn are not counted: the socket has not been
+   * asked to send them yet, and a burst (a group commit's batch) for a reader that keeps up
+   * is no sign of a slow one. What is left unsent after the turn counts from the next write.
+   */
   write(chunk: string | Buffer): boolean {
     if (this.closed) return false;
     // false: the chunk was queued in memory, and 'drain' will say when the queue is empty.
     if (!this.#res.write(chunk)) this.#backpressured = true;
+    // As Writable counts it: characters of a string (sockets do not decode), bytes of a Buffer.
+    if (this.#corked) this.#corkedLength += chunk.length;
     this.lastWriteAt = this.#deps.clock.now();
-    if (!this.#paced && this.#res.writableLength > this.#deps.bufferLimit) {
+    if (!this.#paced && this.#res.writableLength - this.#corkedLength > this.#deps.bufferLimit) {
       this.close('slow_consumer');
       return false;
     }
@@ -396,6 +405,7 @@ export class StreamSession {
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
+    this.#corkedLength = 0;
     this.#socket?.uncork();
   }
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { startHerald } from '../helpers/herald.js';
+import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Whether the server's side of the connection from `client` (its local port) is still established. */
@@ -45,4 +46,17 @@ test('a stream closed at token expiry while its reader stopped reading, with 18 
   // 18 MB: more than loopback's socket buffers hold. The token expires 8 s after it was
   // minted; the grace is 500 ms.
   await waitFor(() => !serverSideOpen(herald.port, reader), 'the server to drop the connection', 15_000, 100);
+});
+
+test('a reader that keeps up gets a burst of 24 concurrent 60 KiB publishes whole: the slow-reader bound counts what the socket could not send, not what one turn queued', async (t) => {
+  const herald = await startHerald({ env: { HERALD_PUBLISH_RATE_PER_MINUTE: '100000' } });
+  t.after(() => herald.stop());
+  const stream = await openStream(herald.url, await herald.token('fast', { scope: 'subscribe' }));
+  t.after(() => stream.close());
+  await stream.waitForEvents('ready', 1);
+  const content = 'z'.repeat(60 * 1024);
+  const answers = await Promise.all(Array.from({ length: 24 }, () => herald.publish({ recipients: ['fast'], type: 'bulk', content })));
+  assert.deepEqual(answers.map((a) => a.status), Array(24).fill(202));
+  await stream.waitForEvents('notification', 24, 20_000);
+  assert.equal(stream.isEnded(), false, 'not cut as a slow reader');
 });
