@@ -81,3 +81,45 @@ test('the page works under its Content-Security-Policy and another site cannot f
   const frame = framed.frames().find((f) => f !== framed.mainFrame());
   assert.ok(!frame || (await frame.locator('#login-form').count().catch(() => 0)) === 0, 'the inbox rendered inside the frame');
 });
+
+/** A browser whose session cookie is alice's (she opened her own link), then opens `link`'s token. */
+async function aliceOpens(t: import('node:test').TestContext, linkUser: string) {
+  const h = await startHerald();
+  t.after(() => h.stop());
+  const browser = await launchChromium(t);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${h.url}/#token=${await h.token('alice', { scope: 'subscribe' })}`);
+  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await page.goto('about:blank');
+  await page.goto(`${h.url}/#token=${await h.token(linkUser, { scope: 'subscribe' })}`);
+  return { h, page };
+}
+
+const sessionUser = (page: Page) => page.evaluate(async () => ((await (await fetch('v1/session')).json()) as { user: string }).user);
+
+test('a link with another user\'s token asks before it replaces the session, naming both accounts; staying keeps alice', async (t) => {
+  const { page } = await aliceOpens(t, 'mallory');
+  const prompt = page.getByTestId('session-switch');
+  await prompt.waitFor({ timeout: 10_000 });
+  assert.match(await prompt.innerText(), /signs you in as mallory\. You are signed in as alice\./);
+  await page.getByTestId('switch-stay').click();
+  await state(page, 'open').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#user').textContent(), 'alice');
+  assert.equal(await sessionUser(page), 'alice');
+});
+
+test('a link with another user\'s token switches the session only when the user says so', async (t) => {
+  const { page } = await aliceOpens(t, 'mallory');
+  await page.getByTestId('switch-go').click();
+  await state(page, 'open').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#user').textContent(), 'mallory');
+  assert.equal(await sessionUser(page), 'mallory');
+});
+
+test('a link with the same user\'s token asks nothing', async (t) => {
+  const { page } = await aliceOpens(t, 'alice');
+  await state(page, 'open').waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId('session-switch').isVisible(), false);
+  assert.equal(await page.locator('#user').textContent(), 'alice');
+});

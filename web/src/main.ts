@@ -19,13 +19,47 @@ async function start(): Promise<void> {
   // Out of the address bar before anything else runs: history, session restore and a
   // copied URL must never carry the token.
   if (location.hash) dropTokenFromUrl();
+  const session = await currentSession().catch(() => undefined);
   if (token) {
+    // A link can carry anyone's token: before it replaces another user's session, ask.
+    const linkUser = subjectOf(token);
+    if (session && linkUser !== session.user && !(await confirmSwitch(session.user, linkUser ?? '(unknown)'))) {
+      openInbox(null, session.user);
+      return;
+    }
     await signIn(token);
     return;
   }
-  const session = await currentSession().catch(() => undefined);
   if (session) openInbox(null, session.user);
   else showLogin();
+}
+
+/**
+ * Asks whether to leave `current`'s session for the link's `next` user, naming both: a link
+ * from someone else would otherwise sign the victim into the sender's account, where what
+ * they then read or write is the sender's. Staying is the default (focused, and Escape).
+ */
+function confirmSwitch(current: string, next: string): Promise<boolean> {
+  const section = document.getElementById('switch') as HTMLElement;
+  const stay = document.getElementById('switch-stay') as HTMLButtonElement;
+  const go = document.getElementById('switch-go') as HTMLButtonElement;
+  (document.getElementById('switch-to') as HTMLElement).textContent = next;
+  (document.getElementById('switch-from') as HTMLElement).textContent = current;
+  stay.textContent = `Stay signed in as ${current}`;
+  go.textContent = `Switch to ${next}`;
+  section.hidden = false;
+  stay.focus();
+  return new Promise((resolve) => {
+    const answer = (switching: boolean) => {
+      section.hidden = true;
+      document.removeEventListener('keydown', onKey);
+      resolve(switching);
+    };
+    const onKey = (event: KeyboardEvent) => { if (event.key === 'Escape') answer(false); };
+    document.addEventListener('keydown', onKey);
+    stay.addEventListener('click', () => answer(false), { once: true });
+    go.addEventListener('click', () => answer(true), { once: true });
+  });
 }
 
 /**
