@@ -32,7 +32,10 @@ class UsageError extends Error {}
 class Failure extends Error {}
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
-const urlOption = { type: 'string', default: process.env.HERALD_URL || DEFAULT_URL } as const;
+/** HERALD_URL, else the local server on HERALD_PORT (what `herald serve` here listens on), else DEFAULT_URL. */
+const urlOption = {
+  type: 'string', default: process.env.HERALD_URL || (process.env.HERALD_PORT ? `http://127.0.0.1:${process.env.HERALD_PORT}` : DEFAULT_URL),
+} as const;
 const DEFAULT_TTL_S = 86_400;
 /** A minted token lives at most 30 days: a longer-lived one is a password that cannot be changed. */
 const MAX_TTL_S = 30 * 86_400;

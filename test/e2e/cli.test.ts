@@ -280,6 +280,14 @@ test('publish --url at a dead port: exit 1, one line naming the URL', async () =
   assertOneLine(result.stderr, new RegExp(`^herald: cannot reach Herald at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is it running\\?`));
 });
 
+test('publish without --url or HERALD_URL talks to the local server on HERALD_PORT', async (t) => {
+  const server = await startHerald();
+  t.after(() => server.stop());
+  const result = herald(['publish', '--to', 'alice', '--content', 'by port'], { HERALD_JWT_SECRET: server.secret, HERALD_PORT: String(server.port) });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).notifications[0].content, 'by port');
+});
+
 test('publish --data - reads the data object from stdin', async (t) => {
   const server = await startHerald();
   t.after(() => server.stop());
