@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from './config.js';
+import { makeDataDir } from './data-dir.js';
 import { isPostgresUrl, sqlitePath } from './store/open-store.js';
 
 /** Where the embedded default keeps its generated secret: beside the SQLite file. */
@@ -21,7 +22,7 @@ export function loadOrCreateDevSecret(databaseUrl: string): string {
   try {
     mode = statSync(path).mode;
   } catch {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDataDir(dirname(path));
     const secret = randomBytes(32).toString('base64url');
     writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     return secret;

@@ -11,7 +11,7 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RabbitMqBus } from './bus/rabbitmq-bus.js';
 import { openAmqpConnection } from './bus/rabbitmq-connection.js';
-import { describeConfig, type Config } from './config.js';
+import { ConfigError, describeConfig, type Config } from './config.js';
 import { loadOrCreateDevSecret } from './dev-secret.js';
 import { createAuthenticate, createAuthenticateStream } from './http/authenticate.js';
 import { AmqpIngest } from './ingest/amqp-ingest.js';
@@ -21,7 +21,7 @@ import { Metrics } from './metrics.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { DueSweeper } from './sse/due-sweeper.js';
 import { Hub } from './sse/hub.js';
-import { openStore } from './store/open-store.js';
+import { isPostgresUrl, openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
 
@@ -68,14 +68,30 @@ export function tokenVerifier(config: Config, secret: string | null): TokenVerif
   return createTokenVerifier({ keys, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS });
 }
 
+/** The store, migrated; a database that cannot be reached stops the start with one line naming it. */
+async function openMigratedStore(config: Config): Promise<NotificationStore> {
+  let store: NotificationStore | null = null;
+  try {
+    store = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
+    await store.migrate();
+    return store;
+  } catch (err) {
+    await store?.close().catch(() => {});
+    if (err instanceof ConfigError) throw err;
+    const where = String(describeConfig(config).databaseUrl);
+    const kind = isPostgresUrl(config.databaseUrl) ? 'PostgreSQL' : 'the SQLite file';
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`cannot open ${kind} at ${where} (HERALD_DATABASE_URL): ${reason}`);
+  }
+}
+
 export async function startHerald(config: Config): Promise<RunningHerald> {
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'starting herald');
   let secret = config.jwtSecret;
   if (secret === null && config.devMode) secret = loadOrCreateDevSecret(config.databaseUrl);
   const verifier = tokenVerifier(config, secret);
-  const store: NotificationStore = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
-  await store.migrate();
+  const store = await openMigratedStore(config);
   const metrics = new Metrics();
   const { bus, amqp } = openBus(config, log);
   const hub = new Hub({ store, bus, options: config, log, metrics });

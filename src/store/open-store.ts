@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { makeDataDir } from '../data-dir.js';
 import { dirname, resolve } from 'node:path';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
@@ -84,7 +85,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   if (path !== ':memory:') {
     // Notifications are private: a new folder is 0700 and a new database file 0600 (SQLite
     // gives its -wal and -shm files the database file's mode).
-    mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+    makeDataDir(dirname(resolve(path)));
     try {
       closeSync(openSync(path, 'wx', 0o600));
     } catch (err) {

@@ -280,6 +280,28 @@ test('publish --url at a dead port: exit 1, one line naming the URL', async () =
   assertOneLine(result.stderr, new RegExp(`^herald: cannot reach Herald at http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is it running\\?`));
 });
 
+test('serve with a database folder that cannot be created: exit 1 at once, one line naming HERALD_DATABASE_URL', () => {
+  const result = spawnSync(process.execPath, [CLI, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', HERALD_PORT: '0', HERALD_LOG_LEVEL: 'silent', HERALD_DATABASE_URL: '/proc/herald-nope/h.db' }, encoding: 'utf8', timeout: 30_000,
+  });
+  assert.equal(result.status, 1, 'exited by itself');
+  assertOneLine(result.stderr, /^herald: cannot create the data folder \/proc\/herald-nope \(\w+\): set HERALD_DATABASE_URL to a file in a folder Herald can write$/);
+});
+
+test('serve with PostgreSQL unreachable: exit 1, one line naming the server (password masked) and HERALD_DATABASE_URL', async () => {
+  const port = await freePort();
+  const result = spawnSync(process.execPath, [CLI, 'serve'], {
+    env: {
+      PATH: process.env.PATH ?? '', HERALD_PORT: '0', HERALD_LOG_LEVEL: 'silent', HERALD_JWT_SECRET: randomBytes(32).toString('base64url'),
+      HERALD_DATABASE_URL: `postgres://herald:secret-pw@127.0.0.1:${port}/herald`,
+    },
+    encoding: 'utf8', timeout: 30_000,
+  });
+  assert.equal(result.status, 1);
+  assertOneLine(result.stderr, new RegExp(`^herald: cannot open PostgreSQL at postgres://\\*\\*\\*@127\\.0\\.0\\.1:${port}/herald \\(HERALD_DATABASE_URL\\): connect ECONNREFUSED`));
+  assert.doesNotMatch(result.stderr, /secret-pw/);
+});
+
 test('publish without --url or HERALD_URL talks to the local server on HERALD_PORT', async (t) => {
   const server = await startHerald();
   t.after(() => server.stop());
