@@ -1,6 +1,7 @@
 // The only reader of process.env. Every setting, its default and its validation live here.
 import { isIP } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
+import { closest, distance } from 'fastest-levenshtein';
 
 export interface Config {
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -215,6 +216,40 @@ function cidrList(env: Env, name: string): string[] {
     }
   }
   return items;
+}
+
+/** HERALD_* variables read by others than the server: the CLI, and the test and install scripts. */
+const OTHER_VARIABLES = new Set(['HERALD_URL', 'HERALD_TOKEN', 'HERALD_DEBUG', 'HERALD_WRITE_DOCS', 'HERALD_POLICY_RC_D']);
+const OTHER_PREFIXES = ['HERALD_TEST_', 'HERALD_SERVICES_', 'HERALD_CLUSTER_', 'HERALD_BENCH_'];
+
+/** Every variable loadConfig reads, found by reading them (so the list cannot fall behind). */
+let settingNames: string[] | null = null;
+function knownSettings(): string[] {
+  if (settingNames === null) {
+    const read = new Set<string>();
+    const recorder = new Proxy({} as Env, { get: (_target, name) => { if (typeof name === 'string') read.add(name); return undefined; } });
+    try {
+      loadConfig(recorder);
+    } catch {
+      // Defaults always load; a throw would only shorten the list.
+    }
+    settingNames = [...read].filter((name) => name.startsWith('HERALD_'));
+  }
+  return settingNames;
+}
+
+/**
+ * HERALD_* variables in `env` that no part of Herald reads (a typo such as HERALD_PROT is
+ * otherwise silently ignored), each with the closest setting's name when one is near.
+ */
+export function unknownVariables(env: Env = process.env): Array<{ name: string; closest: string | null }> {
+  const known = knownSettings();
+  return Object.keys(env)
+    .filter((name) => name.startsWith('HERALD_') && !known.includes(name) && !OTHER_VARIABLES.has(name) && !OTHER_PREFIXES.some((p) => name.startsWith(p)))
+    .map((name) => {
+      const near = closest(name, known);
+      return { name, closest: distance(name, near) <= 3 ? near : null };
+    });
 }
 
 export function loadConfig(env: Env = process.env): Config {

@@ -11,7 +11,7 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { RabbitMqBus } from './bus/rabbitmq-bus.js';
 import { openAmqpConnection } from './bus/rabbitmq-connection.js';
-import { ConfigError, describeConfig, type Config } from './config.js';
+import { ConfigError, describeConfig, unknownVariables, type Config } from './config.js';
 import { loadOrCreateDevSecret } from './dev-secret.js';
 import { createAuthenticate, createAuthenticateStream } from './http/authenticate.js';
 import { AmqpIngest } from './ingest/amqp-ingest.js';
@@ -88,6 +88,9 @@ async function openMigratedStore(config: Config): Promise<NotificationStore> {
 export async function startHerald(config: Config): Promise<RunningHerald> {
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'starting herald');
+  for (const { name, closest } of unknownVariables()) {
+    log.warn({ variable: name }, `${name} is not a Herald setting and is ignored${closest ? `; did you mean ${closest}?` : ''}`);
+  }
   let secret = config.jwtSecret;
   if (secret === null && config.devMode) secret = loadOrCreateDevSecret(config.databaseUrl);
   const verifier = tokenVerifier(config, secret);

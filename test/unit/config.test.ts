@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, describeConfig, isLoopbackHost, loadConfig } from '../../src/config.js';
+import { ConfigError, describeConfig, isLoopbackHost, loadConfig, unknownVariables } from '../../src/config.js';
 
 test('defaults match the configuration table in README.md', () => {
   const c = loadConfig({});
@@ -106,4 +106,20 @@ test('HERALD_DATABASE_URL of another database (mysql://) is refused instead of n
 
 test('HERALD_DATABASE_URL as a sqlite:// URL is a SQLite file', () => {
   assert.equal(loadConfig({ HERALD_DATABASE_URL: 'sqlite:///tmp/h.db' }).databaseUrl, 'sqlite:///tmp/h.db');
+});
+
+test('an unknown HERALD_ variable is named with the closest setting (a typo of HERALD_PORT)', () => {
+  assert.deepEqual(unknownVariables({ HERALD_PROT: '9000', HERALD_PORT: '1', PATH: '/bin' }), [{ name: 'HERALD_PROT', closest: 'HERALD_PORT' }]);
+});
+
+test('an unknown HERALD_ variable far from every setting is named without a guess', () => {
+  assert.deepEqual(unknownVariables({ HERALD_SOMETHING_ELSE_ENTIRELY: '1' }), [{ name: 'HERALD_SOMETHING_ELSE_ENTIRELY', closest: null }]);
+});
+
+test('variables of the CLI and the test scripts are not reported', () => {
+  assert.deepEqual(unknownVariables({ HERALD_URL: 'http://x', HERALD_TOKEN: 't', HERALD_TEST_KNOBS: 'true', HERALD_TEST_PG_URL: 'postgres://x' }), []);
+});
+
+test('every setting the server reads is known (none reported when all are set)', () => {
+  assert.deepEqual(unknownVariables({ HERALD_JWT_SECRET: 'x', HERALD_RETENTION_DAYS: '1', HERALD_AMQP_PREFETCH: '1', HERALD_PUBLIC_URL: 'https://h' }), []);
 });
