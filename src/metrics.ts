@@ -1,5 +1,6 @@
 import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLOSE_REASONS } from './sse/session.js';
 
 /** Depth of the AMQP ingest queue and of its dead-letter queue, as the broker reports them. */
 export interface QueueDepths {
@@ -17,6 +18,10 @@ export interface MetricProbes {
   overloaded?: () => boolean;
   queues?: () => Promise<QueueDepths>;
 }
+
+/** The label values each labelled counter starts with, at 0. */
+const PUBLISH_SOURCES = ['http', 'amqp', 'cli', 'scheduled'] as const;
+const RETENTION_KINDS = ['notifications', 'states', 'idempotency_keys', 'tickets'] as const;
 
 /** Herald's Prometheus metrics, one registry per process (tests build several apps). */
 export class Metrics {
@@ -109,6 +114,12 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
     this.memoryLimit.set(memoryLimitBytes());
+    // A labelled counter has no sample until its first event: a fresh node's dashboard
+    // panels (rate by source, by reason) would say "No data" instead of 0.
+    for (const source of PUBLISH_SOURCES) this.published.inc({ source }, 0);
+    for (const reason of CLOSE_REASONS) this.closed.inc({ reason }, 0);
+    this.resets.inc({ reason: 'unknown_cursor' }, 0);
+    for (const kind of RETENTION_KINDS) this.retentionDeleted.inc({ kind }, 0);
   }
 }
 

@@ -9,7 +9,8 @@ import { encodeComment, encodeEvent, notificationEventHead, notificationEventTai
 import { TopicPositions } from './topic-positions.js';
 import type { UnreadTracker } from './unread-tracker.js';
 
-export type CloseReason = 'client' | 'slow_consumer' | 'token_expired' | 'max_age' | 'drain' | 'reset' | 'refused' | 'error';
+export const CLOSE_REASONS = ['client', 'slow_consumer', 'token_expired', 'max_age', 'drain', 'reset', 'refused', 'error'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** A notification event ready to write: the shared head bytes plus where it sits. */
 export interface EncodedEvent {
