@@ -91,6 +91,8 @@ export interface Config {
   readonly maxDataBytes: number;
   /** Publishes per minute per token sub. Default 6000. */
   readonly publishRatePerMinute: number;
+  /** Scheduled notifications (one per recipient) a publisher may have waiting at once. Default 100000. */
+  readonly maxScheduledPerPublisher: number;
   /** Requests per minute per token `sub` on every other authenticated /v1 route (inbox, preferences, session). Default 1200. */
   readonly userRatePerMinute: number;
   /**
@@ -349,6 +351,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxDataBytes: int(env, 'HERALD_MAX_DATA_BYTES', 16 * 1024, 2, 16 * 1024 * 1024),
     publishRatePerMinute: int(env, 'HERALD_PUBLISH_RATE_PER_MINUTE', 6000, 1, 10000000),
     userRatePerMinute: int(env, 'HERALD_USER_RATE_PER_MINUTE', 1200, 1, 10000000),
+    maxScheduledPerPublisher: int(env, 'HERALD_MAX_SCHEDULED_PER_PUBLISHER', 100000, 1, 100000000),
     devMode,
     amqpIngestExchange: str(env, 'HERALD_AMQP_INGEST_EXCHANGE') ?? 'herald.ingest',
     amqpIngestQueue: str(env, 'HERALD_AMQP_INGEST_QUEUE') ?? 'herald.ingest',

@@ -3,6 +3,7 @@ export const ERRORS = {
   invalid_request: { status: 400, message: 'The request is invalid.' },
   invalid_cursor: { status: 400, message: 'The cursor is malformed.' },
   too_many_mutes: { status: 400, message: 'At most 100 muted types.' },
+  scheduled_quota_exceeded: { status: 409, message: 'This publisher has too many scheduled notifications waiting (HERALD_MAX_SCHEDULED_PER_PUBLISHER): cancel some, or wait until they are delivered.' },
   invalid_mute_pattern: { status: 400, message: 'A muted type must be a notification type or a prefix ending in ".*".' },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
   deliver_after_expiry: { status: 400, message: 'deliver_at must be before expires_at.' },

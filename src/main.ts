@@ -72,7 +72,7 @@ export function tokenVerifier(config: Config, secret: string | null): TokenVerif
 async function openMigratedStore(config: Config): Promise<NotificationStore> {
   let store: NotificationStore | null = null;
   try {
-    store = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous });
+    store = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, maxScheduledPerPublisher: config.maxScheduledPerPublisher });
     await store.migrate();
     return store;
   } catch (err) {

@@ -43,6 +43,7 @@ export class KyselyNotificationStore implements NotificationStore {
   readonly #dialect: Dialect;
   readonly #writer: BatchWriter<PublishRequest, PublishResult>;
   readonly #clock: Clock;
+  readonly #maxScheduledPerPublisher: number;
 
   constructor(
     db: Kysely<Database>,
@@ -50,7 +51,10 @@ export class KyselyNotificationStore implements NotificationStore {
     writer: BatchWriter<PublishRequest, PublishResult>,
     /** Expiry and snooze are judged at this clock's now (tests move it). */
     clock: Clock = systemClock,
+    /** Scheduled rows one publisher may have waiting at once. */
+    maxScheduledPerPublisher = Infinity,
   ) {
+    this.#maxScheduledPerPublisher = maxScheduledPerPublisher;
     this.#db = db;
     this.#dialect = dialect;
     this.#writer = writer;
@@ -100,7 +104,7 @@ export class KyselyNotificationStore implements NotificationStore {
     const muting = recipients && !request.critical ? await this.usersMuting(recipients, request.type) : new Set<string>();
     const kept = recipients && muting.size > 0 ? { ...request, recipients: recipients.filter((r) => !muting.has(r)) } : request;
     const suppressed = recipients?.filter((r) => muting.has(r)) ?? [];
-    const result = await schedulePublish(this.#db, kept, this.#now(), suppressed);
+    const result = await schedulePublish(this.#db, kept, this.#now(), suppressed, this.#maxScheduledPerPublisher);
     return result.replayed ? result : { ...result, suppressed };
   }
 

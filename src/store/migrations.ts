@@ -138,6 +138,12 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('notifications_topic_pk').on('notifications').columns(['topic', 'pk', 'expires_at']).execute();
       },
     },
+    '0008_scheduled_by_publisher': {
+      async up(db: Kysely<unknown>) {
+        // Each scheduled publish counts its publisher's pending rows against their quota.
+        await db.schema.createIndex('scheduled_notifications_publisher').on('scheduled_notifications').column('publisher').execute();
+      },
+    },
   };
 }
 

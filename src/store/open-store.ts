@@ -26,6 +26,8 @@ export interface StoreOptions {
   sqliteSynchronous?: 'full' | 'normal';
   /** What expiry and snooze are judged against (default: the system clock). */
   clock?: Clock;
+  /** Scheduled rows one publisher may have waiting at once (default: no bound). */
+  maxScheduledPerPublisher?: number;
   /** SQLite file only: starts the publish writer's thread (tests reach the thread through it). */
   spawnWriter?: SpawnWriter;
 }
@@ -79,7 +81,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       client.on('error', () => {});
       dropConnectionOnQueryTimeout(client);
     });
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options.clock);
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options.clock, options.maxScheduledPerPublisher);
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -104,7 +106,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
     : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
-  return new KyselyNotificationStore(db, 'sqlite', writer, options.clock);
+  return new KyselyNotificationStore(db, 'sqlite', writer, options.clock, options.maxScheduledPerPublisher);
 }
 
 /**

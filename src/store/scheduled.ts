@@ -21,7 +21,9 @@ const INSERT_CHUNK = 500;
  * transaction. The ids are assigned now (the answer names them, and cancel and the key's
  * replay find them by id); the topic sequence waits for delivery.
  */
-export async function schedulePublish(db: Kysely<Database>, request: PublishRequest, now: string, suppressed: readonly string[] = []): Promise<PublishResult> {
+export async function schedulePublish(
+  db: Kysely<Database>, request: PublishRequest, now: string, suppressed: readonly string[] = [], maxPending = Infinity,
+): Promise<PublishResult> {
   const deliverAt = request.deliverAt as string;
   return db.transaction().execute(async (trx) => {
     if (request.idempotencyKey !== null) {
@@ -37,9 +39,17 @@ export async function schedulePublish(db: Kysely<Database>, request: PublishRequ
         return replayStored(trx, existing.response);
       }
     }
+    const targets = targetsOf(request);
+    // One publish to 1000 recipients stores 1000 rows, delivered up to a year later and
+    // untouched by retention meanwhile: each publisher has a bound on what waits.
+    if (Number.isFinite(maxPending)) {
+      const { pending } = await trx.selectFrom('scheduled_notifications').select((eb) => eb.fn.countAll<number | string>().as('pending'))
+        .where('publisher', '=', request.publisher).executeTakeFirstOrThrow();
+      if (Number(pending) + targets.length > maxPending) throw new HeraldError('scheduled_quota_exceeded');
+    }
     const data = request.data === null ? null : JSON.stringify(request.data);
     const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
-    const rows = targetsOf(request).map(({ topic, recipient }) => ({
+    const rows = targets.map(({ topic, recipient }) => ({
       id: newNotificationId(), topic, recipient, type: request.type, title: request.title, content: request.content, data,
       publisher: request.publisher, created_at: now, deliver_at: deliverAt, expires_at: request.expiresAt ?? null,
       critical: request.critical ? 1 : 0,

@@ -64,6 +64,21 @@ for (const store of STORES) {
       assert.deepEqual(replay.body.notifications.map((n: { recipient: string }) => n.recipient), ['frank']);
     });
 
+    test('a publisher past HERALD_MAX_SCHEDULED_PER_PUBLISHER pending rows gets 409 scheduled_quota_exceeded; a cancel makes room', async (t) => {
+      const herald = await heraldOn(store, t, { HERALD_MAX_SCHEDULED_PER_PUBLISHER: '3' });
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const later = inMs(3_600_000);
+      const first = await herald.publish({ recipients: ['a', 'b'], type: 'n', content: 'x', deliver_at: later }, publisher);
+      assert.equal(first.status, 202);
+      const over = await herald.publish({ recipients: ['c', 'd'], type: 'n', content: 'x', deliver_at: later }, publisher);
+      assert.equal(over.status, 409);
+      assert.equal(over.body.error.code, 'scheduled_quota_exceeded');
+      const other = await herald.publish({ recipients: ['c', 'd'], type: 'n', content: 'x', deliver_at: later }, await herald.token('another', { scope: 'publish' }));
+      assert.equal(other.status, 202, 'the quota is per publisher');
+      assert.equal((await call(herald, 'DELETE', `/v1/notifications/${first.body.notifications[0].id}`, publisher)).status, 204);
+      assert.equal((await herald.publish({ recipients: ['c', 'd'], type: 'n', content: 'x', deliver_at: later }, publisher)).status, 202);
+    });
+
     test('cancelling a delivered notification answers 409 already_delivered', async (t) => {
       const herald = await heraldOn(store, t);
       const token = await herald.token('carol', { scope: 'subscribe' });

@@ -8,15 +8,15 @@ export const STORES = ['sqlite', 'postgres'] as const;
 export type StoreName = (typeof STORES)[number];
 
 /** A Herald on `store`, stopped (and its database dropped) when the test ends. */
-export async function heraldOn(store: StoreName, t: TestContext): Promise<HeraldProcess> {
+export async function heraldOn(store: StoreName, t: TestContext, env: Record<string, string> = {}): Promise<HeraldProcess> {
   if (store === 'sqlite') {
-    const herald = await startHerald();
+    const herald = await startHerald({ env });
     t.after(() => herald.stop());
     return herald;
   }
   await lockServices(t);
   const db = await createPgDatabase();
-  const herald = await startHerald({ env: { HERALD_DATABASE_URL: db.url } });
+  const herald = await startHerald({ env: { ...env, HERALD_DATABASE_URL: db.url } });
   t.after(async () => {
     await herald.stop();
     await db.drop();
