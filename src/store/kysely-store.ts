@@ -78,10 +78,26 @@ export class KyselyNotificationStore implements NotificationStore {
       migrationTableName: 'herald_migrations',
       migrationLockTableName: 'herald_migrations_lock',
     });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error;
+    // A newer version migrated this database (a rolling upgrade, or a rollback): its
+    // migrations only add, so this version runs on it as it is.
+    if (!(await this.#migratedByNewerVersion())) {
+      const { error } = await migrator.migrateToLatest();
+      if (error) throw error;
+    }
     const row = await this.#db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
     this.#epoch = row.value;
+  }
+
+  /** True when every migration this version knows ran, and others it does not know ran too. */
+  async #migratedByNewerVersion(): Promise<boolean> {
+    let executed: string[];
+    try {
+      executed = (await sql<{ name: string }>`select name from herald_migrations`.execute(this.#db)).rows.map((row) => row.name);
+    } catch {
+      return false; // a new database: no migration table yet
+    }
+    const known = Object.keys(migrations(this.#dialect));
+    return known.every((name) => executed.includes(name)) && executed.some((name) => !known.includes(name));
   }
 
   /**
