@@ -88,3 +88,10 @@ test('esbuild bundles the installed package for the browser', async () => {
   assert.match(code, /createParser/, 'eventsource-parser is bundled in');
   assert.doesNotMatch(code, /from\s*["']node:/, 'no Node built-in is imported');
 });
+
+test("import '@herald/client/element' bundles the element for the browser (it registers <herald-inbox>, so it is not shaken out)", async () => {
+  writeFileSync(join(app, 'element-page.js'), "import '@herald/client/element';\n");
+  const result = await build({ entryPoints: [join(app, 'element-page.js')], bundle: true, platform: 'browser', format: 'esm', write: false, absWorkingDir: app, logLevel: 'silent' });
+  assert.deepEqual(result.errors, []);
+  assert.match(result.outputFiles[0]?.text ?? '', /customElements\.define\(\s*["']herald-inbox["']/);
+});
