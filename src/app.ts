@@ -119,18 +119,17 @@ class AccessLog extends LogController {
 /**
  * Once the node drains (SIGTERM), a new request on a kept-alive connection is answered 503
  * with Retry-After before any work: the client (or nginx, for the request's first try) goes
- * to another node. Health and metrics still answer. Every answer then says
- * `Connection: close`, so kept-alive connections end after their answer instead of being cut
- * idle while a client sends on them (the keep-alive race).
+ * to another node. Health and metrics still answer. Each answer given while draining says
+ * `Connection: close`, so kept-alive connections end after an answer instead of being cut
+ * idle while a client sends on them (the keep-alive race). A callback hook: it runs on
+ * every request, publishes included, and costs one flag read when not draining.
  */
 function refuseWhileDraining(app: FastifyInstance, hub: Pick<Hub, 'draining'>): void {
-  app.addHook('onRequest', async (request) => {
-    if (!hub.draining || /^\/(healthz|readyz|metrics)$/.test(request.routeOptions.url ?? '')) return;
-    throw new HeraldError('unavailable', 'This node is shutting down; retry on another node.', 1);
-  });
-  app.addHook('onSend', async (_request, reply, payload) => {
-    if (hub.draining) reply.header('connection', 'close');
-    return payload;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!hub.draining) return done();
+    reply.header('connection', 'close');
+    if (/^\/(healthz|readyz|metrics)$/.test(request.routeOptions.url ?? '')) return done();
+    done(new HeraldError('unavailable', 'This node is shutting down; retry on another node.', 1));
   });
 }
 
