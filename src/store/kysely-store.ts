@@ -1,5 +1,4 @@
-import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
-import { toMuteEntry } from '../domain/preferences.js';
+import { Migrator, sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { HeraldError } from '../errors.js';
 import { systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
@@ -7,8 +6,9 @@ import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { refusedText } from './pg-writer.js';
 import { publishWeight, toNotification } from './rows.js';
-import { usersMutingIn } from './mutes.js';
-import { cancelScheduled, deliverDue, nextDueAt, schedulePublish } from './scheduled.js';
+import { notMutedBy, usersMutingIn } from './mutes.js';
+import { anyDue, nextDueAt } from './scheduled.js';
+import { KyselyWrites, type StoreWrites } from './writes.js';
 import type { Database } from './schema.js';
 import type {
   Audience, CancelOutcome, ExpiredNotification, ExpiryPageStart, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
@@ -22,22 +22,25 @@ import type {
  */
 const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
 
-/**
- * The first key of the per-user lock around a change of preferences (PostgreSQL advisory
- * locks of two 32-bit keys; the second is a hash of the user). Any constant that no other
- * two-key advisory lock uses; single-key locks (retention's) are a separate key space.
- */
-const PREFERENCES_LOCK_CLASS = 0x4d757465; // "Mute"
+export interface KyselyStoreOptions {
+  /** Expiry and snooze are judged at this clock's now (tests move it). */
+  clock?: Clock;
+  /** Scheduled rows one publisher may have waiting at once. */
+  maxScheduledPerPublisher?: number;
+  /** Where writes besides publishes run (default: on `db`; a SQLite file's go to the writer thread). */
+  writes?: StoreWrites;
+}
 
 /**
- * The NotificationStore: reads and receipts on Kysely (the one dialect difference there is
- * the snapshot's isolation level); publishes through a dialect's own batch writer.
+ * The NotificationStore: reads on Kysely (the one dialect difference there is the
+ * snapshot's isolation level); publishes through a dialect's own batch writer, and the
+ * other writes through StoreWrites (src/store/writes.ts).
  */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
-  #redemptions = 0;
 
-  readonly #writes: GroupCommit<PublishRequest, PublishResult>;
+  readonly #publishes: GroupCommit<PublishRequest, PublishResult>;
+  readonly #writes: StoreWrites;
 
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
@@ -49,17 +52,15 @@ export class KyselyNotificationStore implements NotificationStore {
     db: Kysely<Database>,
     dialect: Dialect,
     writer: BatchWriter<PublishRequest, PublishResult>,
-    /** Expiry and snooze are judged at this clock's now (tests move it). */
-    clock: Clock = systemClock,
-    /** Scheduled rows one publisher may have waiting at once. */
-    maxScheduledPerPublisher = Infinity,
+    options: KyselyStoreOptions = {},
   ) {
-    this.#maxScheduledPerPublisher = maxScheduledPerPublisher;
+    this.#maxScheduledPerPublisher = options.maxScheduledPerPublisher ?? Infinity;
     this.#db = db;
     this.#dialect = dialect;
     this.#writer = writer;
-    this.#clock = clock;
-    this.#writes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
+    this.#clock = options.clock ?? systemClock;
+    this.#publishes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
+    this.#writes = options.writes ?? new KyselyWrites(db, dialect);
   }
 
   get epoch(): string {
@@ -111,17 +112,12 @@ export class KyselyNotificationStore implements NotificationStore {
         throw refusedText(err) ?? err;
       });
     }
-    return this.#writes.submit(request);
+    return this.#publishes.submit(request);
   }
 
-  /** Scheduled publishes are rare: their mute check is a query of its own, before the write. */
-  async #schedule(request: PublishRequest): Promise<PublishResult> {
-    const recipients = request.recipients;
-    const muting = recipients && !request.critical ? await this.usersMuting(recipients, request.type) : new Set<string>();
-    const kept = recipients && muting.size > 0 ? { ...request, recipients: recipients.filter((r) => !muting.has(r)) } : request;
-    const suppressed = recipients?.filter((r) => muting.has(r)) ?? [];
-    const result = await schedulePublish(this.#db, kept, this.#now(), suppressed, this.#maxScheduledPerPublisher);
-    return result.replayed ? result : { ...result, suppressed };
+  /** Scheduled publishes are rare: stored (with their mute check) on the write path of their own. */
+  #schedule(request: PublishRequest): Promise<PublishResult> {
+    return this.#writes.schedule(request, this.#now(), this.#maxScheduledPerPublisher);
   }
 
   #now(): string {
@@ -130,7 +126,7 @@ export class KyselyNotificationStore implements NotificationStore {
 
   /** Transactions the publish path has committed; tests read it to see publishes share one. */
   get publishTransactions(): number {
-    return this.#writes.transactions;
+    return this.#publishes.transactions;
   }
 
   async eventsAfter(topic: string, afterSeq: number, limit: number, reader?: string): Promise<TopicEvent[]> {
@@ -204,101 +200,24 @@ export class KyselyNotificationStore implements NotificationStore {
     };
   }
 
-  async updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
-    const row = await this.#db.selectFrom('notifications as n').selectAll()
-      .where('id', '=', id).where('topic', 'in', [...audience.topics]).where(notExpired(this.#now())).executeTakeFirst();
-    if (!row) return null;
-    const now = new Date().toISOString();
-    const read = change.status === 'read';
-    // One statement that computes each column from the row as it is when the write lands:
-    // two concurrent changes (read, archive) both stick, where read-then-write lost one.
-    const keep = (column: 'read_at' | 'seen_at' | 'archived_at' | 'snoozed_until') => sql<string | null>`${sql.ref(`receipts.${column}`)}`;
-    const stamp = (column: 'read_at' | 'seen_at' | 'archived_at') => sql<string | null>`coalesce(${sql.ref(`receipts.${column}`)}, ${now})`;
-    const state = await this.#db.insertInto('receipts')
-      .values({
-        user_id: audience.user,
-        notification_pk: row.pk,
-        read_at: read ? now : null,
-        seen_at: read || change.seen ? now : null,
-        archived_at: change.archived === true ? now : null,
-        snoozed_until: change.snoozedUntil ?? null,
-      })
-      .onConflict((oc) => oc.columns(['user_id', 'notification_pk']).doUpdateSet({
-        read_at: read ? stamp('read_at') : change.status === 'unread' ? null : keep('read_at'),
-        seen_at: read || change.seen ? stamp('seen_at') : keep('seen_at'),
-        archived_at: change.archived === true ? stamp('archived_at') : change.archived === false ? null : keep('archived_at'),
-        snoozed_until: change.snoozedUntil === undefined ? keep('snoozed_until') : change.snoozedUntil,
-      }))
-      .returning(['read_at', 'seen_at', 'archived_at', 'snoozed_until'])
-      .executeTakeFirstOrThrow();
-    return toNotification(row, state, this.#now());
+  updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
+    return this.#writes.updateState(audience, id, change, this.#now());
   }
 
-  async markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
-    // No transaction: a notification's position never changes, so the bound read first
-    // still holds when the write lands, and the write is one statement. (On SQLite the
-    // publishes commit on another connection: a transaction that read and then wrote
-    // would fail whenever one of them committed in between.)
-    let upToPk: number | null = null;
-    if (upToId !== null) {
-      const row = await this.#db.selectFrom('notifications').select('pk')
-        .where('id', '=', upToId).where('topic', 'in', [...audience.topics]).executeTakeFirst();
-      if (!row) throw new HeraldError('not_found', `No notification ${JSON.stringify(upToId)} in your inbox.`);
-      upToPk = Number(row.pk);
-    }
-    const now = new Date().toISOString();
-    const column = what === 'read' ? sql.ref('read_at') : sql.ref('seen_at');
-    const topics = sql.join(audience.topics.map((t) => sql`${t}`));
-    const bound = upToPk === null ? sql`` : sql`and n.pk <= ${upToPk}`;
-    const clockNow = this.#now();
-    // Expired and snoozed items are not in the inbox either: "all" leaves them alone.
-    const visible = sql`and (n.expires_at is null or n.expires_at > ${clockNow})`;
-    const snoozed = sql`or r.snoozed_until > ${clockNow}`;
-    const readAt = what === 'read' ? now : null;
-    // Reading implies seeing; seeing leaves read state alone; archived items are not in
-    // the inbox, so "all" leaves them as they are, and so are muted ones (hidden from it).
-    const result = await sql`
-      insert into receipts (user_id, notification_pk, read_at, seen_at, archived_at)
-      select ${audience.user}, n.pk, ${readAt}, ${now}, null from notifications n
-      where n.topic in (${topics}) ${bound} ${visible}
-        and ${notMutedBy(audience.user)}
-        and not exists (select 1 from receipts r where r.user_id = ${audience.user}
-                        and r.notification_pk = n.pk and (r.${column} is not null or r.archived_at is not null ${snoozed}))
-      on conflict (user_id, notification_pk) do update set
-        read_at = coalesce(receipts.read_at, excluded.read_at),
-        seen_at = coalesce(receipts.seen_at, excluded.seen_at)`.execute(this.#db);
-    return Number(result.numAffectedRows ?? 0n);
+  markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
+    return this.#writes.markAll(audience, what, upToId, this.#now());
   }
 
-  async redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
-    const now = Date.now();
-    // Expired rows are swept now and then; they can never be redeemed again anyway.
-    if (++this.#redemptions % 100 === 0) await this.#db.deleteFrom('redeemed_tickets').where('expires_at', '<', now).execute();
-    const inserted = await this.#db.insertInto('redeemed_tickets').values({ jti: id, expires_at: expiresAtMs })
-      .onConflict((oc) => oc.column('jti').doNothing())
-      .returning('jti')
-      .executeTakeFirst();
-    return inserted !== undefined;
+  redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
+    return this.#writes.redeemOnce(id, expiresAtMs);
   }
 
   async mutedTypes(user: string): Promise<string[]> {
     return mutedTypesOf(this.#db, user);
   }
 
-  async setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
-      // Two replacements of one user's list at once on PostgreSQL: each delete sees only the
-      // rows committed before it, so both would insert and the list become their union. A
-      // lock on the user (rows to lock may not exist yet) makes the later one wait and then
-      // delete what the first wrote: the last writer's list stands alone. SQLite writes are
-      // serial already.
-      if (this.#dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PREFERENCES_LOCK_CLASS}, hashtext(${user}))`.execute(trx);
-      await trx.deleteFrom('muted_types').where('user_id', '=', user).execute();
-      if (patterns.length === 0) return;
-      await trx.insertInto('muted_types')
-        .values(patterns.map((pattern) => ({ user_id: user, ...toMuteEntry(pattern) })))
-        .execute();
-    });
+  setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
+    return this.#writes.setMutedTypes(user, patterns);
   }
 
   usersMuting(users: readonly string[], type: string): Promise<Set<string>> {
@@ -312,17 +231,19 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async close(): Promise<void> {
-    await this.#writes.idle();
+    await this.#publishes.idle();
     await this.#writer.close?.();
     await this.#db.destroy();
   }
 
   retention(): RetentionStore {
-    return new KyselyRetentionStore(this.#db, this.#dialect);
+    return new KyselyRetentionStore(this.#db, this.#dialect, this.#writes);
   }
 
-  deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
-    return deliverDue(this.#db, this.#dialect, now, limit);
+  async deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
+    // Most looks find nothing due: answered with a read, the write path is not asked.
+    if (!(await anyDue(this.#db, now))) return [];
+    return this.#writes.deliverDue(now, limit);
   }
 
   nextDueAt(): Promise<string | null> {
@@ -330,7 +251,7 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
-    return cancelScheduled(this.#db, publisher, id, this.#now());
+    return this.#writes.cancelScheduled(publisher, id, this.#now());
   }
 
   async expiredBetween(start: ExpiryPageStart, upTo: string, limit: number): Promise<ExpiredNotification[]> {
@@ -378,17 +299,6 @@ async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[
   // Sorted here, not by the database, whose collation may order `.`, `_` and `-` otherwise:
   // the list reads back exactly as normalizeMutes answered it.
   return rows.map((row) => row.pattern).sort();
-}
-
-/**
- * Leaves out topic notifications (no recipient) of a type the reader muted, unless they
- * were critical; a private one of a muted type was never stored. Prefixes are compared
- * with substr/length rather than LIKE, whose `_` and `%` would match as wildcards.
- */
-function notMutedBy(user: string): RawBuilder<SqlBool> {
-  return sql<SqlBool>`not (n.recipient is null and n.critical = 0 and exists (
-    select 1 from muted_types m where m.user_id = ${user}
-      and (m.pattern = n.type or (m.prefix is not null and substr(n.type, 1, length(m.prefix)) = m.prefix))))`;
 }
 
 /**

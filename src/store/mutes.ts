@@ -1,6 +1,6 @@
 // Which users muted a notification type: asked when a publish is written and again when a
 // scheduled one is delivered (a mute set in between counts), on either database.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { patternsMuting } from '../domain/preferences.js';
 import type { Dialect } from './migrations.js';
 import type { Database } from './schema.js';
@@ -19,4 +19,15 @@ export async function usersMutingIn(db: Kysely<Database>, dialect: Dialect, user
           and pattern in (select value from json_each(${JSON.stringify(patterns)}))`;
   const { rows } = await query.execute(db);
   return new Set(rows.map((row) => row.user_id));
+}
+
+/**
+ * Leaves out topic notifications (no recipient) of a type the reader muted, unless they
+ * were critical; a private one of a muted type was never stored. Prefixes are compared
+ * with substr/length rather than LIKE, whose `_` and `%` would match as wildcards.
+ */
+export function notMutedBy(user: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`not (n.recipient is null and n.critical = 0 and exists (
+    select 1 from muted_types m where m.user_id = ${user}
+      and (m.pattern = n.type or (m.prefix is not null and substr(n.type, 1, length(m.prefix)) = m.prefix))))`;
 }

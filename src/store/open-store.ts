@@ -1,14 +1,15 @@
 import { closeSync, openSync } from 'node:fs';
 import { makeDataDir } from '../data-dir.js';
 import { dirname, resolve } from 'node:path';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
-import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import { openSqliteHandle } from './sqlite-handle.js';
+import { sqliteKysely } from './sqlite-kysely.js';
 import { SqliteThreadWriter, type SpawnWriter } from './sqlite-thread-writer.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
+import { remoteWrites } from './writes.js';
 import type { NotificationStore } from './store.js';
 import type { Clock } from '../sse/clock.js';
 
@@ -81,7 +82,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
       client.on('error', () => {});
       dropConnectionOnQueryTimeout(client);
     });
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options.clock, options.maxScheduledPerPublisher);
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options);
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -96,67 +97,16 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   }
   const synchronous = options.sqliteSynchronous ?? 'full';
   const sqlite = await openSqliteHandle(path, synchronous);
-  // A file gets its publish writer on a thread of its own, so commits (an fsync each) never
-  // stall the event loop that delivers to streams. This connection then reads beside it
-  // (WAL) and its write transactions begin immediate (see ImmediateWritesDialect).
-  const threaded = path !== ':memory:' && path !== '';
-  const db = new Kysely<Database>({ dialect: new ImmediateWritesDialect({ database: reusingStatements(sqlite, STATEMENT_CACHE) }) });
-  const writer = threaded
-    ? new SqliteThreadWriter(path, synchronous, options.spawnWriter)
+  const db = sqliteKysely(sqlite);
+  if (path === ':memory:' || path === '') {
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
-    : new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
-  return new KyselyNotificationStore(db, 'sqlite', writer, options.clock, options.maxScheduledPerPublisher);
-}
-
-/**
- * Kysely begins SQLite transactions deferred. One that reads and then writes fails at once
- * (SQLITE_BUSY, no waiting) when another connection, the writer thread, committed in
- * between; beginning immediate takes the write lock first and waits for it instead. A
- * transaction marked read only stays deferred: it reads a snapshot and never waits.
- */
-class ImmediateWritesDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
-
-  constructor(config: SqliteDialectConfig) {
-    super(config);
-    this.#config = config;
+    return new KyselyNotificationStore(db, 'sqlite', new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn())), options);
   }
-
-  override createDriver(): Driver {
-    return new ImmediateWritesDriver(this.#config);
-  }
-}
-
-class ImmediateWritesDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'));
-  }
-}
-
-/** Distinct statements kept prepared: Kysely's queries are few shapes, but `in (…)` lists vary. */
-const STATEMENT_CACHE = 200;
-
-/**
- * Kysely prepares every query again; preparing costs as much as running a small one. Keep
- * the most recently used statements by their SQL text. Reuse is safe: Kysely runs one
- * query at a time on its one connection.
- */
-function reusingStatements(sqlite: SqliteDatabase, size: number): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
-  return {
-    prepare(sql) {
-      let statement = cache.get(sql);
-      if (statement) {
-        cache.delete(sql);
-      } else {
-        statement = sqlite.prepare(sql);
-        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
-      }
-      cache.set(sql, statement);
-      return statement;
-    },
-    pragma: (statement) => sqlite.pragma(statement),
-    close: () => sqlite.close(),
-  };
+  // A file gets a writer thread with its own connection: every write (publishes and the
+  // others) waits for SQLite's lock and commits (an fsync each) there, never stalling the
+  // event loop that delivers to streams. This connection reads beside it (WAL).
+  const writer = new SqliteThreadWriter(path, synchronous, options.spawnWriter);
+  const writes = remoteWrites((method, args) => writer.call(method, args));
+  return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes });
 }

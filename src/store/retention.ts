@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Dialect } from './migrations.js';
 import type { Database } from './schema.js';
+import type { StoreWrites } from './writes.js';
 
 /** Batched deletes behind retention; each call is one short transaction. */
 export interface RetentionStore {
@@ -29,51 +30,33 @@ const ADVISORY_LOCK_KEY = 0x4865_7261; // "Hera"
 /** A SQLite lease outlives a crashed holder by this long at most. */
 const LEASE_MS = 10 * 60_000;
 
+/**
+ * Retention's batches go where the store's other writes go (on a SQLite file, the writer
+ * thread); PostgreSQL's cluster-wide lock is a session lock on a connection of this one.
+ */
 export class KyselyRetentionStore implements RetentionStore {
   readonly #owner = randomUUID();
 
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
+  readonly #writes: StoreWrites;
 
-  constructor(
-    db: Kysely<Database>,
-    dialect: Dialect,
-  ) {
+  constructor(db: Kysely<Database>, dialect: Dialect, writes: StoreWrites) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#writes = writes;
   }
 
-  async purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
-    return this.#db.transaction().execute(async (trx) => {
-      // Scheduled ones that expired undelivered (rare) are forgotten at the same age, so a
-      // cancel then answers as for a delivered one that retention removed: not found.
-      const droppedIds = trx.selectFrom('expired_scheduled').select('id')
-        .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').limit(limit);
-      await trx.deleteFrom('expired_scheduled').where('id', 'in', droppedIds).execute();
-      const rows = await trx.selectFrom('notifications').select('pk')
-        .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').orderBy('pk').limit(limit).execute();
-      if (rows.length === 0) return { notifications: 0, states: 0 };
-      const pks = rows.map((r) => r.pk);
-      const states = await trx.deleteFrom('receipts').where('notification_pk', 'in', pks).executeTakeFirst();
-      const notifications = await trx.deleteFrom('notifications').where('pk', 'in', pks).executeTakeFirst();
-      return { notifications: Number(notifications.numDeletedRows), states: Number(states.numDeletedRows) };
-    });
+  purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
+    return this.#writes.purgeNotifications(cutoff.toISOString(), limit);
   }
 
-  async purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number> {
-    // The batch is bounded by time: the limit-th oldest key's timestamp (ties may add a few).
-    const nth = await this.#db.selectFrom('idempotency_keys').select('created_at')
-      .where('created_at', '<', cutoff.toISOString()).orderBy('created_at').limit(1).offset(limit - 1).executeTakeFirst();
-    const result = await this.#db.deleteFrom('idempotency_keys')
-      .where('created_at', nth ? '<=' : '<', nth ? nth.created_at : cutoff.toISOString())
-      .where('created_at', '<', cutoff.toISOString()).executeTakeFirst();
-    return Number(result.numDeletedRows);
+  purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number> {
+    return this.#writes.purgeIdempotencyKeys(cutoff.toISOString(), limit);
   }
 
-  async purgeExpiredTickets(nowMs: number, limit: number): Promise<number> {
-    const doomed = this.#db.selectFrom('redeemed_tickets').select('jti').where('expires_at', '<', nowMs).orderBy('expires_at').limit(limit);
-    const result = await this.#db.deleteFrom('redeemed_tickets').where('jti', 'in', doomed).executeTakeFirst();
-    return Number(result.numDeletedRows);
+  purgeExpiredTickets(nowMs: number, limit: number): Promise<number> {
+    return this.#writes.purgeExpiredTickets(nowMs, limit);
   }
 
   async exclusively<T>(fn: () => Promise<T>): Promise<T | null> {
@@ -90,29 +73,12 @@ export class KyselyRetentionStore implements RetentionStore {
         }
       });
     }
-    if (!(await this.#takeLease())) return null;
+    if (!(await this.#writes.takeRetentionLease(this.#owner, Date.now(), LEASE_MS))) return null;
     try {
       return await fn();
     } finally {
-      await this.#db.deleteFrom('herald_meta').where('key', '=', 'retention_lease').where('value', 'like', `${this.#owner} %`).execute();
+      await this.#writes.releaseRetentionLease(this.#owner);
     }
-  }
-
-  /** Takes the lease when it is free, expired or already ours. */
-  async #takeLease(): Promise<boolean> {
-    const now = Date.now();
-    const value = `${this.#owner} ${now + LEASE_MS}`;
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('herald_meta').select('value').where('key', '=', 'retention_lease').executeTakeFirst();
-      if (row) {
-        const [owner, until] = row.value.split(' ');
-        if (owner !== this.#owner && Number(until) > now) return false;
-        await trx.updateTable('herald_meta').set({ value }).where('key', '=', 'retention_lease').where('value', '=', row.value).execute();
-      } else {
-        await trx.insertInto('herald_meta').values({ key: 'retention_lease', value }).execute();
-      }
-      return true;
-    });
   }
 }
 

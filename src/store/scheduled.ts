@@ -94,10 +94,6 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
  * are unique in the notifications table too, so no row can ever be delivered twice.
  */
 export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<TopicEvent[]> {
-  // Most looks find nothing due: answer those with a read, without taking the write lock
-  // (on SQLite a `begin immediate` waits for the writer thread's commits, on the event loop).
-  const anyDue = await db.selectFrom('scheduled_notifications').select('id').where('deliver_at', '<=', now).limit(1).executeTakeFirst();
-  if (anyDue === undefined) return [];
   return db.transaction().execute(async (trx) => {
     let claim = trx.selectFrom('scheduled_notifications').selectAll()
       .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit);
@@ -185,6 +181,14 @@ async function advanceHeads(db: Kysely<Database>, dialect: Dialect, counts: Map<
     heads.set(topic, Number(head));
   }
   return heads;
+}
+
+/**
+ * Whether anything is due at `now`: most looks find nothing, and answer with this read
+ * without taking the write lock.
+ */
+export async function anyDue(db: Kysely<Database>, now: string): Promise<boolean> {
+  return (await db.selectFrom('scheduled_notifications').select('id').where('deliver_at', '<=', now).limit(1).executeTakeFirst()) !== undefined;
 }
 
 export async function nextDueAt(db: Kysely<Database>): Promise<string | null> {

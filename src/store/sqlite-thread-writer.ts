@@ -1,11 +1,16 @@
-// The SQLite publish writer run on its own thread (sqlite-worker.ts), seen from the server.
+// The SQLite writer run on its own thread (sqlite-worker.ts), seen from the server: batches
+// of publishes, and the store's other writes (src/store/writes.ts) as calls.
 import { Worker } from 'node:worker_threads';
 import { HeraldError, type ErrorCode } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import { newNotification, targetsOf } from './rows.js';
 import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
+import type { WriteMethod } from './writes.js';
 
-export type WriterRequest = { kind: 'write'; id: number; requests: readonly PublishRequest[] } | { kind: 'close' };
+export type WriterRequest =
+  | { kind: 'write'; id: number; requests: readonly PublishRequest[] }
+  | { kind: 'call'; id: number; method: WriteMethod; args: unknown[] }
+  | { kind: 'close' };
 /** `errcode`: node:sqlite's SQLite result code, what tells a lock from a bad row there. */
 type WireError = { herald: boolean; code: string | undefined; errcode?: number; message: string };
 /**
@@ -14,7 +19,7 @@ type WireError = { herald: boolean; code: string | undefined; errcode?: number; 
  */
 type Written = { createdAt: string; ids: string[]; seqs: number[]; suppressed: string[] };
 type WireOutcome = { ok: true; value: PublishResult } | { ok: true; written: Written } | { ok: false; error: WireError };
-type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; error: WireError };
+export type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; value: unknown } | { id: number; error: WireError };
 
 /** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
 export function encodeError(err: unknown): WireError {
@@ -78,12 +83,14 @@ const spawnWorker: SpawnWriter = (path, synchronous) =>
 /** Waits before starting a thread again after one died: doubling from the first, up to the last. */
 const RESTART_DELAYS_MS = { first: 100, max: 5000 };
 
-type Pending = { requests: readonly PublishRequest[]; resolve(outcomes: Outcome<PublishResult>[]): void; reject(err: Error): void };
+/** A request in flight: `settle` takes the thread's answer (the error case is handled before). */
+type Pending = { settle(answer: Exclude<WriterAnswer, { error: WireError }>): void; reject(err: Error): void };
 
 /**
- * Publishes of a SQLite file commit on a thread with its own connection: a batch's commit
- * waits for its fsync there, and the event loop that parses requests and delivers to
- * streams goes on meanwhile. Batches go one at a time (the group commit waits for each).
+ * Writes to a SQLite file commit on a thread with its own connection: waiting for the
+ * write lock and a commit's fsync happen there, and the event loop that parses requests
+ * and delivers to streams goes on meanwhile. Publish batches go one at a time (the group
+ * commit waits for each); other writes are calls that the thread's connection serializes.
  *
  * A thread that dies (a native crash, an out-of-memory) is started again after a short,
  * growing delay. Writes in flight then answer `unavailable` (503; the queue retries them:
@@ -127,7 +134,7 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
       if (this.#pending.size === 0) worker.unref();
       this.#restartDelayMs = RESTART_DELAYS_MS.first;
       if ('error' in answer) pending.reject(decodeError(answer.error));
-      else pending.resolve(answer.outcomes.map((outcome, i) => decodeOutcome(outcome, pending.requests[i] as PublishRequest)));
+      else pending.settle(answer);
     });
     // An 'error' (an exception the thread did not catch) is followed by 'exit'.
     worker.on('error', () => {});
@@ -154,14 +161,35 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
   }
 
   write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
+    return this.#send((id) => ({ kind: 'write', id, requests }), (answer) => {
+      if (!('outcomes' in answer)) throw new Error('the writer thread answered a batch with a value');
+      return answer.outcomes.map((outcome, i) => decodeOutcome(outcome, requests[i] as PublishRequest));
+    });
+  }
+
+  /** Runs one of the store's other writes (writes.ts) on the thread. */
+  call(method: WriteMethod, args: unknown[]): Promise<unknown> {
+    return this.#send((id) => ({ kind: 'call', id, method, args }), (answer) => ('value' in answer ? answer.value : undefined));
+  }
+
+  #send<T>(request: (id: number) => WriterRequest, decode: (answer: Exclude<WriterAnswer, { error: WireError }>) => T): Promise<T> {
     const worker = this.#worker;
     if (this.#closing) return Promise.reject(new HeraldError('unavailable', 'The store is closing.'));
     if (!worker) return Promise.reject(new HeraldError('unavailable', 'The SQLite writer thread is restarting; retry shortly.', 1));
     return new Promise((resolve, reject) => {
       const id = this.#next++;
-      this.#pending.set(id, { requests, resolve, reject });
+      this.#pending.set(id, {
+        settle: (answer) => {
+          try {
+            resolve(decode(answer));
+          } catch (err) {
+            reject(err as Error);
+          }
+        },
+        reject,
+      });
       worker.ref();
-      worker.postMessage({ kind: 'write', id, requests } satisfies WriterRequest);
+      worker.postMessage(request(id));
     });
   }
 

@@ -1,24 +1,37 @@
-// The SQLite publish writer's thread: its own connection to the database file, so a
-// batch's commit and fsync block this thread and never the server's event loop.
+// The SQLite writer's thread: its own connection to the database file, so waiting for the
+// write lock and a commit's fsync block this thread and never the server's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteHandle } from './sqlite-handle.js';
-import { encodeOutcomes, encodeError, type WriterRequest } from './sqlite-thread-writer.js';
+import { sqliteKysely } from './sqlite-kysely.js';
+import { encodeOutcomes, encodeError, type WriterAnswer, type WriterRequest } from './sqlite-thread-writer.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
+import { KyselyWrites } from './writes.js';
 
 const { path, synchronous } = workerData as { path: string; synchronous: 'full' | 'normal' };
 const port = parentPort as NonNullable<typeof parentPort>;
 const sqlite = await openSqliteHandle(path, synchronous);
-const writer = new SqlitePublishWriter(sqlite, async (fn) => fn());
+const db = sqliteKysely(sqlite);
+// Publish batches hold Kysely's one connection while they run, so they never land inside
+// another write's transaction.
+const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
+const writes = new KyselyWrites(db, 'sqlite');
+
+function answer(id: number, work: Promise<Omit<WriterAnswer, 'id'>>): void {
+  work.then(
+    (result) => port.postMessage({ id, ...result }),
+    (err: unknown) => port.postMessage({ id, error: encodeError(err) }),
+  );
+}
 
 port.on('message', (message: WriterRequest) => {
   if (message.kind === 'close') {
-    sqlite.close();
-    port.close();
+    void db.destroy().finally(() => port.close());
     return;
   }
-  // Batches come one at a time (the group commit waits for each answer), so writes never overlap.
-  writer.write(message.requests).then(
-    (outcomes) => port.postMessage({ id: message.id, outcomes: encodeOutcomes(outcomes) }),
-    (err: unknown) => port.postMessage({ id: message.id, error: encodeError(err) }),
-  );
+  if (message.kind === 'write') {
+    answer(message.id, writer.write(message.requests).then((outcomes) => ({ outcomes: encodeOutcomes(outcomes) })));
+    return;
+  }
+  const method = writes[message.method] as (...args: unknown[]) => Promise<unknown>;
+  answer(message.id, method.apply(writes, message.args).then((value) => ({ value })));
 });
