@@ -109,6 +109,8 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
   const retention = new Retention(store.retention(), {
     retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
     batchSize: config.retentionBatchSize, intervalMs: config.retentionIntervalS * 1000, log, metrics,
+    // Every node's streams following those topics recount (this node's through the bus too).
+    onRemoved: (removed) => void bus.publish({ kind: 'removed', notifications: removed }),
   });
   retention.start();
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);

@@ -35,7 +35,19 @@ export type BusMessage =
        * of the previous version still shows the right number).
        */
       preferences?: true;
-    };
+    }
+  /**
+   * Retention deleted these notifications (one node purges for all): streams following
+   * their topics recount and hear which left, as for an expiry. Lost ones are made good by
+   * the recount after a reconnect (onResync).
+   */
+  | { kind: 'removed'; notifications: RemovedNotification[] };
+
+/** A notification that is gone from its topic (retention deleted it). */
+export interface RemovedNotification {
+  id: string;
+  topic: string;
+}
 
 export interface BusHandlers {
   onMessage(message: BusMessage): void;

@@ -113,6 +113,8 @@ export class RabbitMqBus implements Bus {
    * learn of new events and of inbox changes (and recount) once it is back.
    */
   #keep(message: BusMessage): void {
+    // The recount every node makes after the broker is back covers a removal.
+    if (message.kind === 'removed') return;
     // A change of preferences is kept beside the user's inbox change, not replaced by it.
     const key = message.kind === 'notification' ? `t:${message.event.topic}` : `${message.preferences ? 'p' : 'u'}:${message.user}`;
     const kept = this.#pending.get(key);
@@ -142,7 +144,7 @@ export class RabbitMqBus implements Bus {
       this.#log.warn({ err }, 'ignoring a malformed bus message');
       return;
     }
-    if (parsed?.kind === 'notification' || parsed?.kind === 'updated') handlers.onMessage(parsed);
+    if (parsed?.kind === 'notification' || parsed?.kind === 'updated' || parsed?.kind === 'removed') handlers.onMessage(parsed);
   }
 
   isReady(): boolean {

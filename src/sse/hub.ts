@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { Bus, BusMessage, UpdatePayload } from '../bus/bus.js';
+import type { Bus, BusMessage, RemovedNotification, UpdatePayload } from '../bus/bus.js';
 import { muteMatcher } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { Audience, ExpiredNotification, NotificationStore, TopicEvent } from '../store/store.js';
+import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
 import { systemClock, type Clock } from './clock.js';
 import { hash32, type Cursor } from './cursor.js';
 import { RecountQueue } from './recount-queue.js';
@@ -257,6 +257,7 @@ export class Hub {
 
   #onBusMessage(message: BusMessage): void {
     if (message.kind === 'notification') this.#onNotification(message.event);
+    else if (message.kind === 'removed') this.expired(message.notifications);
     else this.#onUpdated(message.user, message.update, message.preferences === true);
   }
 
@@ -408,10 +409,11 @@ export class Hub {
   }
 
   /**
-   * Notifications passed their expiry (src/sse/due-sweeper.ts): every audience here that
-   * follows one of their topics recounts, then its streams hear which ids left.
+   * Notifications passed their expiry (src/sse/due-sweeper.ts) or retention deleted them
+   * (a `removed` bus message): every audience here that follows one of their topics
+   * recounts, then its streams hear which ids left.
    */
-  expired(notifications: readonly ExpiredNotification[]): void {
+  expired(notifications: readonly RemovedNotification[]): void {
     const byTopic = new Map<string, string[]>();
     for (const { topic, id } of notifications) {
       const ids = byTopic.get(topic);

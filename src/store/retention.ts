@@ -7,16 +7,24 @@
 // a lease row in herald_meta (processes sharing the file).
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import type { RemovedNotification } from '../bus/bus.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Dialect } from './migrations.js';
 import type { Database } from './schema.js';
 import type { StoreWrites } from './writes.js';
 
+/** What a batch of notifications purged: how many, and which (streams following their topics are told). */
+export interface PurgedNotifications {
+  notifications: number;
+  states: number;
+  removed: RemovedNotification[];
+}
+
 /** Batched deletes behind retention; each call is one short transaction. */
 export interface RetentionStore {
   /** Deletes up to `limit` of the oldest notifications created before `cutoff`, with their per-user state. */
-  purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }>;
+  purgeNotifications(cutoff: Date, limit: number): Promise<PurgedNotifications>;
   /** Forgets up to `limit` idempotency keys recorded before `cutoff`. */
   purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number>;
   /** Deletes up to `limit` redeemed stream tickets that expired before `nowMs`. */
@@ -47,7 +55,7 @@ export class KyselyRetentionStore implements RetentionStore {
     this.#writes = writes;
   }
 
-  purgeNotifications(cutoff: Date, limit: number): Promise<{ notifications: number; states: number }> {
+  purgeNotifications(cutoff: Date, limit: number): Promise<PurgedNotifications> {
     return this.#writes.purgeNotifications(cutoff.toISOString(), limit);
   }
 
@@ -93,6 +101,8 @@ export interface RetentionOptions {
   intervalMs: number;
   log: Logger;
   metrics: Metrics;
+  /** Told after each batch which notifications it deleted (unread ones are in open streams' counts). */
+  onRemoved?: (removed: RemovedNotification[]) => void;
 }
 
 export interface RetentionPass {
@@ -143,6 +153,7 @@ export class Retention {
         const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
         await this.#drain(done, async () => {
           const n = await this.#store.purgeNotifications(cutoff, batchSize);
+          if (n.removed.length > 0) this.#options.onRemoved?.(n.removed);
           done.notifications += n.notifications;
           done.states += n.states;
           metrics.retentionDeleted.inc({ kind: 'notifications' }, n.notifications);

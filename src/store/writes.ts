@@ -13,6 +13,7 @@ import { notMutedBy, usersMutingIn } from './mutes.js';
 import { toNotification } from './rows.js';
 import { cancelScheduled, deliverDue, schedulePublish } from './scheduled.js';
 import type { Database } from './schema.js';
+import type { PurgedNotifications } from './retention.js';
 import type { CancelOutcome, Notification, PublishRequest, PublishResult, StateChange, TopicEvent } from './store.js';
 
 export interface StoreWrites {
@@ -27,7 +28,7 @@ export interface StoreWrites {
   cancelScheduled(publisher: string, id: string, now: string): Promise<CancelOutcome>;
   deliverDue(now: string, limit: number): Promise<TopicEvent[]>;
   /** Retention's batches (see RetentionStore); times as ISO text. */
-  purgeNotifications(cutoff: string, limit: number): Promise<{ notifications: number; states: number }>;
+  purgeNotifications(cutoff: string, limit: number): Promise<PurgedNotifications>;
   purgeIdempotencyKeys(cutoff: string, limit: number): Promise<number>;
   purgeExpiredTickets(nowMs: number, limit: number): Promise<number>;
   /** SQLite's retention lease: taken when free, expired or already this owner's. */
@@ -178,20 +179,24 @@ export class KyselyWrites implements StoreWrites {
     return deliverDue(this.#db, this.#dialect, now, limit);
   }
 
-  async purgeNotifications(cutoff: string, limit: number): Promise<{ notifications: number; states: number }> {
+  async purgeNotifications(cutoff: string, limit: number): Promise<PurgedNotifications> {
     return this.#db.transaction().execute(async (trx) => {
       // Scheduled ones that expired undelivered (rare) are forgotten at the same age, so a
       // cancel then answers as for a delivered one that retention removed: not found.
       const droppedIds = trx.selectFrom('expired_scheduled').select('id')
         .where('created_at', '<', cutoff).orderBy('created_at').limit(limit);
       await trx.deleteFrom('expired_scheduled').where('id', 'in', droppedIds).execute();
-      const rows = await trx.selectFrom('notifications').select('pk')
+      const rows = await trx.selectFrom('notifications').select(['pk', 'id', 'topic'])
         .where('created_at', '<', cutoff).orderBy('created_at').orderBy('pk').limit(limit).execute();
-      if (rows.length === 0) return { notifications: 0, states: 0 };
+      if (rows.length === 0) return { notifications: 0, states: 0, removed: [] };
       const pks = rows.map((r) => r.pk);
       const states = await trx.deleteFrom('receipts').where('notification_pk', 'in', pks).executeTakeFirst();
       const notifications = await trx.deleteFrom('notifications').where('pk', 'in', pks).executeTakeFirst();
-      return { notifications: Number(notifications.numDeletedRows), states: Number(states.numDeletedRows) };
+      return {
+        notifications: Number(notifications.numDeletedRows),
+        states: Number(states.numDeletedRows),
+        removed: rows.map(({ id, topic }) => ({ id, topic })),
+      };
     });
   }
 

@@ -128,3 +128,21 @@ test('new notifications raise the count by one on every open tab of the user', a
     assert.deepEqual(events.map((e) => e.data.unread_count), [1, 2, 3]);
   }
 });
+
+test('a node told by the bus that another node\'s retention deleted notifications corrects its streams\' counts', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const { body } = await herald.publish({ recipients: ['alice'], type: 'n', content: 'old' });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'recent' });
+  const stream = await openStream(herald.url, token);
+  t.after(() => stream.close());
+  const [ready] = await stream.waitForEvents('ready', 1);
+  assert.equal(ready?.data.unread_count, 2);
+  const id = body.notifications[0].id as string;
+  // What the purging node did to the shared database, and then told the others.
+  await herald.store.retention().purgeNotifications(new Date(Date.now() + 1000), 1);
+  await herald.bus.publish({ kind: 'removed', notifications: [{ id, topic: 'user:alice' }] });
+  const [removed] = await stream.waitForEvents('notification.expired', 1);
+  assert.deepEqual(removed?.data, { ids: [id], unread_count: 1 });
+});
