@@ -5,3 +5,18 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * The clock, never going back: the wall clock may step back (an NTP correction, a VM
+ * restored), and what expired by it must stay expired. The sweep told the streams once and
+ * will not again; a notification live again would be counted until the clock passed it twice.
+ */
+export function neverBack(clock: Clock): Clock {
+  let latest = -Infinity;
+  return {
+    now: () => {
+      latest = Math.max(latest, clock.now());
+      return latest;
+    },
+  };
+}

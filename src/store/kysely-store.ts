@@ -1,6 +1,6 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { HeraldError } from '../errors.js';
-import { systemClock, type Clock } from '../sse/clock.js';
+import { neverBack, systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
@@ -23,7 +23,7 @@ import type {
 const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
 
 export interface KyselyStoreOptions {
-  /** Expiry and snooze are judged at this clock's now (tests move it). */
+  /** Expiry and snooze are judged at this clock's now (tests move it), which never goes back. */
   clock?: Clock;
   /** Scheduled rows one publisher may have waiting at once. */
   maxScheduledPerPublisher?: number;
@@ -58,7 +58,7 @@ export class KyselyNotificationStore implements NotificationStore {
     this.#db = db;
     this.#dialect = dialect;
     this.#writer = writer;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = neverBack(options.clock ?? systemClock);
     this.#publishes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
     this.#writes = options.writes ?? new KyselyWrites(db, dialect);
   }

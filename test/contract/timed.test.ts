@@ -203,6 +203,20 @@ for (const backend of backends) {
       assert.deepEqual(await store.expiredBetween({ after: clock.iso(), id: null }, clock.iso(1_000), 10), []);
     });
 
+    test('the clock stepping back does not bring an expired notification back to the list, the count or a replay', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice'], content: 'offer', expires_at: clock.iso(30_000) }));
+      await store.publish(request(clock, { recipients: ['alice'], content: 'kept' }));
+      clock.ms += 30_000;
+      assert.deepEqual(await listed(store), ['kept']);
+      // The sweep told the streams it expired; it never will again. An NTP step back must
+      // not make it live for them (and every recount) until the clock passes it once more.
+      clock.ms -= 10_000;
+      assert.deepEqual(await listed(store), ['kept']);
+      assert.equal(await unread(store), 1);
+      assert.deepEqual((await store.eventsAfter('user:alice', 0, 10, 'alice')).map((e) => e.notification.content), ['kept']);
+    });
+
     test('expiredBetween reads a window in pages of (expires_at, id), also across rows expiring at the same instant', async (t) => {
       const { store, clock } = await backend.open(t);
       const at = clock.iso(10_000);
