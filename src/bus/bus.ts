@@ -60,5 +60,7 @@ export interface Bus {
   publish(message: BusMessage): Promise<void>;
   /** False while the broker is unreachable (readiness). */
   isReady(): boolean;
+  /** True when no hint is ever lost (the in-process bus): positions passed on a hint need no second look. */
+  readonly lossless?: boolean;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Bus, BusHandlers, BusMessage } from './bus.js';
 
 /** The embedded bus: one process, so delivery is a microtask away and never lost. */
 export class MemoryBus implements Bus {
+  readonly lossless = true;
   #handlers: BusHandlers | null = null;
 
   async start(handlers: BusHandlers): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { setImmediate } from 'node:timers/promises';
 import type { Bus, BusMessage, RemovedNotification, UpdatePayload } from '../bus/bus.js';
 import { muteMatcher } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
@@ -38,7 +39,17 @@ interface TopicChannel {
   ready: Promise<void>;
   fetching: boolean;
   fetchAgain: boolean;
+  /**
+   * Positions (seq, id hash) passed by a hinted event without reading them again, newest
+   * last: a restore that took one and whose hint was lost shows only in its id there.
+   */
+  unverified: Array<readonly [number, number]>;
 }
+
+/** Passed positions kept per topic until the next resync checks their ids. */
+const UNVERIFIED_KEPT = 16;
+/** Positions checked per query (one `idsAt` call), yielding to the event loop between. */
+const VERIFY_PAGE = 200;
 
 /** The count shared by every session of one audience, and the order of the snapshot it holds. */
 interface TrackerEntry {
@@ -214,7 +225,7 @@ export class Hub {
     let channel = this.#topics.get(topic);
     if (!channel) {
       const created: TopicChannel = {
-        sessions: new Set(), delivered: 0, deliveredIdHash: null, ready: Promise.resolve(), fetching: false, fetchAgain: false,
+        sessions: new Set(), delivered: 0, deliveredIdHash: null, ready: Promise.resolve(), fetching: false, fetchAgain: false, unverified: [],
       };
       created.ready = this.#store.heads([topic]).then((heads) => {
         created.delivered = Math.max(created.delivered, heads.get(topic) ?? 0);
@@ -269,8 +280,16 @@ export class Hub {
       if (channel.deliveredIdHash !== null && hash32(event.notification.id) !== channel.deliveredIdHash) this.#rewound(event.topic, channel);
       return;
     }
-    if (event.seq === channel.delivered + 1 && !channel.fetching) this.#fanOut(channel, encodeAsOf(event, this.#clock.now()));
-    else void this.#fetch(event.topic);
+    if (event.seq === channel.delivered + 1 && !channel.fetching) {
+      // Trusted that the position before is still what this node delivered there; the next
+      // resync checks (a restored database may have given it to an event whose hint was lost).
+      if (this.#bus.lossless !== true && channel.deliveredIdHash !== null && channel.delivered > 0) {
+        if (channel.unverified.push([channel.delivered, channel.deliveredIdHash]) > UNVERIFIED_KEPT) channel.unverified.shift();
+      }
+      this.#fanOut(channel, encodeAsOf(event, this.#clock.now()));
+    } else {
+      void this.#fetch(event.topic);
+    }
   }
 
   #fanOut(channel: TopicChannel, event: EncodedEvent): void {
@@ -329,7 +348,10 @@ export class Hub {
     for (const session of [...channel.sessions]) session.close('reset', { retryMs: retryHintMs(1000) });
   }
 
-  /** Re-reads every followed topic's head and fetches what this node has not delivered. */
+  /**
+   * Re-reads every followed topic's head and fetches what this node has not delivered;
+   * checks the ids at positions passed on a hint alone since the last resync.
+   */
   resync(): void {
     const topics = [...this.#topics.keys()];
     if (topics.length === 0) return;
@@ -341,6 +363,26 @@ export class Hub {
         else if (head > channel.delivered) void this.#fetch(topic);
       }
     }, (err: unknown) => this.#log.warn({ err }, 'could not re-read topic heads; will retry'));
+    void this.#verifyPassed().catch((err: unknown) => this.#log.warn({ err }, 'could not check delivered positions; will retry'));
+  }
+
+  /** Passed positions whose id is not the one delivered there: the database was rewound. */
+  async #verifyPassed(): Promise<void> {
+    const passed: Array<{ topic: string; channel: TopicChannel; seq: number; idHash: number }> = [];
+    for (const [topic, channel] of this.#topics) {
+      for (const [seq, idHash] of channel.unverified) passed.push({ topic, channel, seq, idHash });
+      channel.unverified = [];
+    }
+    for (let start = 0; start < passed.length; start += VERIFY_PAGE) {
+      const page = passed.slice(start, start + VERIFY_PAGE);
+      const ids = await this.#store.idsAt(page.map(({ topic, seq }) => [topic, seq] as const));
+      for (const { topic, channel, seq, idHash } of page) {
+        const id = ids.get(`${topic}\n${seq}`);
+        // Absent: retention deleted it since, which rewinds nothing.
+        if (id !== undefined && hash32(id) !== idHash && this.#topics.get(topic) === channel) this.#rewound(topic, channel);
+      }
+      await setImmediate();
+    }
   }
 
   /** The bus may have lost messages: re-read heads, and every count (inbox changes may be lost too). */

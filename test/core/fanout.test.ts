@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { BusMessage } from '../../src/bus/bus.js';
+import type { KyselyNotificationStore } from '../../src/store/kysely-store.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { overrideStore, readyStream, startCore } from './harness.js';
@@ -142,4 +143,28 @@ test('a topic head that goes back under a running node (a restore) resets the st
   herald.hub.resync();
   await stream.ended;
   assert.equal(await herald.metric('herald_stream_closed_total', 'reason="reset"'), 1);
+});
+
+test('a restore that loses the last delivered position is found at the next resync even when the next positions came back before it', async (t) => {
+  const herald = await startCore();
+  t.after(() => herald.close());
+  const token = await herald.token('alice');
+  const stream = await openStream(herald.url, token);
+  await stream.waitForEvents('ready', 1);
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'kept' });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'lost' });
+  await stream.waitForEvents('notification', 2);
+  // A backup taken before 'lost' is restored under the running node.
+  const { db } = herald.store as KyselyNotificationStore;
+  await db.deleteFrom('notifications').where('content', '=', 'lost').execute();
+  await db.updateTable('topics').set({ head: 1 }).where('name', '=', 'user:alice').execute();
+  // 'again' takes the restored position 2, and its hint is lost; 'next' (position 3) is hinted.
+  herald.bus.filter = (m: BusMessage) => (m.kind === 'notification' && m.event.notification.content === 'again' ? 'drop' : 'deliver');
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'again' });
+  await herald.publish({ recipients: ['alice'], type: 'n', content: 'next' });
+  await stream.waitForEvents('notification', 3);
+  // The heads are past this node's positions again: only the ids tell that 'again' was never sent.
+  herald.hub.resync();
+  await waitFor(async () => (await herald.metric('herald_stream_closed_total', 'reason="reset"')) === 1, 'the stream to be reset', 5000);
+  await stream.ended;
 });
