@@ -75,7 +75,7 @@ for (const backend of backends) {
     test('older notifications are deleted with every user\'s state for them; newer ones and their state stay', async (t) => {
       const { store } = await backend.open(t);
       const old = await store.publish(request({ recipients: ['alice', 'bob'], content: 'old' }));
-      await store.publish(request({ topic: 'broadcast', content: 'old broadcast' }));
+      const oldBroadcast = await store.publish(request({ topic: 'broadcast', content: 'old broadcast' }));
       await store.updateState(audience('alice'), old.events[0]?.notification.id as string, { status: 'read' });
       await store.markAll(audience('bob'), 'seen', null);
       const cutoff = await boundary();
@@ -83,7 +83,11 @@ for (const backend of backends) {
       await store.updateState(audience('alice'), kept.events[0]?.notification.id as string, { archived: true });
 
       const purged = await store.retention().purgeNotifications(cutoff, 100);
-      assert.deepEqual(purged, { notifications: 3, states: 3 });
+      assert.deepEqual({ ...purged, removed: [] }, { notifications: 3, states: 3, removed: [] });
+      // What open streams are told left: each deleted notification with its topic.
+      const removed = [...old.events, ...oldBroadcast.events].map((e) => ({ id: e.notification.id, topic: e.topic }));
+      const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+      assert.deepEqual([...purged.removed].sort(byId), removed.sort(byId));
       assert.deepEqual((await store.listInbox(audience('alice'), ALL)).items, []);
       const archived = await store.listInbox(audience('alice'), { ...ALL, archived: true });
       assert.deepEqual(archived.items.map((n) => [n.content, n.archived_at !== null]), [['new', true]]);
