@@ -7,7 +7,7 @@ import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import { audienceKey } from '../domain/topics.js';
 import type { Bus } from '../bus/bus.js';
 import type { Clock } from '../sse/clock.js';
-import type { NotificationStore } from '../store/store.js';
+import { MAX_CANCEL_IDS, type NotificationStore } from '../store/store.js';
 import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
 import { principalOf } from './authenticate.js';
 import { AUTH_ERRORS, NoQuery, responses, Responses } from './schemas.js';
@@ -23,6 +23,11 @@ const InboxQuery = Type.Object({
 }, { additionalProperties: false });
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+/** A bulk cancel names its notifications, or the publish that made them: one of the two. */
+const CancelBody = Type.Union([
+  Type.Object({ ids: Type.Array(IdParams.properties.id, { minItems: 1, maxItems: MAX_CANCEL_IDS, uniqueItems: true }) }, { additionalProperties: false }),
+  Type.Object({ idempotency_key: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
+]);
 
 const PatchBody = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('read'), Type.Literal('unread')])),
@@ -161,6 +166,32 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     // Another publisher's id answers exactly like an unknown one.
     if (outcome === 'not_found') throw new HeraldError('not_found', `No scheduled notification ${JSON.stringify(id)} of yours.`);
     return reply.status(204).send();
+  });
+
+  app.post('/v1/notifications/cancel', {
+    schema: {
+      body: CancelBody, querystring: NoQuery, tags: ['publish'],
+      summary: 'Cancel many scheduled notifications of this publisher at once: by id, or every one a publish (named by its idempotency key) made.',
+      description: 'Answers each id\'s outcome, as `DELETE /v1/notifications/{id}` would: `cancelled`, `already_delivered`, '
+        + '`expired` (dropped undelivered) or `not_found` (unknown, or another publisher\'s). 404 for an unknown idempotency key.',
+      response: responses({ 200: Responses.cancelled }, 400, 404, 413, 415, ...AUTH_ERRORS),
+    },
+    config: { auth: { scope: 'publish' } },
+  }, async (request) => {
+    const principal = principalOf(request);
+    const body = request.body as { ids: string[] } | { idempotency_key: string };
+    let ids: string[];
+    if ('ids' in body) {
+      ids = body.ids;
+    } else {
+      const published = await store.idsPublishedWithKey(principal.sub, body.idempotency_key);
+      if (published === null) throw new HeraldError('not_found', `No publish of yours with idempotency key ${JSON.stringify(body.idempotency_key)}.`);
+      ids = published;
+    }
+    const outcomes = await store.cancelScheduledMany(principal.sub, ids);
+    const answer = { cancelled: [] as string[], already_delivered: [] as string[], expired: [] as string[], not_found: [] as string[] };
+    for (const [id, outcome] of outcomes) answer[outcome].push(id);
+    return answer;
   });
 
   for (const what of ['read', 'seen'] as const) {

@@ -71,6 +71,12 @@ export const Responses = {
   }),
   unreadCount: Type.Object({ unread_count: UnreadCount }),
   updated: Type.Object({ notification: NotificationSchema, unread_count: UnreadCount }),
+  cancelled: Type.Object({
+    cancelled: Type.Array(Type.String(), { description: 'Cancelled: they will never be delivered.' }),
+    already_delivered: Type.Array(Type.String(), { description: 'Delivered before the cancel.' }),
+    expired: Type.Array(Type.String(), { description: 'Their expires_at passed before they could be delivered: dropped, no one received them.' }),
+    not_found: Type.Array(Type.String(), { description: 'Unknown ids, or another publisher\'s.' }),
+  }),
   markedAll: Type.Object({ updated: Type.Integer({ minimum: 0, description: 'Notifications changed.' }), unread_count: UnreadCount }),
   published: Type.Object({
     notifications: Type.Array(PublishedNotificationSchema, { description: 'One per recipient that gets it, or one for a topic.' }),

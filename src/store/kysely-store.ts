@@ -254,6 +254,19 @@ export class KyselyNotificationStore implements NotificationStore {
     return this.#writes.cancelScheduled(publisher, id, this.#now());
   }
 
+  async cancelScheduledMany(publisher: string, ids: readonly string[]): Promise<Map<string, CancelOutcome>> {
+    return new Map(await this.#writes.cancelScheduledMany(publisher, ids, this.#now()));
+  }
+
+  async idsPublishedWithKey(publisher: string, key: string): Promise<string[] | null> {
+    const row = await this.#db.selectFrom('idempotency_keys').select('response').where('publisher', '=', publisher).where('key', '=', key).executeTakeFirst();
+    if (!row) return null;
+    if (row.response === '') return [];
+    const stored = JSON.parse(row.response) as { ids: string[] } | Array<{ notification: { id: string } }>;
+    // Keys written before ids were stored compactly hold the whole answer.
+    return Array.isArray(stored) ? stored.map((event) => event.notification.id) : stored.ids;
+  }
+
   async expiredBetween(start: ExpiryPageStart, upTo: string, limit: number): Promise<ExpiredNotification[]> {
     const rows = await this.#db.selectFrom('notifications').select(['id', 'topic', 'expires_at'])
       .where('expires_at', '<=', upTo)

@@ -1,6 +1,10 @@
 // Scheduled delivery in the store: accepting a notification for later, moving it into its
 // topic when due, cancelling it. Both dialects share this code; PostgreSQL's one
 // difference is that a delivery skips rows another node is delivering.
+//
+// A publish waits as its content, once (scheduled_publishes), and a small row per
+// recipient (scheduled_targets). Rows a node of an earlier version wrote, content and all,
+// in scheduled_notifications are read and delivered beside them.
 import { newNotificationId } from './ids.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { HeraldError } from '../errors.js';
@@ -10,7 +14,9 @@ import { newNotification, targetsOf, toNotification } from './rows.js';
 import type { Database } from './schema.js';
 import type { CancelOutcome, PublishRequest, PublishResult, ScheduledNotification, TopicEvent } from './store.js';
 
+/** A waiting notification whole, from either layout. */
 type ScheduledRow = Selectable<Database['scheduled_notifications']>;
+type TargetRow = Selectable<Database['scheduled_targets']>;
 type StoredRow = Omit<Selectable<Database['notifications']>, 'pk'>;
 
 /** Rows per insert statement: well under both databases' bound-parameter limits. */
@@ -42,20 +48,23 @@ export async function schedulePublish(
     const targets = targetsOf(request);
     // One publish to 1000 recipients stores 1000 rows, delivered up to a year later and
     // untouched by retention meanwhile: each publisher has a bound on what waits.
-    if (Number.isFinite(maxPending)) {
-      const { pending } = await trx.selectFrom('scheduled_notifications').select((eb) => eb.fn.countAll<number | string>().as('pending'))
-        .where('publisher', '=', request.publisher).executeTakeFirstOrThrow();
-      if (Number(pending) + targets.length > maxPending) throw new HeraldError('scheduled_quota_exceeded');
+    if (Number.isFinite(maxPending) && (await pendingOf(trx, request.publisher)) + targets.length > maxPending) {
+      throw new HeraldError('scheduled_quota_exceeded');
     }
     const data = request.data === null ? null : JSON.stringify(request.data);
     const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
+    const publishId = newNotificationId();
     const rows = targets.map(({ topic, recipient }) => ({
-      id: newNotificationId(), topic, recipient, type: request.type, title: request.title, content: request.content, data,
-      publisher: request.publisher, created_at: now, deliver_at: deliverAt, expires_at: request.expiresAt ?? null,
-      critical: request.critical ? 1 : 0,
+      id: newNotificationId(), publish_id: publishId, topic, recipient, publisher: request.publisher, deliver_at: deliverAt,
     }));
+    if (rows.length > 0) {
+      await trx.insertInto('scheduled_publishes').values({
+        id: publishId, publisher: request.publisher, type: request.type, title: request.title, content: request.content, data,
+        critical: request.critical ? 1 : 0, created_at: now, expires_at: request.expiresAt ?? null, remaining: rows.length,
+      }).execute();
+    }
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await trx.insertInto('scheduled_notifications').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      await trx.insertInto('scheduled_targets').values(rows.slice(i, i + INSERT_CHUNK)).execute();
     }
     if (request.idempotencyKey !== null) {
       // Who was suppressed is kept with the ids: a copy cancelled, expired or muted by the
@@ -73,7 +82,7 @@ export async function schedulePublish(
 /** The answer a key stored: those still waiting as scheduled, those delivered as events. */
 async function replayStored(db: Kysely<Database>, response: string): Promise<PublishResult> {
   const { ids, suppressed } = JSON.parse(response) as { ids: string[]; suppressed?: string[] };
-  const waiting = new Map((await db.selectFrom('scheduled_notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const waiting = new Map((ids.length === 0 ? [] : await waitingWithIds(db, ids)).map((r) => [r.id, r]));
   const delivered = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
   const events: TopicEvent[] = [];
   const scheduled: ScheduledNotification[] = [];
@@ -95,12 +104,8 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
  */
 export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<TopicEvent[]> {
   return db.transaction().execute(async (trx) => {
-    let claim = trx.selectFrom('scheduled_notifications').selectAll()
-      .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit);
-    if (dialect === 'postgres') claim = claim.forUpdate().skipLocked();
-    const due = await claim.execute();
+    const due = await claimDue(trx, dialect, now, limit);
     if (due.length === 0) return [];
-    await trx.deleteFrom('scheduled_notifications').where('id', 'in', due.map((r) => r.id)).execute();
     // One that expired before it was due (Herald was down past both) is dropped unseen; its
     // id is kept, so a cancel can answer that it expired.
     const live = await withoutMuted(trx, dialect, due.filter((row) => !expiredAt(row, now)));
@@ -188,12 +193,98 @@ async function advanceHeads(db: Kysely<Database>, dialect: Dialect, counts: Map<
  * without taking the write lock.
  */
 export async function anyDue(db: Kysely<Database>, now: string): Promise<boolean> {
-  return (await db.selectFrom('scheduled_notifications').select('id').where('deliver_at', '<=', now).limit(1).executeTakeFirst()) !== undefined;
+  for (const table of ['scheduled_targets', 'scheduled_notifications'] as const) {
+    if ((await db.selectFrom(table).select('id').where('deliver_at', '<=', now).limit(1).executeTakeFirst()) !== undefined) return true;
+  }
+  return false;
 }
 
 export async function nextDueAt(db: Kysely<Database>): Promise<string | null> {
-  const row = await db.selectFrom('scheduled_notifications').select((eb) => eb.fn.min('deliver_at').as('next')).executeTakeFirst();
-  return (row?.next as string | null | undefined) ?? null;
+  let next: string | null = null;
+  for (const table of ['scheduled_targets', 'scheduled_notifications'] as const) {
+    const row = await db.selectFrom(table).select((eb) => eb.fn.min('deliver_at').as('next')).executeTakeFirst();
+    const at = (row?.next as string | null | undefined) ?? null;
+    if (at !== null && (next === null || at < next)) next = at;
+  }
+  return next;
+}
+
+/** What one publisher has waiting, in both layouts: its quota counts these. */
+async function pendingOf(db: Kysely<Database>, publisher: string): Promise<number> {
+  let pending = 0;
+  for (const table of ['scheduled_targets', 'scheduled_notifications'] as const) {
+    const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<number | string>().as('n')).where('publisher', '=', publisher).executeTakeFirstOrThrow();
+    pending += Number(row.n);
+  }
+  return pending;
+}
+
+/**
+ * Claims and removes up to `limit` due rows, the earliest first, from both layouts (on
+ * PostgreSQL skipping rows another node holds), answering them whole: each target with its
+ * publish's content, which goes once its last target is claimed or cancelled.
+ */
+async function claimDue(trx: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<ScheduledRow[]> {
+  let legacyClaim = trx.selectFrom('scheduled_notifications').selectAll()
+    .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit);
+  if (dialect === 'postgres') legacyClaim = legacyClaim.forUpdate().skipLocked();
+  const legacy = await legacyClaim.execute();
+  if (legacy.length > 0) await trx.deleteFrom('scheduled_notifications').where('id', 'in', legacy.map((r) => r.id)).execute();
+  let targets: TargetRow[] = [];
+  if (legacy.length < limit) {
+    let targetClaim = trx.selectFrom('scheduled_targets').selectAll()
+      .where('deliver_at', '<=', now).orderBy('deliver_at').orderBy('id').limit(limit - legacy.length);
+    if (dialect === 'postgres') targetClaim = targetClaim.forUpdate().skipLocked();
+    targets = await targetClaim.execute();
+  }
+  const claimed = targets.length === 0 ? [] : await withContent(trx, targets);
+  if (targets.length > 0) {
+    await trx.deleteFrom('scheduled_targets').where('id', 'in', targets.map((t) => t.id)).execute();
+    await releaseContent(trx, countBy(targets.map((t) => t.publish_id)));
+  }
+  // One order for both: within a topic, earlier due times take lower sequence numbers.
+  return [...legacy, ...claimed].sort((a, b) => (a.deliver_at < b.deliver_at ? -1 : a.deliver_at > b.deliver_at ? 1 : a.id < b.id ? -1 : 1));
+}
+
+/** The waiting rows with these ids, whole, from both layouts. */
+async function waitingWithIds(db: Kysely<Database>, ids: readonly string[]): Promise<ScheduledRow[]> {
+  const legacy = await db.selectFrom('scheduled_notifications').selectAll().where('id', 'in', ids).execute();
+  const targets = await db.selectFrom('scheduled_targets').selectAll().where('id', 'in', ids).execute();
+  return [...legacy, ...(await withContent(db, targets))];
+}
+
+/** Targets joined with their publish's content (read once per publish). */
+async function withContent(db: Kysely<Database>, targets: readonly TargetRow[]): Promise<ScheduledRow[]> {
+  if (targets.length === 0) return [];
+  const publishes = new Map((await db.selectFrom('scheduled_publishes').selectAll()
+    .where('id', 'in', [...new Set(targets.map((t) => t.publish_id))]).execute()).map((p) => [p.id, p]));
+  return targets.flatMap((target): ScheduledRow[] => {
+    const publish = publishes.get(target.publish_id);
+    if (!publish) return [];
+    return [{
+      id: target.id, topic: target.topic, recipient: target.recipient, type: publish.type, title: publish.title,
+      content: publish.content, data: publish.data, publisher: publish.publisher, created_at: publish.created_at,
+      deliver_at: target.deliver_at, expires_at: publish.expires_at, critical: publish.critical,
+    }];
+  });
+}
+
+/**
+ * Counts `n` rows of each publish as gone and deletes the content no row waits for any
+ * more. In id order, so two nodes releasing the same publishes lock them alike.
+ */
+async function releaseContent(db: Kysely<Database>, gone: Map<string, number>): Promise<void> {
+  for (const [publishId, n] of [...gone].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const row = await db.updateTable('scheduled_publishes').set((eb) => ({ remaining: eb('remaining', '-', n) }))
+      .where('id', '=', publishId).returning('remaining').executeTakeFirst();
+    if (row && Number(row.remaining) <= 0) await db.deleteFrom('scheduled_publishes').where('id', '=', publishId).execute();
+  }
+}
+
+function countBy(keys: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
 }
 
 function expiredAt(row: ScheduledRow, now: string): boolean {
@@ -207,14 +298,24 @@ function expiredAt(row: ScheduledRow, now: string): boolean {
  * delivery will): the answer does not depend on when the scheduler last looked.
  */
 export async function cancelScheduled(db: Kysely<Database>, publisher: string, id: string, now: string): Promise<CancelOutcome> {
-  const deleted = await db.deleteFrom('scheduled_notifications').where('id', '=', id).where('publisher', '=', publisher)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .returning('id').executeTakeFirst();
-  if (deleted) return 'cancelled';
+  const cancelled = await db.transaction().execute(async (trx) => {
+    const legacy = await trx.deleteFrom('scheduled_notifications').where('id', '=', id).where('publisher', '=', publisher)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .returning('id').executeTakeFirst();
+    if (legacy) return true;
+    const target = await trx.deleteFrom('scheduled_targets').where('id', '=', id).where('publisher', '=', publisher)
+      .where('publish_id', 'in', (eb) => eb.selectFrom('scheduled_publishes').select('id')
+        .where((p) => p.or([p('expires_at', 'is', null), p('expires_at', '>', now)])))
+      .returning('publish_id').executeTakeFirst();
+    if (!target) return false;
+    await releaseContent(trx, new Map([[target.publish_id, 1]]));
+    return true;
+  });
+  if (cancelled) return 'cancelled';
   // Another publisher's id answers like an unknown one: nothing leaks.
   const delivered = await db.selectFrom('notifications').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
   if (delivered) return 'already_delivered';
-  const waitingExpired = await db.selectFrom('scheduled_notifications').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
-  const dropped = waitingExpired ?? await db.selectFrom('expired_scheduled').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst();
+  const waitingExpired = (await waitingWithIds(db, [id])).some((row) => row.publisher === publisher);
+  const dropped = waitingExpired || (await db.selectFrom('expired_scheduled').select('id').where('id', '=', id).where('publisher', '=', publisher).executeTakeFirst()) !== undefined;
   return dropped ? 'expired' : 'not_found';
 }

@@ -44,6 +44,29 @@ export interface Database {
     /** 1 when the publish was critical, carried into the notification when delivered. */
     critical: Generated<number>;
   };
+  /** A scheduled publish's content, stored once for all its recipients (scheduled_targets). */
+  scheduled_publishes: {
+    id: string;
+    publisher: string;
+    type: string;
+    title: string | null;
+    content: string;
+    data: string | null;
+    critical: Generated<number>;
+    created_at: string;
+    expires_at: string | null;
+    /** Its scheduled_targets rows still waiting; the content goes with the last. */
+    remaining: number;
+  };
+  /** One recipient (or shared topic) of a scheduled publish: the id its notification will keep. */
+  scheduled_targets: {
+    id: string;
+    publish_id: string;
+    topic: string;
+    recipient: string | null;
+    publisher: string;
+    deliver_at: string;
+  };
   /** Scheduled notifications dropped undelivered because they expired first: a cancel can say so. */
   expired_scheduled: {
     id: string;

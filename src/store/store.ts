@@ -77,6 +77,9 @@ export interface PublishResult {
   suppressed?: string[];
 }
 
+/** Ids one bulk cancel may name (and a publish may have recipients). */
+export const MAX_CANCEL_IDS = 1000;
+
 /** What cancelling a scheduled notification came to. */
 /** `expired`: its expires_at passed before it was delivered, so it never will be. */
 export type CancelOutcome = 'cancelled' | 'already_delivered' | 'expired' | 'not_found';
@@ -192,6 +195,10 @@ export interface NotificationStore {
   nextDueAt(): Promise<string | null>;
   /** Cancels a scheduled notification of this publisher that is not delivered yet. */
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome>;
+  /** cancelScheduled for each id (at most MAX_CANCEL_IDS), answering each id's outcome. */
+  cancelScheduledMany(publisher: string, ids: readonly string[]): Promise<Map<string, CancelOutcome>>;
+  /** The notification ids a publish of this publisher with this idempotency key made; null for an unknown key. */
+  idsPublishedWithKey(publisher: string, key: string): Promise<string[] | null>;
   /** Notifications with `after` < expires_at <= `upTo` (ISO times). */
   /**
    * Notifications with `start` < (expires_at, id) and expires_at <= `upTo` (ISO times), in

@@ -26,6 +26,8 @@ export interface StoreWrites {
   /** Stores a publish with deliverAt for later, without the recipients muting its type. */
   schedule(request: PublishRequest, now: string, maxPending: number): Promise<PublishResult>;
   cancelScheduled(publisher: string, id: string, now: string): Promise<CancelOutcome>;
+  /** Each id's outcome, as pairs (one short transaction per id: a bulk cancel never holds the lock long). */
+  cancelScheduledMany(publisher: string, ids: readonly string[], now: string): Promise<Array<[string, CancelOutcome]>>;
   deliverDue(now: string, limit: number): Promise<TopicEvent[]>;
   /** Retention's batches (see RetentionStore); times as ISO text. */
   purgeNotifications(cutoff: string, limit: number): Promise<PurgedNotifications>;
@@ -38,7 +40,7 @@ export interface StoreWrites {
 
 /** The names of StoreWrites' methods: what a thread may be asked to run. */
 export const WRITE_METHODS = [
-  'updateState', 'markAll', 'redeemOnce', 'setMutedTypes', 'schedule', 'cancelScheduled', 'deliverDue',
+  'updateState', 'markAll', 'redeemOnce', 'setMutedTypes', 'schedule', 'cancelScheduled', 'cancelScheduledMany', 'deliverDue',
   'purgeNotifications', 'purgeIdempotencyKeys', 'purgeExpiredTickets', 'takeRetentionLease', 'releaseRetentionLease',
 ] as const satisfies ReadonlyArray<keyof StoreWrites>;
 
@@ -173,6 +175,12 @@ export class KyselyWrites implements StoreWrites {
 
   cancelScheduled(publisher: string, id: string, now: string): Promise<CancelOutcome> {
     return cancelScheduled(this.#db, publisher, id, now);
+  }
+
+  async cancelScheduledMany(publisher: string, ids: readonly string[], now: string): Promise<Array<[string, CancelOutcome]>> {
+    const outcomes: Array<[string, CancelOutcome]> = [];
+    for (const id of new Set(ids)) outcomes.push([id, await cancelScheduled(this.#db, publisher, id, now)]);
+    return outcomes;
   }
 
   deliverDue(now: string, limit: number): Promise<TopicEvent[]> {

@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { randomBytes } from 'node:crypto';
 import { HeraldError } from '../../src/errors.js';
 import { toPublishRequest } from '../../src/ingest/publish-request.js';
+import type { KyselyNotificationStore } from '../../src/store/kysely-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Database } from '../../src/store/schema.js';
 import type { Audience, InboxQuery, NotificationStore } from '../../src/store/store.js';
@@ -81,6 +83,18 @@ const backends: Backend[] = [
   },
 ];
 
+/** Bytes the database takes on disk (SQLite: its pages; PostgreSQL: the database's files). */
+async function databaseBytes(db: Kysely<Database>, backend: string): Promise<number> {
+  if (backend === 'postgres') {
+    await sql`checkpoint`.execute(db).catch(() => {});
+    return Number((await sql<{ n: string }>`select pg_database_size(current_database()) as n`.execute(db)).rows[0]?.n);
+  }
+  const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(db)).rows[0]?.page_count ?? 0;
+  const free = (await sql<{ freelist_count: number }>`pragma freelist_count`.execute(db)).rows[0]?.freelist_count ?? 0;
+  const size = (await sql<{ page_size: number }>`pragma page_size`.execute(db)).rows[0]?.page_size ?? 0;
+  return (pages - free) * size;
+}
+
 function request(clock: TestClock, body: Record<string, unknown>, publisher = 'app') {
   return toPublishRequest({ type: 'alert', content: 'hello', ...body }, publisher, LIMITS, clock.now());
 }
@@ -110,6 +124,23 @@ for (const backend of backends) {
       assert.equal(await unread(store), 0);
       assert.equal((await store.heads(['user:alice'])).get('user:alice'), 0);
       assert.equal(await store.nextDueAt(), clock.iso(60_000));
+    });
+
+    test('a scheduled publish to many recipients stores its content once, and each recipient still gets it whole', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const db = (store as KyselyNotificationStore).db;
+      // Random text: neither database can compress 200 copies of it into little.
+      const content = randomBytes(24_000).toString('base64');
+      const recipients = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+      const before = await databaseBytes(db, backend.name);
+      await store.publish({ ...request(clock, { recipients, content, data: { blob: content.slice(0, 8000) } }), deliverAt: clock.iso(60_000) });
+      const grown = (await databaseBytes(db, backend.name)) - before;
+      // One copy is 40 KB; one per recipient would be 8 MB.
+      assert.ok(grown < 2_000_000, `the database grew by ${grown} bytes for 200 recipients`);
+      clock.ms += 60_000;
+      const events = await store.deliverDue(clock.iso(), 1000);
+      assert.equal(events.length, 200);
+      assert.ok(events.every((e) => e.notification.content === content && e.notification.data?.blob === content.slice(0, 8000)));
     });
 
     test('a scheduled notification takes its topic sequence when delivered, after those published meanwhile', async (t) => {

@@ -50,6 +50,43 @@ for (const store of STORES) {
       assert.deepEqual(stream.of('notification').map((e) => e.data.content), ['kept']);
     });
 
+    test('POST /v1/notifications/cancel with an idempotency key cancels every copy that publish scheduled', async (t) => {
+      const herald = await heraldOn(store, t);
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const recipients = Array.from({ length: 50 }, (_, i) => `member-${i}`);
+      const campaign = await herald.publish({ recipients, type: 'n', content: 'campaign', deliver_at: inMs(3_600_000), idempotency_key: 'campaign-1' }, publisher);
+      const ids = campaign.body.notifications.map((n: { id: string }) => n.id).sort();
+      const cancel = await call(herald, 'POST', '/v1/notifications/cancel', publisher, { idempotency_key: 'campaign-1' });
+      assert.equal(cancel.status, 200);
+      assert.deepEqual([...cancel.body.cancelled].sort(), ids);
+      assert.deepEqual([cancel.body.already_delivered, cancel.body.expired, cancel.body.not_found], [[], [], []]);
+      const again = await call(herald, 'POST', '/v1/notifications/cancel', publisher, { idempotency_key: 'campaign-1' });
+      assert.deepEqual(again.body.cancelled, []);
+      assert.equal(again.body.not_found.length, 50);
+    });
+
+    test('POST /v1/notifications/cancel with ids answers each id\'s outcome, and another publisher\'s ids as not found', async (t) => {
+      const herald = await heraldOn(store, t);
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const other = await herald.token('other-app', { scope: 'publish' });
+      const waiting = await herald.publish({ recipients: ['gus'], type: 'n', content: 'later', deliver_at: inMs(3_600_000) }, publisher);
+      const sent = await herald.publish({ recipients: ['gus'], type: 'n', content: 'now' }, publisher);
+      const theirs = await herald.publish({ recipients: ['gus'], type: 'n', content: 'theirs', deliver_at: inMs(3_600_000) }, other);
+      const [waitingId, sentId, theirId] = [waiting, sent, theirs].map((p) => p.body.notifications[0].id as string);
+      const cancel = await call(herald, 'POST', '/v1/notifications/cancel', publisher, { ids: [waitingId, sentId, theirId] });
+      assert.equal(cancel.status, 200);
+      assert.deepEqual(cancel.body, { cancelled: [waitingId], already_delivered: [sentId], expired: [], not_found: [theirId] });
+    });
+
+    test('POST /v1/notifications/cancel with an unknown idempotency key answers 404 not_found', async (t) => {
+      const herald = await heraldOn(store, t);
+      const publisher = await herald.token('publisher', { scope: 'publish' });
+      const cancel = await call(herald, 'POST', '/v1/notifications/cancel', publisher, { idempotency_key: 'never-used' });
+      assert.equal(cancel.status, 404);
+      assert.equal(cancel.body.error.code, 'not_found');
+      assert.match(cancel.body.error.message, /never-used/);
+    });
+
     test('replaying the key of a scheduled publish after one copy was cancelled reports no recipient as suppressed', async (t) => {
       const herald = await heraldOn(store, t);
       const publisher = await herald.token('publisher', { scope: 'publish' });

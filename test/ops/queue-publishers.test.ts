@@ -17,7 +17,8 @@ describe('queue and HTTP publishers', () => {
   const scheduledIds = async (content: string): Promise<string[]> => {
     const db = await openSqliteHandle(queue.herald.env.HERALD_DATABASE_URL as string, 'full');
     try {
-      return (db.prepare('select id from scheduled_notifications where content = ?').all([content]) as { id: string }[]).map((r) => r.id);
+      return (db.prepare(`select t.id from scheduled_targets t join scheduled_publishes p on p.id = t.publish_id
+        where p.content = ?`).all([content]) as { id: string }[]).map((r) => r.id);
     } finally {
       db.close();
     }

@@ -43,7 +43,8 @@ test('scheduled notifications due while a node is SIGKILLed are each delivered e
 
   const stored = await withPg(db.url, async (client) => {
     const rows = await client.query<{ id: string; seq: string }>("select id, seq from notifications where topic = 'user:sam' order by seq");
-    const waiting = await client.query<{ n: string }>('select count(*) as n from scheduled_notifications');
+    const waiting = await client.query<{ n: string }>(`select (select count(*) from scheduled_targets) + (select count(*) from scheduled_publishes)
+      + (select count(*) from scheduled_notifications) as n`);
     return { rows: rows.rows, waiting: Number(waiting.rows[0]?.n) };
   });
   assert.equal(stored.waiting, 0);

@@ -3,7 +3,8 @@
 // nginx, CORS on error answers, and the CLI. Where the finding is about nginx, the attack
 // goes through a real nginx built from deploy/nginx/herald.conf.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
@@ -214,6 +215,38 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
       })));
     hostile('user rate', 'control: another user on the same node right after', '200', async () =>
       answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${remember(await h.token('modest', { scope: 'subscribe' }))}` } })));
+  });
+
+  describe('scheduled storage', () => {
+    let h: HeraldProcess;
+    let publishToken: string;
+    before(async () => {
+      h = await start({});
+      publishToken = remember(await h.token('campaigns', { scope: 'publish' }));
+    });
+    const post = (path: string, body: unknown) => fetch(`${h.url}${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${publishToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    /** The database file and its write-ahead log, on disk. */
+    const databaseBytes = () => [h.env.HERALD_DATABASE_URL as string, `${h.env.HERALD_DATABASE_URL}-wal`]
+      .reduce((total, file) => total + (existsSync(file) ? statSync(file).size : 0), 0);
+    const recipients = Array.from({ length: 1000 }, (_, i) => `member-${i}`);
+    hostile('scheduled storage', 'one scheduled publish of 48 KB to 1000 recipients, a year ahead (was stored once per recipient: 48 MB)',
+      '202, the database grew by less than 5 MB', async () => {
+        const before = databaseBytes();
+        const published = await post('/v1/notifications', {
+          recipients, type: 'campaign', content: randomBytes(36_000).toString('base64'), deliver_at: new Date(Date.now() + 360 * 86_400_000).toISOString(),
+          idempotency_key: 'campaign-2027',
+        });
+        const grown = databaseBytes() - before;
+        return `${await answer(published)}, the database grew by ${grown < 5_000_000 ? 'less than 5 MB' : `${(grown / 1e6).toFixed(1)} MB`}`;
+      });
+    hostile('scheduled storage', 'POST /v1/notifications/cancel {"idempotency_key":"campaign-2027"}: the whole campaign in one request', '200, 1000 cancelled',
+      async () => {
+        const res = await post('/v1/notifications/cancel', { idempotency_key: 'campaign-2027' });
+        const body = await res.json() as { cancelled?: string[] };
+        return `${res.status}, ${body.cancelled?.length ?? 0} cancelled`;
+      });
   });
 
   describe('the herald command', () => {
