@@ -10,7 +10,7 @@ import type { ProbeCommand, ProbeSetup, ProbeTimes } from './probe-worker.js';
 import type { RunRecord } from './report.js';
 import { openCountingStream, openCountingStreams, openStalledReader, type CountingStream, type StalledReader } from './stream-counters.js';
 
-export const DELIVERY_SCENARIOS = ['expiry-stall', 'closed-sockets', 'burst'] as const;
+export const DELIVERY_SCENARIOS = ['expiry-stall', 'closed-sockets', 'burst', 'burst-large'] as const;
 export type DeliveryScenario = (typeof DELIVERY_SCENARIOS)[number];
 
 export interface ScenarioResult {
@@ -43,6 +43,15 @@ const SIZES = {
     events: envNumber('BENCH_BURST_EVENTS', 1000),
     inFlight: envNumber('BENCH_BURST_IN_FLIGHT', 64),
     contentBytes: envNumber('BENCH_BURST_CONTENT_BYTES', 1024),
+  },
+  // Payloads as large as the default content limit allows: a group commit's batch then puts
+  // more than the 1 MiB slow-reader bound on each stream in one turn, which is what cut
+  // readers that kept up before the fix (all 100 of them in this scenario; 0 of 1000 in `burst`).
+  'burst-large': {
+    streams: envNumber('BENCH_BURST_LARGE_STREAMS', 100),
+    events: envNumber('BENCH_BURST_LARGE_EVENTS', 200),
+    inFlight: envNumber('BENCH_BURST_IN_FLIGHT', 64),
+    contentBytes: envNumber('BENCH_BURST_LARGE_CONTENT_BYTES', 60_000),
   },
 } satisfies Record<DeliveryScenario, Record<string, number>>;
 
@@ -226,8 +235,7 @@ async function closedSockets(serverEnv: Record<string, string>, runs: number): P
  * Item 3: readers that read as fast as they can get a burst of broadcasts published at once;
  * none may be cut as a slow consumer, and every one gets every event.
  */
-async function burst(serverEnv: Record<string, string>, runs: number): Promise<RunRecord[]> {
-  const size = SIZES.burst;
+async function burst(size: { streams: number; events: number; inFlight: number; contentBytes: number }, serverEnv: Record<string, string>, runs: number): Promise<RunRecord[]> {
   const herald = await startHerald({ env: serverEnv });
   const streams: CountingStream[] = [];
   try {
@@ -261,7 +269,7 @@ async function burst(serverEnv: Record<string, string>, runs: number): Promise<R
         complete: streams.filter(complete).length,
       };
       records.push(record);
-      console.log(JSON.stringify({ scenario: 'burst', ...record }));
+      console.log(JSON.stringify({ scenario: 'burst', ...size, ...record }));
     }
     return records;
   } finally {
@@ -273,7 +281,8 @@ async function burst(serverEnv: Record<string, string>, runs: number): Promise<R
 const RUNNERS: Record<DeliveryScenario, (serverEnv: Record<string, string>, runs: number) => Promise<RunRecord[]>> = {
   'expiry-stall': expiryStall,
   'closed-sockets': closedSockets,
-  burst,
+  burst: (serverEnv, runs) => burst(SIZES.burst, serverEnv, runs),
+  'burst-large': (serverEnv, runs) => burst(SIZES['burst-large'], serverEnv, runs),
 };
 
 /** Runs one scenario `runs` times on a Herald of its own, started with `serverEnv`. */
