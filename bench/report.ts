@@ -20,6 +20,12 @@ export interface BenchResults {
   runs: RunRecord[];
 }
 
+/** bench/results/delivery.json: the delivery scenarios, each as last run (bench/delivery.ts). */
+export interface DeliveryResults {
+  machine: BenchResults['machine'];
+  scenarios: Record<string, { date: string; sizes: Record<string, number>; runs: RunRecord[] } | undefined>;
+}
+
 // ---------- numbers ----------
 
 export function median(values: number[]): number {
@@ -301,6 +307,129 @@ ${run.env ? `\n<details><summary>machine and versions of this run</summary>\n\n\
   return { text: parts.join('\n'), charts };
 }
 
+// ---------- delivery under load (bench/delivery.ts) ----------
+
+/** A row: what, the median of runs, the worst run (max, or min when `lowIsBad`), unit, the target and whether the worst run meets it. */
+interface DeliveryRow { name: string; key: string; unit: string; digits: number; target?: string; meets?: (worst: number) => boolean; lowIsBad?: boolean }
+
+function deliveryTable(runs: RunRecord[], rows: DeliveryRow[]): string {
+  const values = (key: string) => runs.map((r) => r[key] ?? NaN).filter((v) => !Number.isNaN(v));
+  const lines = rows.map((row) => {
+    const v = values(row.key);
+    const worst = v.length === 0 ? NaN : row.lowIsBad ? Math.min(...v) : Math.max(...v);
+    const verdict = row.meets ? (row.meets(worst) ? 'met' : '**not met**') : '';
+    return `| ${row.name} | ${fmt(median(v), row.digits)} | ${fmt(worst, row.digits)} | ${row.unit} | ${row.target ?? ''} | ${verdict} |`;
+  });
+  const keys = Object.keys(runs[0] ?? {}).filter((k) => k !== 'run');
+  return `| measure | median of runs | worst run | unit | target | worst run meets it |
+|---|---|---|---|---|---|
+${lines.join('\n')}
+
+<details><summary>per-run figures</summary>
+
+| run | ${keys.join(' | ')} |
+|---|${keys.map(() => '---').join('|')}|
+${runs.map((r) => `| ${r.run} | ${keys.map((k) => fmt(r[k] ?? NaN, Number.isInteger(r[k]) ? 0 : 2)).join(' | ')} |`).join('\n')}
+</details>
+`;
+}
+
+/** Targets of issue 25, items 1–3; the stall's is ours: a node that answers within 100 ms is not stalled. */
+export const DELIVERY_TARGETS = { stallMs: 100 } as const;
+
+function deliverySection(results: DeliveryResults): string {
+  const parts: string[] = [];
+  const m = results.machine;
+  const intro = `Written from bench/results/delivery.json: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Node ${m.node}.
+Each scenario starts a Herald of its own (shipped settings unless said, beyond the connection and publish-rate
+limits raised for every bench server), opens its streams from the bench
+process, and measures \`BENCH_RUNS\` times; a scenario's figures all come from the same run of it.
+"Worst run" is the largest figure (the smallest for counts that should be all, and for rates); the targets are those
+of issue 25, and the stall's limit is a target we chose, not a measured limit.`;
+  const expiry = results.scenarios['expiry-stall'];
+  if (expiry) {
+    const s = expiry.sizes;
+    parts.push(`### Expiring broadcasts with ${fmt(s.streams ?? NaN, 0)} open streams (issue 25.1)
+
+Measured ${expiry.date.slice(0, 10)}, ${s.runs} run${s.runs === 1 ? '' : 's'}. ${fmt(s.backlog ?? NaN, 0)} broadcast notifications are stored before the
+streams open (every audience's recount reads them); each run publishes ${s.expiring} broadcasts that expire
+${fmt((s.aheadMs ?? NaN) / 1000, 0)} s later and waits until every stream has them. From the expiry time until every stream has its
+\`notification.expired\` event, a worker thread (its event loop is not the one reading the streams) asks
+\`/healthz\` every 10 ms and publishes a targeted notification to a probe stream every 20 ms, timing each to its
+arrival. The baseline is the same probing for the second before the run's publishes. Built from the commit
+before the fix (e505272^) with 2,000 streams, one run saw \`/healthz\` wait 854 ms and a publish 915 ms; the
+fixed node, just after, 22 ms and 82 ms (2026-12-04).
+
+${deliveryTable(expiry.runs, [
+  { name: 'baseline: `/healthz` round trip before the expiry, median', key: 'baselineMedian', unit: 'ms', digits: 2 },
+  { name: 'baseline: slowest `/healthz` before the expiry', key: 'baselineMax', unit: 'ms', digits: 2 },
+  { name: 'slowest `/healthz` while the broadcasts expire', key: 'healthzMax', unit: 'ms', digits: 2, target: `stall ≤ ${DELIVERY_TARGETS.stallMs} ms`, meets: (w) => w <= DELIVERY_TARGETS.stallMs },
+  { name: 'same ÷ the baseline median', key: 'stallRatio', unit: '×', digits: 1 },
+  { name: 'same ÷ the slowest baseline', key: 'stallVsBaselineMax', unit: '×', digits: 1 },
+  { name: '`/healthz` while they expire, median', key: 'healthzMedian', unit: 'ms', digits: 2 },
+  { name: 'targeted publish → arrival before the expiry, median', key: 'publishBaseline', unit: 'ms', digits: 2 },
+  { name: 'targeted publish → arrival before the expiry, slowest', key: 'publishBaselineMax', unit: 'ms', digits: 2 },
+  { name: 'targeted publish → arrival while they expire, median', key: 'publishDuringMedian', unit: 'ms', digits: 2 },
+  { name: 'targeted publish → arrival while they expire, slowest', key: 'publishDuringMax', unit: 'ms', digits: 2 },
+  { name: 'expiry time → the last stream told (the sweeper looks every second)', key: 'windowMs', unit: 'ms', digits: 0 },
+  { name: 'streams told of the expiry', key: 'told', unit: `of ${s.streams}`, digits: 0, target: 'every stream', meets: (w) => w === s.streams, lowIsBad: true },
+])}`);
+  }
+  const closed = results.scenarios['closed-sockets'];
+  if (closed) {
+    const s = closed.sizes;
+    const queuedMb = ((s.publishes ?? NaN) * 60_000) / 1e6;
+    parts.push(`### Sockets of closed streams are freed (issue 25.2)
+
+Measured ${closed.date.slice(0, 10)}, ${s.runs} run${s.runs === 1 ? '' : 's'}. Each run opens ${s.streams} streams on raw sockets that read up to
+\`ready\` and then stop reading, with tokens that expire after ${s.tokenTtlS} s; ${s.publishes} broadcasts of 60 kB queue
+about ${fmt(queuedMb, 0)} MB to each (more than loopback's socket buffers take), and the node closes them at token expiry
+(\`HERALD_STREAM_BUFFER_BYTES\` is 64 MiB here so they are not cut as slow first;
+\`HERALD_STREAM_CLOSE_GRACE_MS=${s.graceMs}\`). \`ss\` then counts the server's side of their connections: still
+established, or still held by the Herald process in any state. A connection the node dropped with bytes
+unsent may stay a while in the kernel as an orphan (FIN-WAIT, owned by no process); those are counted apart.
+Built from the commit before the fix (334f0db^), one run left all 200 established and held by the node (2026-12-04).
+
+${deliveryTable(closed.runs, [
+  { name: 'server sockets of the stalled streams open before the close', key: 'openAtStart', unit: `of ${s.streams}`, digits: 0, lowIsBad: true },
+  { name: 'sockets left (looked at until none, at most the grace + 5 s): established', key: 'leftEstablished', unit: 'sockets', digits: 0, target: '0 sockets left', meets: (w) => w === 0 },
+  { name: 'sockets left: held by the Herald process', key: 'leftHeld', unit: 'sockets', digits: 0, target: '0 sockets left', meets: (w) => w === 0 },
+  { name: 'all closed at token expiry → the last socket let go', key: 'freedMs', unit: 'ms', digits: 0, target: `≤ grace (${s.graceMs} ms) + a sweep`, meets: (w) => w <= (s.graceMs ?? 0) + 1500 },
+  { name: 'orphans left in the kernel (not the node\'s)', key: 'orphaned', unit: 'sockets', digits: 0 },
+  { name: 'time to publish what was queued', key: 'queuedMs', unit: 'ms', digits: 0 },
+])}`);
+  }
+  const bursts = (['burst', 'burst-large'] as const).flatMap((name) => {
+    const result = results.scenarios[name];
+    return result ? [{ name, ...result }] : [];
+  });
+  if (bursts.length > 0) {
+    parts.push(`### Bursts do not cut fast readers (issue 25.3)
+
+Readers read as fast as the bench process can; each run publishes a burst of broadcasts, many in flight, so
+group commits deliver them in batches. The node runs with its shipped slow-reader bound
+(\`HERALD_STREAM_BUFFER_BYTES\`, 1 MiB). \`burst\` is many readers and small events; \`burst-large\` has events
+of 60 kB, so that one commit's batch is more than the bound on every stream at once, which is what cut readers
+that kept up before the fix. Built from the commit before it (433ff43^), one run of \`burst-large\` saw all 100 streams
+cut and none complete, while \`burst\` (200 streams there) saw none cut (2026-12-04).
+`);
+    for (const { name, date, sizes: s, runs } of bursts) {
+      parts.push(`#### \`${name}\`: ${fmt(s.streams ?? NaN, 0)} streams, ${fmt(s.events ?? NaN, 0)} broadcasts of ${fmt(s.contentBytes ?? NaN, 0)} bytes, ${s.inFlight} in flight
+
+Measured ${date.slice(0, 10)}, ${s.runs} run${s.runs === 1 ? '' : 's'}; ~${fmt(((s.events ?? NaN) * ((s.contentBytes ?? NaN) + 250)) / 2 ** 20, 1)} MiB per stream per burst.
+
+${deliveryTable(runs, [
+  { name: 'streams closed as `slow_consumer`', key: 'cut', unit: 'streams', digits: 0, target: '0 cut', meets: (w) => w === 0 },
+  { name: 'streams that got every event of the burst', key: 'complete', unit: `of ${s.streams}`, digits: 0, target: 'every stream', meets: (w) => w === s.streams, lowIsBad: true },
+  { name: 'first publish → the burst on every reader', key: 'burstMs', unit: 'ms', digits: 0 },
+  { name: 'first publish → the last 202', key: 'acceptedMs', unit: 'ms', digits: 0 },
+  { name: 'deliveries per second over the burst', key: 'deliveriesPerS', unit: 'events/s', digits: 0, lowIsBad: true },
+])}`);
+    }
+  }
+  return `${intro}\n\n${parts.join('\n')}`;
+}
+
 // A profile named "before" is the reference the others are read against.
 const beforeFirst = (a: string, b: string) => Number(b.includes('before')) - Number(a.includes('before')) || a.localeCompare(b);
 
@@ -322,6 +451,8 @@ function costSection(): string {
 export function writeReport(): string {
   const runFile = `${RESULTS_DIR}/run.json`;
   const own = existsSync(runFile) ? ownSection(JSON.parse(readFileSync(runFile, 'utf8')) as BenchResults) : null;
+  const deliveryFile = `${RESULTS_DIR}/delivery.json`;
+  const delivery = existsSync(deliveryFile) ? deliverySection(JSON.parse(readFileSync(deliveryFile, 'utf8')) as DeliveryResults) : null;
   const compareFiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^compare-.*\.jsonl$/.test(f)).sort() : [];
   // Oldest run first, by the date its harness recorded.
   const runDate = (r: CompareRun) => /^date: (.*)$/m.exec(r.env)?.[1] ?? r.name;
@@ -340,6 +471,10 @@ ${own ? `${own.text}
 ![ingest rates](benchmarks/own-ingest-rate.svg)
 ![latency](benchmarks/own-latency.svg)
 ` : 'No results are stored yet: run `npm run bench`.'}
+
+## Delivery under load (\`BENCH_ONLY=expiry-stall,closed-sockets,burst,burst-large npm run bench\`)
+
+${delivery ?? 'No results are stored yet: run `BENCH_ONLY=expiry-stall,closed-sockets,burst,burst-large npm run bench`.'}
 ${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
   writeFileSync(DOC, doc);
   return doc;

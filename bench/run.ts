@@ -2,18 +2,21 @@
 // measured BENCH_RUNS times (default 3) and reported as the median, beside a baseline taken
 // in the same run on the same server (an HTTP round trip to /healthz), so a noisy shared
 // machine compares like with like. PostgreSQL and RabbitMQ scenarios run when their URLs are
-// configured (see bench/README.md). Results go to bench/results/run.json; bench/report.ts then
-// writes docs/benchmarks.md and its charts. Every loop is bounded in count or time.
-import { Agent, request as httpRequest } from 'node:http';
+// configured (see bench/benchmarks-intro.md). Results go to bench/results/run.json, and those of
+// the delivery scenarios (bench/delivery.ts) to bench/results/delivery.json; BENCH_ONLY picks
+// scenarios. bench/report.ts then writes docs/benchmarks.md and its charts. Every loop is
+// bounded in count or time.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { Connection } from 'rabbitmq-client';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { openStream, type TestStream } from '../test/helpers/sse-client.js';
 import { withPg } from '../test/helpers/services.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { RESULTS_DIR, writeReport, type BenchResults, type RunRecord } from './report.js';
+import { DELIVERY_SCENARIOS, runDeliveryScenario, type DeliveryScenario } from './delivery.js';
+import { agent, healthzMs, median, percentile, publishOk } from './http.js';
+import { RESULTS_DIR, writeReport, type BenchResults, type DeliveryResults, type RunRecord } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1000);
@@ -28,48 +31,9 @@ const PG_URL = process.env.BENCH_PG_URL ?? process.env.HERALD_TEST_PG_URL ?? nul
 /** A RabbitMQ URL for the queue ingest scenario; unset: it is left out. */
 const AMQP_URL = process.env.HERALD_AMQP_URL ?? process.env.HERALD_TEST_AMQP_URL ?? null;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
-}
-
-// node:http with keep-alive instead of fetch: the client shares the 2 cores with the server,
-// and fetch costs several times more CPU per request, which would cap what we can measure.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-function post(url: string, token: string, body: unknown): Promise<number> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, {
-      method: 'POST', agent,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-async function publishOk(herald: HeraldProcess, token: string, body: unknown): Promise<void> {
-  const status = await post(`${herald.url}/v1/notifications`, token, body);
-  if (status !== 202) throw new Error(`publish answered ${status}`);
-}
-
 async function baselineRoundTripMs(herald: HeraldProcess, samples: number): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      httpRequest(`${herald.url}/healthz`, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject).end();
-    });
-    times.push(performance.now() - t0);
-  }
+  for (let i = 0; i < samples; i++) times.push(await healthzMs(herald));
   return median(times);
 }
 
@@ -179,6 +143,10 @@ async function mixedRun(herald: HeraldProcess, stream: TestStream, ingestStreams
   }
 }
 
+function machine(): BenchResults['machine'] {
+  return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
 // info: the test helper learns the port from the "listening" log line.
 const SERVER_ENV = {
   HERALD_LOG_LEVEL: 'info', HERALD_MAX_CONNECTIONS_PER_IP: '100000', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000',
@@ -205,7 +173,8 @@ async function target(name: string, herald: HeraldProcess, cleanups: Array<() =>
   return { name, herald, token, latency, ingest: streams.slice(1) };
 }
 
-async function main(): Promise<void> {
+/** The scenarios above, on their shared Herald processes; results to bench/results/run.json. */
+async function coreScenarios(): Promise<void> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const stopAll = async () => { for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup:', err)); };
   try {
@@ -282,17 +251,52 @@ async function main(): Promise<void> {
 
     const results: BenchResults = {
       date: new Date().toISOString(),
-      machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: machine(),
       sizes: { runs: RUNS, latencySamples: LATENCY_SAMPLES, throughputPublishes: THROUGHPUT_PUBLISHES, ingestPublishes: INGEST_PUBLISHES, ingestPublishers: INGEST_PUBLISHERS, fanoutStreams: FANOUT_STREAMS, mixedSamples: MIXED_SAMPLES },
       stores: { postgres: postgres !== null, rabbitmq: queue !== null },
       runs,
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(`${RESULTS_DIR}/run.json`, `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    await stopAll();
+  }
+}
+
+/**
+ * The delivery scenarios chosen, each on a Herald of its own, one after the other (10,000
+ * streams of one must be closed before the next opens its own). Their results are merged
+ * into bench/results/delivery.json: a scenario not run keeps what is stored.
+ */
+async function deliveryScenarios(names: DeliveryScenario[]): Promise<void> {
+  const file = `${RESULTS_DIR}/delivery.json`;
+  for (const name of names) {
+    const result = await runDeliveryScenario(name, SERVER_ENV, RUNS);
+    const stored: DeliveryResults = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as DeliveryResults : { machine: machine(), scenarios: {} };
+    const merged: DeliveryResults = { machine: machine(), scenarios: { ...stored.scenarios, [name]: result } };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  }
+}
+
+/** BENCH_ONLY: a comma-separated list of `core` (the scenarios of run.json) and delivery scenarios; unset, all of them. */
+function chosenScenarios(): { core: boolean; delivery: DeliveryScenario[] } {
+  const known = ['core', ...DELIVERY_SCENARIOS];
+  const only = (process.env.BENCH_ONLY ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = only.filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY names ${unknown.join(', ')}; known scenarios: ${known.join(', ')}`);
+  const chosen = (n: string) => only.length === 0 || only.includes(n);
+  return { core: chosen('core'), delivery: DELIVERY_SCENARIOS.filter(chosen) };
+}
+
+async function main(): Promise<void> {
+  const { core, delivery } = chosenScenarios();
+  try {
+    if (core) await coreScenarios();
+    await deliveryScenarios(delivery);
     console.log(writeReport());
   } finally {
     agent.destroy();
-    await stopAll();
   }
 }
 
