@@ -184,14 +184,21 @@ export class KyselyNotificationStore implements NotificationStore {
     const now = this.#now();
     // One branch per topic, each read newest first from its (topic, pk) index and stopped at
     // a page: rows of several topics in one scan would all be read and sorted (70,000 of a
-    // broadcast topic for every page). A snoozed page starts from the reader's snoozed
-    // receipts instead (the (user_id, snoozed_until) index).
-    const branch = (topic: string) => {
-      let q = this.#db.selectFrom('notifications as n')
-        .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user))
+    // broadcast topic for every page). A read or archived page holds only notifications the
+    // reader has a receipt for: one branch walks the reader's receipts newest first (their
+    // primary key) instead of every notification of the topics. A snoozed page starts from
+    // the reader's snoozed receipts (the (user_id, snoozed_until) index).
+    const fromReceipts = query.status === 'read' || query.archived;
+    const branch = (topics: string[]) => {
+      const joined = this.#db.selectFrom('notifications as n')
+        .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user));
+      let q = (fromReceipts
+        ? this.#db.selectFrom('receipts as r').innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
+          .where('r.user_id', '=', audience.user) as unknown as typeof joined
+        : joined)
         .selectAll('n')
         .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
-        .where('n.topic', '=', topic)
+        .where('n.topic', 'in', topics)
         .where('r.archived_at', query.archived ? 'is not' : 'is', null)
         .where(notMutedBy(audience.user))
         .where(notExpired(now))
@@ -199,10 +206,11 @@ export class KyselyNotificationStore implements NotificationStore {
       if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
       if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
       if (query.type !== null) q = q.where(this.#dialect === 'postgres' ? sql<SqlBool>`n.type collate "C" = ${query.type}` : sql<SqlBool>`n.type = ${query.type}`);
-      if (query.before !== null) q = q.where('n.pk', '<', query.before);
-      return q.orderBy('n.pk', 'desc').limit(query.limit + 1);
+      if (query.before !== null) q = q.where(fromReceipts ? 'r.notification_pk' : 'n.pk', '<', query.before);
+      return q.orderBy(fromReceipts ? 'r.notification_pk' : 'n.pk', 'desc').limit(query.limit + 1);
     };
-    const [first, ...others] = audience.topics.map((topic, i) => this.#db.selectFrom(branch(topic).as(`t${i}`)).selectAll());
+    const branches = fromReceipts ? [[...audience.topics]] : audience.topics.map((topic) => [topic]);
+    const [first, ...others] = branches.map((topics, i) => this.#db.selectFrom(branch(topics).as(`t${i}`)).selectAll());
     if (!first) return { items: [], nextBefore: null };
     const rows = await others.reduce((union, next) => union.unionAll(next), first).orderBy('pk', 'desc').limit(query.limit + 1).execute();
     const page = rows.slice(0, query.limit);
