@@ -1,4 +1,4 @@
-import { Migrator, sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError } from '../errors.js';
 import { neverBack, systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
@@ -171,27 +171,44 @@ export class KyselyNotificationStore implements NotificationStore {
     return tx.execute(async (trx) => {
       const heads = await headsIn(trx, audience.topics);
       const mutedTypes = await mutedTypesOf(trx, audience.user);
-      const unread = await countUnread(trx, audience, this.#now(), mutedTypes.length > 0);
+      const unread = await countUnread(trx, this.#dialect, audience, this.#now(), mutedTypes);
       return { heads, unread, mutedTypes };
     });
   }
 
   async listInbox(audience: Audience, query: InboxQuery): Promise<InboxPage> {
     const now = this.#now();
-    let q = this.#db.selectFrom('notifications as n')
-      .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user))
-      .selectAll('n')
-      .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
-      .where('n.topic', 'in', [...audience.topics])
-      .where('r.archived_at', query.archived ? 'is not' : 'is', null)
-      .where(notMutedBy(audience.user))
-      .where(notExpired(now))
-      .where((eb) => (query.status === 'snoozed' ? eb('r.snoozed_until', '>', now) : notSnoozed(now)(eb)));
-    if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
-    if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
-    if (query.type !== null) q = q.where('n.type', '=', query.type);
-    if (query.before !== null) q = q.where('n.pk', '<', query.before);
-    const rows = await q.orderBy('n.pk', 'desc').limit(query.limit + 1).execute();
+    // One branch per topic, each read newest first from its (topic, pk) index and stopped at
+    // a page: rows of several topics in one scan would all be read and sorted (70,000 of a
+    // broadcast topic for every page). A read or archived page holds only notifications the
+    // reader has a receipt for: one branch walks the reader's receipts newest first (their
+    // primary key) instead of every notification of the topics. A snoozed page starts from
+    // the reader's snoozed receipts (the (user_id, snoozed_until) index).
+    const fromReceipts = query.status === 'read' || query.archived;
+    const branch = (topics: string[]) => {
+      const joined = this.#db.selectFrom('notifications as n')
+        .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').on('r.user_id', '=', audience.user));
+      let q = (fromReceipts
+        ? this.#db.selectFrom('receipts as r').innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
+          .where('r.user_id', '=', audience.user) as unknown as typeof joined
+        : joined)
+        .selectAll('n')
+        .select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
+        .where('n.topic', 'in', topics)
+        .where('r.archived_at', query.archived ? 'is not' : 'is', null)
+        .where(notMutedBy(audience.user))
+        .where(notExpired(now))
+        .where((eb) => (query.status === 'snoozed' ? eb('r.snoozed_until', '>', now) : notSnoozed(now)(eb)));
+      if (query.status === 'unread') q = q.where('r.read_at', 'is', null);
+      if (query.status === 'read') q = q.where('r.read_at', 'is not', null);
+      if (query.type !== null) q = q.where(this.#dialect === 'postgres' ? sql<SqlBool>`n.type collate "C" = ${query.type}` : sql<SqlBool>`n.type = ${query.type}`);
+      if (query.before !== null) q = q.where(fromReceipts ? 'r.notification_pk' : 'n.pk', '<', query.before);
+      return q.orderBy(fromReceipts ? 'r.notification_pk' : 'n.pk', 'desc').limit(query.limit + 1);
+    };
+    const branches = fromReceipts ? [[...audience.topics]] : audience.topics.map((topic) => [topic]);
+    const [first, ...others] = branches.map((topics, i) => this.#db.selectFrom(branch(topics).as(`t${i}`)).selectAll());
+    if (!first) return { items: [], nextBefore: null };
+    const rows = await others.reduce((union, next) => union.unionAll(next), first).orderBy('pk', 'desc').limit(query.limit + 1).execute();
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
@@ -315,44 +332,60 @@ async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[
 }
 
 /**
- * The reader's unread notifications. Without mutes (most readers) it is the topics' live
- * notifications, counted from the (topic, pk, expires_at) index alone, less the ones this
- * reader read, archived or snoozed, found from the reader's own receipts: a stream open
- * then costs a few index pages however long the broadcast topic is. With mutes, each row's
- * type is needed, and the rows are read.
+ * The reader's unread notifications: the topics' live notifications, counted from the
+ * (topic, pk, expires_at) index alone, less those hidden by the reader's mutes, counted per
+ * muted entry from the (topic, type, …) index alone, less the ones this reader read,
+ * archived or snoozed among the rest, found from the reader's own receipts. A stream open or
+ * a count then costs index pages, never a read of every row of a long broadcast topic.
  */
-async function countUnread(db: Kysely<Database>, audience: Audience, now: string, hasMutes: boolean): Promise<number> {
-  if (hasMutes) return countUnreadRowByRow(db, audience, now);
+async function countUnread(db: Kysely<Database>, dialect: Dialect, audience: Audience, now: string, mutedTypes: readonly string[]): Promise<number> {
+  const topics = [...audience.topics];
   const live = await db.selectFrom('notifications as n')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
-    .where('n.topic', 'in', [...audience.topics])
+    .where('n.topic', 'in', topics)
     .where(notExpired(now))
     .executeTakeFirstOrThrow();
-  const done = await db.selectFrom('receipts as r')
+  const matches = typeMatches(mutedTypes, dialect);
+  let hidden = 0;
+  if (matches.length > 0) {
+    // One count per entry (they match disjoint types, so the sum counts each row once): each
+    // is a range of the index, where one count of all of them ORed scans the topic's entries.
+    const inTopics = sql.join(topics.map((topic) => sql`${topic}`));
+    const counts = matches.map((match) => sql`(select count(*) from notifications n where n.topic in (${inTopics})
+      and n.recipient is null and n.critical = 0 and ${match} and (n.expires_at is null or n.expires_at > ${now}))`);
+    const { rows } = await sql<{ count: number | string }>`select ${sql.join(counts, sql` + `)} as count`.execute(db);
+    hidden = Number(rows[0]?.count ?? 0);
+  }
+  let done = db.selectFrom('receipts as r')
     .innerJoin('notifications as n', 'n.pk', 'r.notification_pk')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
     .where('r.user_id', '=', audience.user)
-    .where('n.topic', 'in', [...audience.topics])
+    .where('n.topic', 'in', topics)
     .where(notExpired(now))
-    .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null), eb('r.snoozed_until', '>', now)]))
-    .executeTakeFirstOrThrow();
-  return Number(live.count) - Number(done.count);
+    .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null), eb('r.snoozed_until', '>', now)]));
+  // Hidden ones were taken off already, read or not.
+  if (matches.length > 0) done = done.where(sql<SqlBool>`not (n.recipient is null and n.critical = 0 and (${sql.join(matches, sql` or `)}))`);
+  const { count } = await done.executeTakeFirstOrThrow();
+  return Number(live.count) - hidden - Number(count);
 }
 
-async function countUnreadRowByRow(db: Kysely<Database>, audience: Audience, now: string): Promise<number> {
-  const row = await db.selectFrom('notifications as n')
-    .select((eb) => eb.fn.countAll<number | string>().as('count'))
-    .where('n.topic', 'in', [...audience.topics])
-    .where(({ not, exists, selectFrom }) => not(exists(
-      selectFrom('receipts as r').select(sql`1`.as('one'))
-        .whereRef('r.notification_pk', '=', 'n.pk')
-        .where('r.user_id', '=', audience.user)
-        .where((eb) => eb.or([eb('r.read_at', 'is not', null), eb('r.archived_at', 'is not', null), eb('r.snoozed_until', '>', now)])),
-    )))
-    .where(notMutedBy(audience.user))
-    .where(notExpired(now))
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+/**
+ * What the reader's muted entries match, as conditions on `n.type` that the (topic, type, …)
+ * index answers and that match disjoint sets of types: the exact types in one list, each
+ * prefix as a range in byte order (`social.` <= type < `social/`: exactly the types that
+ * start with `social.`). Entries inside a shorter prefix are dropped: it matches them.
+ */
+function typeMatches(mutedTypes: readonly string[], dialect: Dialect): RawBuilder<SqlBool>[] {
+  const prefixes = mutedTypes.filter((p) => p.endsWith('.*')).map((p) => p.slice(0, -1)).sort();
+  const outer = prefixes.filter((p, i) => !prefixes.slice(0, i).some((shorter) => p.startsWith(shorter)));
+  const types = mutedTypes.filter((p) => !p.endsWith('.*') && !outer.some((prefix) => p.startsWith(prefix)));
+  // The index holds PostgreSQL's `type` in "C" order (migration 0009): the same order here.
+  const type = dialect === 'postgres' ? sql`n.type collate "C"` : sql`n.type`;
+  return [
+    ...(types.length > 0 ? [sql<SqlBool>`${type} in (${sql.join(types.map((t) => sql`${t}`))})`] : []),
+    // A prefix ends in `.`; the next character in byte order is `/`.
+    ...outer.map((prefix) => sql<SqlBool>`(${type} >= ${prefix} and ${type} < ${`${prefix.slice(0, -1)}/`})`),
+  ];
 }
 
 /** Not past its expiry at `now` (ISO): what lists, counts and replays keep. */

@@ -144,6 +144,24 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('scheduled_notifications_publisher').on('scheduled_notifications').column('publisher').execute();
       },
     },
+    '0009_topic_type_index': {
+      async up(db: Kysely<unknown>) {
+        // A reader who muted types is counted as the topics' live notifications less those of
+        // the muted types (kysely-store.ts, countUnread): this index finds the latter by type
+        // and counts them from the index alone, and serves the inbox's type filter. On
+        // PostgreSQL `type` is in byte order ("C"), whatever the database's collation, so a
+        // muted prefix is one range (`social.` <= type < `social/`).
+        if (dialect === 'postgres') {
+          await sql`create index notifications_topic_type on notifications (topic, type collate "C", pk, expires_at, critical, recipient)`.execute(db);
+        } else {
+          await db.schema.createIndex('notifications_topic_type').on('notifications')
+            .columns(['topic', 'type', 'pk', 'expires_at', 'critical', 'recipient']).execute();
+        }
+        // The snoozed list starts from the reader's snoozed receipts, not from every
+        // notification of the topics nor every receipt of the reader.
+        await db.schema.createIndex('receipts_user_snoozed').on('receipts').columns(['user_id', 'snoozed_until']).execute();
+      },
+    },
     '0010_scheduled_content_once': {
       async up(db: Kysely<unknown>) {
         // A scheduled publish keeps its content once, and each recipient a small row naming

@@ -93,6 +93,45 @@ for (const backend of backends) {
       assert.equal((await store.unreadSnapshot(audience('bob'))).unread, 2);
     });
 
+    test('the muting reader\'s count is what their unread list shows, for exact types, prefixes, and entries inside other entries', async (t) => {
+      const store = await backend.open(t);
+      // Stored before the mute: a private notification is never hidden by a later one.
+      await store.publish(request({ recipients: ['alice'], type: 'social.like', content: 'private' }));
+      await store.setMutedTypes('alice', ['social.*', 'social.like', 'social.like.*', 'promo', 'a_b.*', 'x.y.*']);
+      const hidden = ['social.like', 'social.like.big', 'social.x', 'promo', 'a_b.c', 'x.y.z'];
+      const shown = ['social', 'socialite', 'social-x', 'promo.x', 'promotion', 'axb.c', 'x.y', 'x.yz'];
+      for (const type of [...hidden, ...shown]) await store.publish(request({ topic: 'broadcast', type, content: type }));
+      await store.publish(request({ topic: 'broadcast', type: 'social.like', content: 'critical', critical: true }));
+      await store.publish(request({ topic: 'group:staff', type: 'alert', content: 'not followed' }));
+      const unreadList = await store.listInbox(audience('alice'), { ...ALL, status: 'unread' });
+      assert.deepEqual(unreadList.items.map((n) => n.content).sort(), [...shown, 'critical', 'private'].sort());
+      assert.equal((await store.unreadSnapshot(audience('alice'))).unread, shown.length + 2);
+      assert.equal((await store.unreadSnapshot(audience('bob'))).unread, hidden.length + shown.length + 1);
+    });
+
+    test('reading, archiving or snoozing a hidden notification leaves the muting reader\'s count as it is; reading a critical one lowers it', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo']);
+      const [hidden, shown, critical] = await Promise.all([
+        store.publish(request({ topic: 'broadcast', type: 'promo', content: 'hidden' })),
+        store.publish(request({ topic: 'broadcast', type: 'alert', content: 'shown' })),
+        store.publish(request({ topic: 'broadcast', type: 'promo', content: 'critical', critical: true })),
+      ]);
+      const idOf = (result: typeof hidden) => result?.events[0]?.notification.id as string;
+      const count = async () => (await store.unreadSnapshot(audience('alice'))).unread;
+      assert.equal(await count(), 2);
+      await store.updateState(audience('alice'), idOf(hidden), { status: 'read' });
+      await store.updateState(audience('alice'), idOf(hidden), { archived: true });
+      await store.updateState(audience('alice'), idOf(hidden), { snoozedUntil: new Date(Date.now() + 3_600_000).toISOString() });
+      assert.equal(await count(), 2);
+      await store.updateState(audience('alice'), idOf(critical), { status: 'read' });
+      assert.equal(await count(), 1);
+      await store.updateState(audience('alice'), idOf(shown), { snoozedUntil: new Date(Date.now() + 3_600_000).toISOString() });
+      assert.equal(await count(), 0);
+      await store.setMutedTypes('alice', []);
+      assert.equal(await count(), 0, 'the hidden one is read, archived and snoozed once shown');
+    });
+
     test('a topic notification of a muted type is left out of the muting reader\'s replay, not of the unfiltered read', async (t) => {
       const store = await backend.open(t);
       await store.setMutedTypes('alice', ['promo']);

@@ -283,6 +283,35 @@ for (const backend of backends) {
       assert.deepEqual(await store.wokenBetween(clock.iso(-1_000), clock.iso()), [{ user: 'alice', id }]);
     });
 
+    test('an expired notification of a muted type leaves the muting reader\'s count once, not twice', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.setMutedTypes('alice', ['promo', 'social.*']);
+      for (const type of ['promo', 'social.like', 'alert']) {
+        await store.publish(request(clock, { topic: 'broadcast', type, expires_at: clock.iso(60_000) }));
+        await store.publish(request(clock, { topic: 'broadcast', type }));
+      }
+      assert.equal(await unread(store), 2);
+      clock.ms += 120_000;
+      assert.equal(await unread(store), 1);
+      assert.equal(await listed(store, { status: 'unread' }).then((items) => items.length), 1);
+    });
+
+    test('the snoozed list takes every topic of the reader, newest first, and pages across them', async (t) => {
+      const { store, clock } = await backend.open(t);
+      const ids: string[] = [];
+      for (const [i, topic] of ['broadcast', 'user:alice', 'broadcast', 'user:alice'].entries()) {
+        const body = topic === 'broadcast' ? { topic, content: `n${i}` } : { recipients: ['alice'], content: `n${i}` };
+        const result = await store.publish(request(clock, body));
+        ids.push(result.events[0]?.notification.id as string);
+      }
+      for (const id of ids) await store.updateState(alice(), id, { snoozedUntil: clock.iso(60_000) });
+      assert.deepEqual(await listed(store, { status: 'snoozed' }), ['n3', 'n2', 'n1', 'n0']);
+      const first = await store.listInbox(alice(), { ...ALL, status: 'snoozed', limit: 3 });
+      assert.deepEqual(first.items.map((n) => n.content), ['n3', 'n2', 'n1']);
+      assert.deepEqual(await listed(store, { status: 'snoozed', before: first.nextBefore }), ['n0']);
+      assert.deepEqual(await listed(store), []);
+    });
+
     test('a snooze set to null wakes the notification at once, with its read state kept', async (t) => {
       const { store, clock } = await backend.open(t);
       const id = (await store.publish(request(clock, { recipients: ['alice'], content: 'task' }))).events[0]?.notification.id as string;
