@@ -15,7 +15,7 @@ import { devRoutes } from './http/dev-routes.js';
 import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
-import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
+import { clientErrorHandler, refuseUnwantedBodies, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { browserModuleRoutes } from './http/browser-modules.js';
@@ -171,6 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   refuseWhileDraining(app, deps.hub);
   urlLengthLimit(app, config.maxUrlBytes);
+  refuseUnwantedBodies(app);
   await corsForListedOrigins(app, config.corsOrigins, deps.log);
   ipAllowList(app, config.allowIps);
   securityHeaders(app);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import { errorBody, HeraldError, type ErrorCode } from '../errors.js';
 
 /** Refuses request URLs (path + query) longer than `maxUrlBytes` with 414, before routing work. */
@@ -9,6 +9,54 @@ export function urlLengthLimit(app: FastifyInstance, maxUrlBytes: number): void 
       throw new HeraldError('uri_too_long', `The URL is longer than ${maxUrlBytes} bytes.`);
     }
   });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by `refuseUnwantedBodies` on every route whose schema declares no body. */
+    takesNoBody?: boolean;
+  }
+}
+
+/**
+ * A route whose schema declares no body takes none: a request to it that announces one
+ * (Content-Length above 0, or Transfer-Encoding) is answered 413 `body_not_allowed` from its
+ * head, before authentication and before a byte of the body is read, and its connection is
+ * closed, so a body trickled a byte at a time holds nothing. Fastify refuses `bodyLimit: 0`;
+ * without this a GET's body was read and dropped, a body-less POST's parsed up to
+ * HERALD_MAX_BODY_BYTES, both for up to HERALD_REQUEST_TIMEOUT_MS. Add it before the routes
+ * (it marks them as they are added) and before authentication. A request that announces no
+ * body (every GET a browser sends, the stream) costs two header reads; one that does (a
+ * publish) one property read more.
+ */
+export function refuseUnwantedBodies(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.body !== undefined) return;
+    route.config = { ...(route.config ?? {}), takesNoBody: true } as typeof route.config;
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    const headers = request.raw.headers;
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] === undefined && (length === undefined || length === '0' || Number(length) === 0)) return done();
+    if (routeConfigOf(request)?.takesNoBody !== true) return done();
+    // Node closes the connection once this answer is sent, instead of reading the body to keep it alive.
+    reply.header('connection', 'close');
+    done(new HeraldError('body_not_allowed', `${request.method} ${request.url.split('?')[0]} takes no request body: send it without one (no Content-Length above 0, no Transfer-Encoding).`));
+  });
+}
+
+/** Fastify's symbol for a request's route context, looked up on the first request that needs it. */
+let routeContext: symbol | null | undefined;
+
+/**
+ * The route's config without `request.routeOptions`, which builds a new object of a dozen
+ * fields on each read: this runs on every publish. The context is found by its symbol's
+ * name; if a Fastify version names it otherwise, routeOptions answers (only the saving is lost).
+ */
+function routeConfigOf(request: FastifyRequest): FastifyContextConfig | undefined {
+  if (routeContext === undefined) routeContext = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+  const context = routeContext === null ? undefined : (request as unknown as Record<symbol, { config?: FastifyContextConfig } | undefined>)[routeContext];
+  return context !== undefined ? context.config : request.routeOptions.config;
 }
 
 /**

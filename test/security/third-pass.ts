@@ -195,6 +195,61 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
     });
   });
 
+  describe('bodies where none belongs', () => {
+    let h: HeraldProcess;
+    before(async () => {
+      h = await start({});
+    });
+    /** Herald's answer, and whether Herald closed the connection itself (rather than this 5 s bound ending it). */
+    const refusal = async (request: string) => {
+      const began = Date.now();
+      const res = await rawExchange(h.port, request, () => false, 5000);
+      const code = /"code":"([a-z_]+)"/.exec(res.body)?.[1];
+      return `${res.status || 'no answer'}${code ? ` ${code}` : ''}, ${Date.now() - began < 4500 ? 'connection closed' : 'connection left open'}`;
+    };
+    hostile('no body', 'GET /v1/notifications with a token and Content-Length: 1000, the body never sent', '413 body_not_allowed, connection closed',
+      async () => refusal(`GET /v1/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 1000\r\n\r\n`));
+    hostile('no body', 'GET /v1/notifications/unread-count, no token, Transfer-Encoding: chunked, one chunk sent', '413 body_not_allowed, connection closed',
+      () => refusal('GET /v1/notifications/unread-count HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n'));
+    hostile('no body', 'POST /v1/stream/tickets (takes no body) with a token, a chunked JSON body trickled a byte every 250 ms',
+      '413 body_not_allowed, closed within a second, before the body was complete', async () => {
+        const token = remember(await h.token('alice'));
+        return new Promise<string>((resolve) => {
+          const socket = connect(h.port, '127.0.0.1');
+          const began = Date.now();
+          let chunks = 0;
+          let answer = '';
+          const timer = setInterval(() => {
+            if (chunks < 40) socket.write('1\r\n \r\n');
+            else if (chunks === 40) socket.write('0\r\n\r\n');
+            chunks++;
+            if (chunks > 60) { clearInterval(timer); socket.destroy(); resolve(`still open after ${chunks} chunks`); }
+          }, 250);
+          socket.on('data', (chunk) => { answer += chunk.toString('latin1'); });
+          socket.on('close', () => {
+            clearInterval(timer);
+            const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'no answer';
+            const code = /"code":"([a-z_]+)"/.exec(answer)?.[1];
+            const when = Date.now() - began < 1000 ? 'closed within a second' : `closed after ${Date.now() - began} ms`;
+            resolve(`${status}${code ? ` ${code}` : ''}, ${when}, ${chunks < 40 ? 'before the body was complete' : 'after the whole body'}`);
+          });
+          socket.on('error', () => {});
+          socket.write(`POST /v1/stream/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`);
+        });
+      });
+    hostile('no body', 'control: POST /v1/stream/tickets with Content-Length: 0 (what fetch sends without a body)', '200', async () => {
+      const res = await rawExchange(h.port,
+        `POST /v1/stream/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      return String(res.status);
+    });
+    hostile('no body', 'control: GET /v1/stream with Content-Length: 0', '200 ready', async () => {
+      const res = await rawExchange(h.port,
+        `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 0\r\n\r\n`,
+        (text) => text.includes('event: ready'));
+      return `${res.status}${res.body.includes('event: ready') ? ' ready' : ''}`;
+    });
+  });
+
   describe('one user against a node', () => {
     let h: HeraldProcess;
     before(async () => {
