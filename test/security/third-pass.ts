@@ -209,7 +209,7 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
     };
     hostile('no body', 'GET /v1/notifications with a token and Content-Length: 1000, the body never sent', '413 body_not_allowed, connection closed',
       async () => refusal(`GET /v1/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 1000\r\n\r\n`));
-    hostile('no body', 'GET /v1/notifications/unread-count, no token, Transfer-Encoding: chunked, one chunk sent', '413 body_not_allowed, connection closed',
+    hostile('no body', 'GET /v1/notifications/unread-count, no token, Transfer-Encoding: chunked, one chunk sent (authentication answers first)', '401 invalid_token, connection closed',
       () => refusal('GET /v1/notifications/unread-count HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n'));
     hostile('no body', 'POST /v1/stream/tickets (takes no body) with a token, a chunked JSON body trickled a byte every 250 ms',
       '413 body_not_allowed, closed within a second, before the body was complete', async () => {
