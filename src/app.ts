@@ -15,6 +15,7 @@ import { devRoutes } from './http/dev-routes.js';
 import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
+import { limitConnectionsPerAddress } from './http/connection-limit.js';
 import { clientErrorHandler, refuseUnwantedBodies, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -165,6 +166,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler,
     // Unknown query parameters and body fields are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+  limitConnectionsPerAddress(app.server, {
+    maxPerAddress: config.maxConnectionsPerAddress, trustProxy: config.trustProxy, metrics: deps.metrics, log: deps.log,
   });
   installErrorHandling(app);
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
