@@ -15,7 +15,8 @@ import { devRoutes } from './http/dev-routes.js';
 import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type AuthenticateStream } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
-import { clientErrorHandler, urlLengthLimit } from './http/request-limits.js';
+import { limitConnectionsPerAddress } from './http/connection-limit.js';
+import { clientErrorHandler, refuseUnwantedBodies, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
 import { browserModuleRoutes } from './http/browser-modules.js';
@@ -166,11 +167,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Unknown query parameters and body fields are errors, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
+  limitConnectionsPerAddress(app.server, {
+    maxPerAddress: config.maxConnectionsPerAddress, trustProxy: config.trustProxy, metrics: deps.metrics, log: deps.log,
+  });
   installErrorHandling(app);
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
   app.removeContentTypeParser('text/plain');
   refuseWhileDraining(app, deps.hub);
   urlLengthLimit(app, config.maxUrlBytes);
+  refuseUnwantedBodies(app);
   await corsForListedOrigins(app, config.corsOrigins, deps.log);
   ipAllowList(app, config.allowIps);
   securityHeaders(app);

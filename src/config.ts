@@ -51,6 +51,12 @@ export interface Config {
    * closed); a stream is past it once its head has arrived. Default 30000.
    */
   readonly requestTimeoutMs: number;
+  /**
+   * Connections other than streams one client address may hold at once; the next ones are
+   * closed unanswered. Connections from HERALD_TRUST_PROXY peers are not bounded. 0 = no
+   * bound. Default 256.
+   */
+  readonly maxConnectionsPerAddress: number;
   /** CIDRs allowed to reach /v1/*; empty allows all. */
   readonly allowIps: readonly string[];
   /** Peers (IPs/CIDRs) whose X-Forwarded-For is believed. */
@@ -331,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxUrlBytes: int(env, 'HERALD_MAX_URL_BYTES', 8192, 256, 65536),
     maxHeaderBytes: int(env, 'HERALD_MAX_HEADER_BYTES', 16384, 4096, 1024 * 1024),
     requestTimeoutMs: int(env, 'HERALD_REQUEST_TIMEOUT_MS', 30000, 1000, 600000),
+    maxConnectionsPerAddress: int(env, 'HERALD_MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1000000),
     allowIps: Object.freeze(cidrList(env, 'HERALD_ALLOW_IPS')),
     trustProxy: Object.freeze(cidrList(env, 'HERALD_TRUST_PROXY')),
     corsOrigins: Object.freeze(originList(env, 'HERALD_CORS_ORIGINS')),

@@ -21,6 +21,7 @@ export const ERRORS = {
   already_delivered: { status: 409, message: 'The notification was already delivered; it can no longer be cancelled.' },
   expired_before_delivery: { status: 410, message: 'The scheduled notification expired before it was delivered: no one received it and no one will, so there is nothing to cancel.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  body_not_allowed: { status: 413, message: 'This endpoint takes no request body: send the request without one (no Content-Length above 0, no Transfer-Encoding).' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   uri_too_long: { status: 414, message: 'The URL is too long.' },
   header_too_large: { status: 431, message: 'The request headers are too large.' },

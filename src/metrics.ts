@@ -41,6 +41,11 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly authFailures = new Counter({ name: 'herald_auth_failures_total', help: 'Requests refused for a missing or invalid token.', registers: [this.registry] });
+  readonly connectionsRefused = new Counter({
+    name: 'herald_connections_refused_total',
+    help: 'Connections closed as soon as they were accepted, unanswered, because their address already held HERALD_MAX_CONNECTIONS_PER_ADDRESS connections other than streams.',
+    registers: [this.registry],
+  });
   readonly deliveryLatency = new Histogram({
     name: 'herald_delivery_latency_seconds',
     help: 'From acceptance of a notification to its write on a stream socket.',

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { startNginx, type NginxProcess } from '../helpers/cluster.js';
@@ -194,6 +194,132 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
       stream.close();
       return answer;
     });
+  });
+
+  describe('bodies where none belongs', () => {
+    let h: HeraldProcess;
+    before(async () => {
+      h = await start({});
+    });
+    /** Herald's answer, and whether Herald closed the connection itself (rather than this 5 s bound ending it). */
+    const refusal = async (request: string) => {
+      const began = Date.now();
+      const res = await rawExchange(h.port, request, () => false, 5000);
+      const code = /"code":"([a-z_]+)"/.exec(res.body)?.[1];
+      return `${res.status || 'no answer'}${code ? ` ${code}` : ''}, ${Date.now() - began < 4500 ? 'connection closed' : 'connection left open'}`;
+    };
+    hostile('no body', 'GET /v1/notifications with a token and Content-Length: 1000, the body never sent', '413 body_not_allowed, connection closed',
+      async () => refusal(`GET /v1/notifications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 1000\r\n\r\n`));
+    hostile('no body', 'GET /v1/notifications/unread-count, no token, Transfer-Encoding: chunked, one chunk sent (authentication answers first)', '401 invalid_token, connection closed',
+      () => refusal('GET /v1/notifications/unread-count HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n'));
+    hostile('no body', 'POST /v1/stream/tickets (takes no body) with a token, a chunked JSON body trickled a byte every 250 ms',
+      '413 body_not_allowed, closed within a second, before the body was complete', async () => {
+        const token = remember(await h.token('alice'));
+        return new Promise<string>((resolve) => {
+          const socket = connect(h.port, '127.0.0.1');
+          const began = Date.now();
+          let chunks = 0;
+          let answer = '';
+          const timer = setInterval(() => {
+            if (chunks < 40) socket.write('1\r\n \r\n');
+            else if (chunks === 40) socket.write('0\r\n\r\n');
+            chunks++;
+            if (chunks > 60) { clearInterval(timer); socket.destroy(); resolve(`still open after ${chunks} chunks`); }
+          }, 250);
+          socket.on('data', (chunk) => { answer += chunk.toString('latin1'); });
+          socket.on('close', () => {
+            clearInterval(timer);
+            const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'no answer';
+            const code = /"code":"([a-z_]+)"/.exec(answer)?.[1];
+            const when = Date.now() - began < 1000 ? 'closed within a second' : `closed after ${Date.now() - began} ms`;
+            resolve(`${status}${code ? ` ${code}` : ''}, ${when}, ${chunks < 40 ? 'before the body was complete' : 'after the whole body'}`);
+          });
+          socket.on('error', () => {});
+          socket.write(`POST /v1/stream/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`);
+        });
+      });
+    hostile('no body', 'control: POST /v1/stream/tickets with Content-Length: 0 (what fetch sends without a body)', '200', async () => {
+      const res = await rawExchange(h.port,
+        `POST /v1/stream/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      return String(res.status);
+    });
+    hostile('no body', 'control: GET /v1/stream with Content-Length: 0', '200 ready', async () => {
+      const res = await rawExchange(h.port,
+        `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${remember(await h.token('alice'))}\r\nContent-Length: 0\r\n\r\n`,
+        (text) => text.includes('event: ready'));
+      return `${res.status}${res.body.includes('event: ready') ? ' ready' : ''}`;
+    });
+  });
+
+  describe('connections per address', () => {
+    let h: HeraldProcess;
+    const sockets: Socket[] = [];
+    before(async () => {
+      h = await start({ HERALD_MAX_CONNECTIONS_PER_ADDRESS: '2', HERALD_TRUST_PROXY: '127.0.0.3' });
+    });
+    after(() => { for (const socket of sockets) socket.destroy(); });
+    /** A connection from `from` (any 127/8 address reaches a loopback listener on Linux), once it is established. */
+    const open = (from: string) => new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ port: h.port, host: '127.0.0.1', localAddress: from });
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.once('connect', () => resolve(socket));
+      socket.once('close', () => reject(new Error('closed before it was established')));
+    });
+    /** `GET /healthz` on a kept-alive connection: its status, or 'closed' when the connection ends first. */
+    const ask = (socket: Socket) => new Promise<string>((resolve) => {
+      if (socket.destroyed) return resolve('closed');
+      let text = '';
+      const onData = (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (/\r\n\r\n[^]*"status":"ok"/.test(text)) { socket.off('data', onData); resolve(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'garbled'); }
+      };
+      socket.on('data', onData);
+      socket.once('close', () => resolve('closed'));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    });
+    const tally = (answers: string[]) => {
+      const ok = answers.filter((a) => a === '200').length;
+      return `${ok} answered 200, ${answers.length - ok} closed with no answer`;
+    };
+    const openMany = async (from: string, n: number) => {
+      const opened: Socket[] = [];
+      for (let i = 0; i < n; i++) opened.push(await open(from));
+      return opened;
+    };
+    hostile('connections', 'five connections from one address, each asking GET /healthz (HERALD_MAX_CONNECTIONS_PER_ADDRESS=2)',
+      '2 answered 200, 3 closed with no answer; 3 counted in herald_connections_refused_total, 1 log line; once one closes, a new one is answered 200',
+      async () => {
+        const opened = await openMany('127.0.0.2', 5);
+        const answers = await Promise.all(opened.map(ask));
+        const refused = await h.metric('herald_connections_refused_total');
+        await waitFor(() => h.logs.some((l) => l.includes('HERALD_MAX_CONNECTIONS_PER_ADDRESS') && l.includes('127.0.0.2')), 'the refusal log line');
+        const lines = h.logs.filter((l) => l.includes('HERALD_MAX_CONNECTIONS_PER_ADDRESS') && l.includes('127.0.0.2')).length;
+        opened[answers.indexOf('200')]?.destroy();
+        const later = await waitFor(async () => {
+          const status = await ask(await open('127.0.0.2'));
+          return status === '200' ? status : null;
+        }, 'a slot after one connection closed', 5000, 50).catch(() => 'never');
+        return `${tally(answers)}; ${refused} counted in herald_connections_refused_total, ${lines} log line${lines === 1 ? '' : 's'}; once one closes, a new one is answered ${later}`;
+      });
+    hostile('connections', 'control: five connections from the trusted proxy 127.0.0.3 (HERALD_TRUST_PROXY), bound 2: the proxy carries many clients',
+      '5 answered 200, 0 closed with no answer', async () => tally(await Promise.all((await openMany('127.0.0.3', 5)).map(ask))));
+    hostile('connections', 'control: four streams from one address (bound 2), then GET /healthz from it: streams do not count',
+      '4 streams ready, then 200, the 4 streams still open', async () => {
+        const token = remember(await h.token('alice'));
+        const streams: Socket[] = [];
+        for (let i = 0; i < 4; i++) {
+          const socket = await open('127.0.0.4');
+          let text = '';
+          socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+          socket.write(`GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+          await waitFor(() => text.includes('event: ready') || socket.destroyed, 'the stream to be ready');
+          if (!socket.destroyed) streams.push(socket);
+        }
+        const status = await ask(await open('127.0.0.4'));
+        const stillOpen = streams.filter((s) => !s.destroyed).length;
+        return `${streams.length} streams ready, then ${status}, the ${stillOpen} streams still open`;
+      });
   });
 
   describe('one user against a node', () => {
