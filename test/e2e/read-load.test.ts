@@ -4,8 +4,8 @@
 // meanwhile, and its slowest answer is the stall; every answer must still be exact.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openSqliteHandle } from '../../src/store/sqlite-handle.js';
 import { startHerald } from '../helpers/herald.js';
+import { seedBroadcasts, slowestHealthzDuring } from '../helpers/load.js';
 import { call, inMs } from './store-backends.js';
 
 const BROADCASTS = 200_000;
@@ -20,53 +20,10 @@ const LISTS = 16;
 // (tens of ms on a loaded machine), far below the seconds a scan of every row costs.
 const BOUND_MS = 400;
 
-/**
- * Stores the broadcast rows in one statement, beside the running node (WAL): row x is
- * `seed<x>` at sequence x. Types: x%10 = 0 `social.like` (critical when x%1000 = 0), 1
- * `social.comment`, 2 `social`, 3 `socialite`, else `news`; x%1000 = 505 expired an hour ago.
- */
-async function seed(databasePath: string): Promise<void> {
-  const sqlite = await openSqliteHandle(databasePath, 'normal');
-  const now = new Date().toISOString();
-  const expired = new Date(Date.now() - 3_600_000).toISOString();
-  sqlite.prepare(`
-    with recursive i(x) as (select 1 union all select x + 1 from i where x < ${BROADCASTS})
-    insert into notifications (id, topic, seq, recipient, type, title, content, data, publisher, created_at, critical, expires_at)
-    select 'seed' || x, 'broadcast', x, null,
-      case x % 10 when 0 then 'social.like' when 1 then 'social.comment' when 2 then 'social' when 3 then 'socialite' else 'news' end,
-      null, 'old ' || x, null, 'publisher', '${now}', case when x % 1000 = 0 then 1 else 0 end,
-      case when x % 1000 = 505 then '${expired}' else null end
-    from i`).run([]);
-  sqlite.prepare(`insert into topics (name, head) values ('broadcast', ${BROADCASTS})
-    on conflict (name) do update set head = excluded.head`).run([]);
-  sqlite.close();
-}
-
-/** The slowest /healthz answer, asked every 20 ms while `work` runs: how long the event loop was held. */
-async function slowestHealthzDuring(url: string, work: () => Promise<void>): Promise<number> {
-  let slowestMs = 0;
-  let polling = true;
-  const poll = (async () => {
-    while (polling) {
-      const started = performance.now();
-      await (await fetch(`${url}/healthz`)).text();
-      slowestMs = Math.max(slowestMs, performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  try {
-    await work();
-  } finally {
-    polling = false;
-    await poll;
-  }
-  return slowestMs;
-}
-
 test(`one user's unread counts and snoozed list over ${BROADCASTS} broadcast rows, with a mute, do not stall the node`, async (t) => {
   const herald = await startHerald();
   t.after(() => herald.stop());
-  await seed(herald.env.HERALD_DATABASE_URL as string);
+  await seedBroadcasts(herald.env.HERALD_DATABASE_URL as string, BROADCASTS);
   const token = await herald.token('alice', { scope: 'subscribe' });
   assert.equal((await call(herald, 'PUT', '/v1/preferences', token, { muted_types: ['social.*'] })).status, 200);
   for (const id of ['seed4', 'seed1000']) assert.equal((await call(herald, 'PATCH', `/v1/notifications/${id}`, token, { status: 'read' })).status, 200);
@@ -99,7 +56,7 @@ test(`one user's unread counts and snoozed list over ${BROADCASTS} broadcast row
 test(`a reader's read and archived lists over ${BROADCASTS} broadcast rows, with few of them read or archived, do not stall the node`, async (t) => {
   const herald = await startHerald();
   t.after(() => herald.stop());
-  await seed(herald.env.HERALD_DATABASE_URL as string);
+  await seedBroadcasts(herald.env.HERALD_DATABASE_URL as string, BROADCASTS);
   const token = await herald.token('bob', { scope: 'subscribe' });
   for (const id of ['seed9', 'seed19']) assert.equal((await call(herald, 'PATCH', `/v1/notifications/${id}`, token, { status: 'read' })).status, 200);
   assert.equal((await call(herald, 'PATCH', '/v1/notifications/seed29', token, { archived: true })).status, 200);

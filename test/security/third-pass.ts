@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { startNginx, type NginxProcess } from '../helpers/cluster.js';
 import { CLI, type HeraldProcess } from '../helpers/herald.js';
+import { seedBroadcasts, slowestHealthzDuring } from '../helpers/load.js';
 import { openStream } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait.js';
 import type { SecondPassContext } from './second-pass.js';
@@ -341,6 +342,26 @@ export function thirdPass({ start, dir, remember }: SecondPassContext): void {
       })));
     hostile('user rate', 'control: another user on the same node right after', '200', async () =>
       answer(await fetch(`${h.url}/v1/notifications/unread-count`, { headers: { authorization: `Bearer ${remember(await h.token('modest', { scope: 'subscribe' }))}` } })));
+  });
+
+  describe('one user\'s reads over many rows', () => {
+    let h: HeraldProcess;
+    before(async () => {
+      h = await start({});
+      await seedBroadcasts(h.env.HERALD_DATABASE_URL as string, 70_000);
+    });
+    hostile('user reads', 'a user with one mute asks 8 unread counts and a ?status=snoozed list at once, over 70,000 broadcast rows (/healthz took 2.2 s)',
+      'slowest /healthz under 400 ms, 9 × 200', async () => {
+        const headers = { authorization: `Bearer ${remember(await h.token('muter', { scope: 'subscribe' }))}`, 'content-type': 'application/json' };
+        await (await fetch(`${h.url}/v1/preferences`, { method: 'PUT', headers, body: JSON.stringify({ muted_types: ['social.*'] }) })).text();
+        let ok = 0;
+        const slowest = await slowestHealthzDuring(h.url, async () => {
+          const paths = [...Array<string>(8).fill('/v1/notifications/unread-count'), '/v1/notifications?status=snoozed'];
+          const answers = await Promise.all(paths.map(async (path) => answer(await fetch(`${h.url}${path}`, { headers }))));
+          ok = answers.filter((a) => a === '200').length;
+        });
+        return `slowest /healthz ${slowest < 400 ? 'under 400 ms' : `${Math.round(slowest)} ms`}, ${ok} × 200`;
+      });
   });
 
   describe('scheduled storage', () => {
