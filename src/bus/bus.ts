@@ -15,19 +15,21 @@ export interface UpdatePayload {
   notification: import('../store/store.js').Notification | null;
 }
 
+/** An inbox change with nothing changed but what `change` names (the rest null or empty). */
+export function inboxUpdate(change: Partial<UpdatePayload> = {}): UpdatePayload {
+  return { ids: [], status: null, archived: null, seen: null, all: false, notification: null, ...change };
+}
+
 export type BusMessage =
   | { kind: 'notification'; event: TopicEvent }
   | {
       kind: 'updated';
       user: string;
       /**
-       * The publishing node's count and heads for one audience. Receiving nodes recount from
-       * the store instead (a hint may be late or out of order); these fields stay so nodes
-       * of the previous version keep working during a rolling upgrade.
+       * Receiving nodes recount from the store (a hint may be late or out of order). The
+       * count and heads that 0.1 nodes read from here are no longer sent: 0.2 nodes ignore
+       * them, and versions more than one minor apart do not run side by side.
        */
-      audienceKey: string;
-      unread: number;
-      heads: Array<[string, number]>;
       update: UpdatePayload;
       /**
        * The user changed their muted types: nodes re-read them with the count and send

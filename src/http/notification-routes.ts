@@ -1,11 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { audienceOf, type Principal } from '../auth/principal.js';
-import type { UpdatePayload } from '../bus/bus.js';
+import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
-import { audienceKey } from '../domain/topics.js';
-import type { Bus } from '../bus/bus.js';
+import type { InboxService } from '../inbox/inbox-service.js';
 import type { Clock } from '../sse/clock.js';
 import { MAX_CANCEL_IDS, type NotificationStore } from '../store/store.js';
 import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
@@ -62,7 +60,7 @@ function decodePageCursor(cursor: string): number {
 
 export interface NotificationRouteDeps {
   store: NotificationStore;
-  bus: Bus;
+  inbox: InboxService;
   /** Snooze times are checked against the hub's clock. */
   hub: { clock: Clock };
 }
@@ -76,18 +74,7 @@ function snoozeOf(value: string | null | undefined, now: number): string | null 
 }
 
 export function notificationRoutes(app: FastifyInstance, deps: NotificationRouteDeps): void {
-  const { store, bus } = deps;
-
-  /** Tells the user's other streams (on every node) what changed, with the new count. */
-  async function announce(principal: Principal, update: UpdatePayload): Promise<number> {
-    const audience = audienceOf(principal);
-    const snapshot = await store.unreadSnapshot(audience);
-    await bus.publish({
-      kind: 'updated', user: principal.sub, audienceKey: audienceKey(audience),
-      unread: snapshot.unread, heads: [...snapshot.heads], update,
-    }).catch((err: unknown) => app.log.warn({ err }, 'could not announce an inbox change'));
-    return snapshot.unread;
-  }
+  const { store, inbox } = deps;
 
   app.get('/v1/notifications', {
     schema: {
@@ -134,17 +121,10 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     const { id } = request.params as { id: string };
     const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true; snoozed_until?: string | null };
     const snoozedUntil = snoozeOf(change.snoozed_until, deps.hub.clock.now());
-    const notification = await store.updateState(audienceOf(principal), id, {
-      status: change.status, archived: change.archived, seen: change.seen, snoozedUntil,
-    });
+    const updated = await inbox.update(principal, id, { status: change.status, archived: change.archived, seen: change.seen, snoozedUntil });
     // Another user's id answers exactly like an unknown one: nothing leaks.
-    if (!notification) throw new HeraldError('not_found', `No notification ${JSON.stringify(id)} in your inbox.`);
-    const unread = await announce(principal, {
-      ids: [id], status: change.status ?? null, archived: change.archived ?? null, seen: change.seen ?? null, all: false,
-      ...(snoozedUntil === undefined ? {} : { snoozed_until: notification.snoozed_until }),
-      notification,
-    });
-    return { notification, unread_count: unread };
+    if (!updated) throw new HeraldError('not_found', `No notification ${JSON.stringify(id)} in your inbox.`);
+    return { notification: updated.notification, unread_count: updated.unread };
   });
 
   app.delete('/v1/notifications/:id', {
@@ -204,10 +184,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     }, async (request) => {
       const principal = principalOf(request);
       const body = request.body as { up_to?: string } | null | undefined;
-      const updated = await store.markAll(audienceOf(principal), what, body?.up_to ?? null);
-      const unread = await announce(principal, {
-        ids: [], status: what === 'read' ? 'read' : null, archived: null, seen: true, all: true, notification: null,
-      });
+      const { updated, unread } = await inbox.markAll(principal, what, body?.up_to ?? null);
       return { updated, unread_count: unread };
     });
   }

@@ -3,10 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
-import { audienceOf } from '../auth/principal.js';
-import type { Bus } from '../bus/bus.js';
 import { MAX_MUTES, MUTE_PATTERN, normalizeMutes } from '../domain/preferences.js';
-import { audienceKey } from '../domain/topics.js';
+import type { InboxService } from '../inbox/inbox-service.js';
 import { HeraldError } from '../errors.js';
 import type { NotificationStore } from '../store/store.js';
 import { principalOf } from './authenticate.js';
@@ -27,11 +25,11 @@ const SUBSCRIBE = { auth: { scope: 'subscribe' } } as const;
 
 export interface PreferenceRouteDeps {
   store: NotificationStore;
-  bus: Bus;
+  inbox: InboxService;
 }
 
 export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRouteDeps): void {
-  const { store, bus } = deps;
+  const { store, inbox } = deps;
 
   app.get('/v1/preferences', {
     schema: {
@@ -60,15 +58,7 @@ export function preferenceRoutes(app: FastifyInstance, deps: PreferenceRouteDeps
         : `${where}: ${first.message}; the body is {"muted_types": [...]}.`);
     }
     const mutedTypes = normalizeMutes((request.body as { muted_types: unknown[] }).muted_types);
-    await store.setMutedTypes(principal.sub, mutedTypes);
-    // The audience fields let nodes of the previous version correct the count.
-    const audience = audienceOf(principal);
-    const snapshot = await store.unreadSnapshot(audience);
-    await bus.publish({
-      kind: 'updated', user: principal.sub, audienceKey: audienceKey(audience), unread: snapshot.unread, heads: [...snapshot.heads],
-      update: { ids: [], status: null, archived: null, seen: null, all: false, notification: null },
-      preferences: true,
-    }).catch((err: unknown) => app.log.warn({ err }, 'could not announce a change of preferences'));
+    await inbox.setMutedTypes(principal, mutedTypes);
     return { muted_types: mutedTypes };
   });
 }

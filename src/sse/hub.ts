@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { setImmediate } from 'node:timers/promises';
-import type { Bus, BusMessage, RemovedNotification, UpdatePayload } from '../bus/bus.js';
+import { inboxUpdate, type Bus, type BusMessage, type RemovedNotification, type UpdatePayload } from '../bus/bus.js';
 import { muteMatcher } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -66,7 +66,7 @@ interface UserMutes extends MuteState {
 }
 
 /** The inbox change sent when a count was corrected without a known cause (after a fault). */
-const COUNT_REFRESH: UpdatePayload = { ids: [], status: null, archived: null, seen: null, all: false, notification: null };
+const COUNT_REFRESH: UpdatePayload = inboxUpdate();
 
 /**
  * Fans events out to this node's streams. Bus messages are hints: a topic's events are
@@ -478,7 +478,7 @@ export class Hub {
 
   /** Snoozes of `user` ended by time (src/sse/due-sweeper.ts): recount and tell the user's streams here. */
   woken(user: string, ids: string[]): void {
-    this.#onUpdated(user, { ids, status: null, archived: null, seen: null, all: false, snoozed_until: null, notification: null }, false);
+    this.#onUpdated(user, inboxUpdate({ ids, snoozed_until: null }), false);
   }
 
   /** Heartbeats, token expiry, maximum age, and the periodic head re-check. Runs on a timer. */
