@@ -58,7 +58,6 @@ function watchArrival(res: ServerResponse): { gone(): boolean; stop(): void } {
   return { gone: () => gone, stop: () => res.off('close', onClose) };
 }
 
-/** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export interface StreamRouteDeps {
   hub: Hub;
   store: NotificationStore;
@@ -67,6 +66,7 @@ export interface StreamRouteDeps {
   authenticateStream: AuthenticateStream;
 }
 
+/** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   const { hub, store, config } = deps;
   const sessionDeps: SessionDeps = {

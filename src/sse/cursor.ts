@@ -35,12 +35,12 @@ export function hash32(text: string): number {
   return hash >>> 0;
 }
 
-/** Encodes and decodes the cursors of one audience (its group keys are computed once). */
 /** The last sequence per topic a cursor is made of (a Map, or a session's positions). */
 export interface SeqLookup {
   get(topic: string): number | undefined;
 }
 
+/** Encodes and decodes the cursors of one audience (its group keys are computed once). */
 export class CursorFormat {
   readonly #epoch: string;
   readonly #userTopic: string;

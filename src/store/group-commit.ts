@@ -71,8 +71,8 @@ export class GroupCommit<Q, R> {
   }
 
   async #drain(): Promise<void> {
-    // A SQLite commit blocks the event loop while it syncs: requests read in the same turn
-    // (their token checks finish there too) would otherwise each wait for a commit of their own.
+    // Requests read in the same turn of the event loop (their token checks finish there too)
+    // share one transaction: each would otherwise wait for a commit (an fsync) of its own.
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.#queue.length > 0) await this.#commit(this.#takeBatch());

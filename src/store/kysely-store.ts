@@ -32,9 +32,10 @@ export interface KyselyStoreOptions {
 }
 
 /**
- * The NotificationStore: reads on Kysely (the one dialect difference there is the
- * snapshot's isolation level); publishes through a dialect's own batch writer, and the
- * other writes through StoreWrites (src/store/writes.ts).
+ * The NotificationStore: reads on Kysely, shared by both dialects except where SQL differs
+ * (the snapshot's isolation level, array parameters, collations: marked where they are);
+ * publishes through a dialect's own batch writer, and the other writes through
+ * StoreWrites (src/store/writes.ts).
  */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
