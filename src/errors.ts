@@ -56,7 +56,7 @@ export function errorBody(code: ErrorCode, message: string): { error: { code: Er
 // answered 503 so clients retry, never blamed on the request. PostgreSQL SQLSTATEs: 57P01-03
 // (shutdown, crash, cannot connect now), 57014 (statement timeout), 53300 (too many
 // connections) and class 08 (connection exceptions).
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+const UNREACHABLE_CODES = new Set(['HERALD_DB_CONNECTION', 'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
   'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '57014', '53300', '08000', '08001', '08003', '08004', '08006']);
 
 // SQLite's primary result codes for "another connection holds the lock": SQLITE_BUSY (5) and
@@ -74,13 +74,13 @@ function isSqliteLock(err: { code?: unknown; errcode?: unknown }): boolean {
 
 /**
  * True when an error means the database (or broker) could not be reached or is busy, not
- * that the request was wrong. Decided by the driver's code; only an error without one (the
- * pg client's "Connection terminated unexpectedly") is judged by its message.
+ * that the request was wrong. Decided by the driver's code, never by a message's wording:
+ * the pg client's codeless errors are tagged HERALD_DB_CONNECTION where they arise
+ * (src/store/open-store.ts).
  */
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof HeraldError) return err.code === 'unavailable';
   const coded = (err ?? {}) as { code?: unknown; errcode?: unknown };
   if (isSqliteLock(coded)) return true;
-  if (typeof coded.code === 'string') return UNREACHABLE_CODES.has(coded.code);
-  return /connect|terminat|timeout/i.test(err instanceof Error ? err.message : '');
+  return typeof coded.code === 'string' && UNREACHABLE_CODES.has(coded.code);
 }

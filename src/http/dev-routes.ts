@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { isValidUserId } from '../auth/principal.js';
 import { isLoopbackHost } from '../config.js';
@@ -26,9 +27,11 @@ export interface DevRouteDeps {
 }
 
 export function devRoutes(app: FastifyInstance, deps: DevRouteDeps): void {
+  // Request bodies, queries and params are typed from their schemas.
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
   const mint = deps.mintDevToken;
   if (!mint) return;
-  app.post('/v1/dev/token', {
+  routes.post('/v1/dev/token', {
     schema: {
       body: DevTokenBody, summary: 'Development mode only: a token for any user.', tags: ['development'], security: [],
       response: responses({ 200: Responses.devToken }, 400, 403, 413, 415, 429, 500),
@@ -43,7 +46,7 @@ export function devRoutes(app: FastifyInstance, deps: DevRouteDeps): void {
     },
     config: { rateLimit: { max: DEV_TOKENS_PER_MINUTE, timeWindow: 60_000 } },
   }, async (request) => {
-    const { user } = request.body as { user: string };
+    const { user } = request.body;
     if (!isValidUserId(user)) throw new HeraldError('invalid_request', 'user must be 1 to 256 printable characters without spaces.');
     return { token: await mint(user) };
   });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
@@ -74,9 +75,11 @@ function snoozeOf(value: string | null | undefined, now: number): string | null 
 }
 
 export function notificationRoutes(app: FastifyInstance, deps: NotificationRouteDeps): void {
+  // Request bodies, queries and params are typed from their schemas.
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
   const { store, inbox } = deps;
 
-  app.get('/v1/notifications', {
+  routes.get('/v1/notifications', {
     schema: {
       querystring: InboxQuery, summary: 'The user\'s inbox, newest first, one page at a time.', tags: ['inbox'],
       response: responses({ 200: Responses.inboxPage }, 400, ...AUTH_ERRORS),
@@ -84,7 +87,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     config: SUBSCRIBE,
   }, async (request) => {
     const principal = principalOf(request);
-    const query = request.query as { status?: 'unread' | 'read' | 'all' | 'snoozed'; type?: string; limit?: number; cursor?: string; archived?: boolean };
+    const query = request.query;
     const audience = audienceOf(principal);
     const page = await store.listInbox(audience, {
       status: query.status ?? 'all',
@@ -101,7 +104,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     };
   });
 
-  app.get('/v1/notifications/unread-count', {
+  routes.get('/v1/notifications/unread-count', {
     schema: { querystring: NoQuery, summary: 'The number of unread notifications.', tags: ['inbox'], response: responses({ 200: Responses.unreadCount }, 400, ...AUTH_ERRORS) },
     config: SUBSCRIBE,
   }, async (request) => {
@@ -110,7 +113,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     return { unread_count: unread };
   });
 
-  app.patch('/v1/notifications/:id', {
+  routes.patch('/v1/notifications/:id', {
     schema: {
       params: IdParams, body: PatchBody, querystring: NoQuery, summary: 'Mark one notification read, unread, seen, (un)archived or snoozed.', tags: ['inbox'],
       response: responses({ 200: Responses.updated }, 400, 404, 413, 415, ...AUTH_ERRORS),
@@ -118,8 +121,8 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     config: SUBSCRIBE,
   }, async (request) => {
     const principal = principalOf(request);
-    const { id } = request.params as { id: string };
-    const change = request.body as { status?: 'read' | 'unread'; archived?: boolean; seen?: true; snoozed_until?: string | null };
+    const { id } = request.params;
+    const change = request.body;
     const snoozedUntil = snoozeOf(change.snoozed_until, deps.hub.clock.now());
     const updated = await inbox.update(principal, id, { status: change.status, archived: change.archived, seen: change.seen, snoozedUntil });
     // Another user's id answers exactly like an unknown one: nothing leaks.
@@ -127,7 +130,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     return { notification: updated.notification, unread_count: updated.unread };
   });
 
-  app.delete('/v1/notifications/:id', {
+  routes.delete('/v1/notifications/:id', {
     schema: {
       params: IdParams, querystring: NoQuery, tags: ['publish'],
       summary: 'Cancel a scheduled notification this publisher sent, before it is delivered.',
@@ -139,7 +142,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     config: { auth: { scope: 'publish' } },
   }, async (request, reply) => {
     const principal = principalOf(request);
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const outcome = await store.cancelScheduled(principal.sub, id);
     if (outcome === 'already_delivered') throw new HeraldError('already_delivered');
     if (outcome === 'expired') throw new HeraldError('expired_before_delivery');
@@ -148,7 +151,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     return reply.status(204).send();
   });
 
-  app.post('/v1/notifications/cancel', {
+  routes.post('/v1/notifications/cancel', {
     schema: {
       body: CancelBody, querystring: NoQuery, tags: ['publish'],
       summary: 'Cancel many scheduled notifications of this publisher at once: by id, or every one a publish (named by its idempotency key) made.',
@@ -159,7 +162,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     config: { auth: { scope: 'publish' } },
   }, async (request) => {
     const principal = principalOf(request);
-    const body = request.body as { ids: string[] } | { idempotency_key: string };
+    const body = request.body;
     let ids: string[];
     if ('ids' in body) {
       ids = body.ids;
@@ -175,7 +178,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
   });
 
   for (const what of ['read', 'seen'] as const) {
-    app.post(`/v1/notifications/${what}-all`, {
+    routes.post(`/v1/notifications/${what}-all`, {
       schema: {
         body: MarkAllBody, querystring: NoQuery, summary: `Mark every notification ${what}, or those up to one id.`, tags: ['inbox'],
         response: responses({ 200: Responses.markedAll }, 400, 404, 413, 415, ...AUTH_ERRORS),
@@ -183,7 +186,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
       config: SUBSCRIBE,
     }, async (request) => {
       const principal = principalOf(request);
-      const body = request.body as { up_to?: string } | null | undefined;
+      const body = request.body;
       const { updated, unread } = await inbox.markAll(principal, what, body?.up_to ?? null);
       return { updated, unread_count: unread };
     });

@@ -3,7 +3,9 @@
 // only the work that adds load is refused: opening a stream and publishing. Open streams
 // keep flowing, and the inbox, health and metrics routes keep answering, so a node sheds
 // load without cutting anyone off and can be watched while it recovers.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError } from '../errors.js';
 import type { Config } from '../config.js';
@@ -66,10 +68,10 @@ function describe(type: string): string {
  */
 function testKnobs(app: FastifyInstance): void {
   let stallUntil = 0;
-  app.post('/test/stall', { schema: { hide: true } }, async (request, reply) => {
-    const query = request.query as { ms?: string; slice_ms?: string };
-    const slice = Number(query.slice_ms ?? 200);
-    stallUntil = Date.now() + Number(query.ms ?? 5000);
+  const StallQuery = Type.Object({ ms: Type.Optional(Type.Integer({ minimum: 0 })), slice_ms: Type.Optional(Type.Integer({ minimum: 1 })) });
+  app.withTypeProvider<TypeBoxTypeProvider>().post('/test/stall', { schema: { hide: true, querystring: StallQuery } }, async (request, reply) => {
+    const slice = request.query.slice_ms ?? 200;
+    stallUntil = Date.now() + (request.query.ms ?? 5000);
     const burn = (): void => {
       if (Date.now() >= stallUntil) return;
       const end = Date.now() + slice;

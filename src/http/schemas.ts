@@ -29,8 +29,11 @@ export function responses(success: Record<number, TSchema>, ...errorStatuses: nu
   return { ...success, ...errorResponses(...errorStatuses) };
 }
 
-/** Errors every authenticated /v1 route may answer. */
-export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
+/**
+ * Errors every authenticated /v1 route may answer: authentication, rate limits, the
+ * request's own size and pace (408, 414, 431), and the server's state.
+ */
+export const AUTH_ERRORS = [401, 403, 408, 414, 429, 431, 500, 503] as const;
 
 /** The query of a route that takes none: any parameter is an error, not silently dropped. */
 export const NoQuery = Type.Object({}, { additionalProperties: false });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
@@ -68,6 +69,8 @@ export interface StreamRouteDeps {
 
 /** `GET /v1/stream`: the user's notifications as Server-Sent Events (docs/protocol.md). */
 export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
+  // Request bodies, queries and params are typed from their schemas.
+  const routes = app.withTypeProvider<TypeBoxTypeProvider>();
   const { hub, store, config } = deps;
   const sessionDeps: SessionDeps = {
     bufferLimit: config.streamBufferBytes,
@@ -88,7 +91,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     for (const socket of detached) socket.destroy();
     done();
   });
-  app.get('/v1/stream', {
+  routes.get('/v1/stream', {
     schema: {
       querystring: StreamQuery, summary: 'The user\'s notifications as Server-Sent Events (docs/protocol.md).', tags: ['stream'],
       description: 'Resume with the `Last-Event-ID` header or `last_event_id`; a cursor that cannot be resumed gets a `reset` event, not an error.',
@@ -151,7 +154,7 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
     if (session.closed) return reply.hijack();
 
     const header = request.headers['last-event-id'];
-    const query = request.query as { last_event_id?: string };
+    const query = request.query;
     // An empty cursor is no cursor: a new client, not one to reset.
     const rawCursor = (typeof header === 'string' && header !== '' ? header : undefined) ?? (query.last_event_id || null);
 

@@ -49,22 +49,38 @@ const PG_TIMEOUTS = {
   keepAliveInitialDelayMillis: 10_000,
 };
 
+/** The code Herald gives a PostgreSQL client error that has none: the connection failed. */
+export const CONNECTION_LOST = 'HERALD_DB_CONNECTION';
+
 /**
- * After a client-side query timeout the connection still waits for that answer, and every
- * later query on it would queue behind: destroy it, so the pool opens a fresh one.
+ * The pg client's own errors ("Connection terminated unexpectedly", "Query read timeout",
+ * a pool's connect timeout) carry no code, where every error the server sends carries its
+ * SQLSTATE: so a codeless one is the connection's, tagged here, where that is known, for
+ * isUnreachable (never decided by a message's wording).
  */
-function dropConnectionOnQueryTimeout(client: import('pg').PoolClient): void {
+export function tagConnectionErrors<T>(work: Promise<T>): Promise<T> {
+  return work.catch((err: unknown) => {
+    if (err instanceof Error && (err as { code?: unknown }).code === undefined) Object.assign(err, { code: CONNECTION_LOST });
+    throw err;
+  });
+}
+
+/**
+ * Every query's codeless failure is tagged (tagConnectionErrors). After a client-side query
+ * timeout the connection still waits for that answer, and every later query on it would
+ * queue behind: destroy it, so the pool opens a fresh one.
+ */
+function watchQueries(client: import('pg').PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const result = query(...args);
-    if (result instanceof Promise) {
-      result.catch((err: unknown) => {
-        if (err instanceof Error && err.message === 'Query read timeout') {
-          (client as unknown as { connection?: { stream?: { destroy(err: Error): void } } }).connection?.stream?.destroy(err);
-        }
-      });
-    }
-    return result;
+    if (!(result instanceof Promise)) return result;
+    return tagConnectionErrors(result).catch((err: unknown) => {
+      if (err instanceof Error && err.message === 'Query read timeout') {
+        (client as unknown as { connection?: { stream?: { destroy(err: Error): void } } }).connection?.stream?.destroy(err);
+      }
+      throw err;
+    });
   };
 }
 
@@ -80,8 +96,12 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     pool.on('error', () => {});
     pool.on('connect', (client) => {
       client.on('error', () => {});
-      dropConnectionOnQueryTimeout(client);
+      watchQueries(client);
     });
+    // A connect that times out or fails before the server answers has no code either.
+    const connect = pool.connect.bind(pool) as () => Promise<import('pg').PoolClient>;
+    (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
+      (args.length === 0 ? tagConnectionErrors(connect()) : (connect as (...a: unknown[]) => unknown)(...args));
     return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options);
   }
   const path = sqlitePath(databaseUrl);

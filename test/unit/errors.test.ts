@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isUnreachable } from '../../src/errors.js';
+import { tagConnectionErrors } from '../../src/store/open-store.js';
 import { openSqliteHandle } from '../../src/store/sqlite-handle.js';
 import { encodeError } from '../../src/store/sqlite-thread-writer.js';
 
@@ -62,4 +63,19 @@ test('a real lock held by another connection, on this Node\'s SQLite driver, is 
 
 test('a lock error keeps its node:sqlite errcode across the writer thread', () => {
   assert.deepEqual(encodeError(nodeSqliteError(5, 'database is locked')), { herald: false, code: 'ERR_SQLITE_ERROR', errcode: 5, message: 'database is locked' });
+});
+
+test('an error without a code is not judged by its text: "connect" in a message is no outage', () => {
+  assert.equal(isUnreachable(new Error('could not connect the dots in the template')), false);
+});
+
+test('a PostgreSQL client error without a SQLSTATE (the connection died under a query) is tagged at the driver as an outage', async () => {
+  const lost = await tagConnectionErrors(Promise.reject(new Error('Connection terminated unexpectedly'))).catch((err: unknown) => err);
+  assert.equal(isUnreachable(lost), true);
+});
+
+test('a PostgreSQL server error keeps its SQLSTATE: a unique violation stays the request\'s fault', async () => {
+  const refused = await tagConnectionErrors(Promise.reject(Object.assign(new Error('duplicate key value'), { code: '23505' }))).catch((err: unknown) => err);
+  assert.equal((refused as { code?: string }).code, '23505');
+  assert.equal(isUnreachable(refused), false);
 });
