@@ -1,4 +1,6 @@
-// Composition root: config -> backends -> app -> listen; drain on SIGTERM.
+// The composition root: config -> backends -> app -> listen; drain on SIGTERM. Every
+// Herald is put together here: `herald serve`, the in-process test harness (with a few
+// parts swapped, see HeraldOverrides) and the tools.
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -24,12 +26,36 @@ import { Hub } from './sse/hub.js';
 import { isPostgresUrl, openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
+import type { Clock } from './sse/clock.js';
 
 export interface RunningHerald {
   app: FastifyInstance;
   url: string;
+  store: NotificationStore;
+  bus: Bus;
+  hub: Hub;
+  publisher: NotificationPublisher;
+  scheduler: Scheduler;
+  dueSweeper: DueSweeper;
+  retention: Retention;
+  metrics: Metrics;
   /** Drains streams over config.drainMs, then closes everything. */
   shutdown(): Promise<void>;
+}
+
+/** Parts a test swaps; production passes none. */
+export interface HeraldOverrides {
+  /** What expiry, snoozes, schedules and stream lifetimes are judged by (tests move it). */
+  clock?: Clock;
+  /** Replaces the configured bus (tests drop, hold or reorder its hints). */
+  bus?: Bus;
+  /** Wraps the store every part uses (tests make calls fail or wait); the real one is closed at shutdown. */
+  wrapStore?(store: NotificationStore): NotificationStore;
+  /** Leaves the scheduler, the due sweeper and retention unstarted: tests run them by hand. */
+  manualBackground?: boolean;
+  log?: Logger;
+  /** The inbox page's files (default: the built web/dist). */
+  webRoot?: string;
 }
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -69,10 +95,12 @@ export function tokenVerifier(config: Config, secret: string | null): TokenVerif
 }
 
 /** The store, migrated; a database that cannot be reached stops the start with one line naming it. */
-async function openMigratedStore(config: Config): Promise<NotificationStore> {
+async function openMigratedStore(config: Config, clock: Clock | undefined): Promise<NotificationStore> {
   let store: NotificationStore | null = null;
   try {
-    store = await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, maxScheduledPerPublisher: config.maxScheduledPerPublisher });
+    store = await openStore(config.databaseUrl, {
+      sqliteSynchronous: config.sqliteSynchronous, maxScheduledPerPublisher: config.maxScheduledPerPublisher, ...(clock ? { clock } : {}),
+    });
     await store.migrate();
     return store;
   } catch (err) {
@@ -85,25 +113,42 @@ async function openMigratedStore(config: Config): Promise<NotificationStore> {
   }
 }
 
+/** `herald serve`: a Herald on the configured address, with the development banner when it applies. */
 export async function startHerald(config: Config): Promise<RunningHerald> {
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'starting herald');
   for (const { name, closest } of unknownVariables()) {
     log.warn({ variable: name }, `${name} is not a Herald setting and is ignored${closest ? `; did you mean ${closest}?` : ''}`);
   }
-  let secret = config.jwtSecret;
-  if (secret === null && config.devMode) secret = loadOrCreateDevSecret(config.databaseUrl);
+  const secret = config.jwtSecret ?? (config.devMode ? loadOrCreateDevSecret(config.databaseUrl) : null);
+  const herald = await createHerald({ ...config, jwtSecret: secret }, { log });
+  if (config.devMode && secret !== null) {
+    const token = await mintToken(secret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
+    // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
+    process.stderr.write(`\nHerald is running (development mode) at ${herald.url}\n` +
+      `  Inbox page:        ${herald.url}/#token=${token}\n` +
+      `  Development token: ${token}\n` +
+      `  (user "demo", scopes subscribe+publish, valid 24 h; mint others with: npx herald token --sub <user>)\n\n`);
+  }
+  return herald;
+}
+
+/** Puts a Herald together from its configuration, starts it listening, and answers its parts. */
+export async function createHerald(config: Config, overrides: HeraldOverrides = {}): Promise<RunningHerald> {
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const { clock } = overrides;
+  const secret = config.jwtSecret;
   const verifier = tokenVerifier(config, secret);
-  const store = await openMigratedStore(config);
+  const realStore = await openMigratedStore(config, clock);
+  const store = overrides.wrapStore ? overrides.wrapStore(realStore) : realStore;
   const metrics = new Metrics();
-  const { bus, amqp } = openBus(config, log);
-  const hub = new Hub({ store, bus, options: config, log, metrics });
+  const { bus, amqp } = overrides.bus ? { bus: overrides.bus, amqp: null } : openBus(config, log);
+  const timing = clock ? { clock } : {};
+  const hub = new Hub({ store, bus, options: config, log, metrics, ...timing });
   await hub.start();
   // Delivers what fell due while Herald was down at its first look, then as things fall due.
-  const scheduler = new Scheduler({ store, bus, log, metrics });
-  scheduler.start();
-  const dueSweeper = new DueSweeper({ store, hub, log });
-  dueSweeper.start();
+  const scheduler = new Scheduler({ store, bus, log, metrics, ...timing });
+  const dueSweeper = new DueSweeper({ store, hub, log, ...timing });
   const publisher = new NotificationPublisher(store, bus, metrics, scheduler);
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const retention = new Retention(store.retention(), {
@@ -112,7 +157,11 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
     // Every node's streams following those topics recount (this node's through the bus too).
     onRemoved: (removed) => void bus.publish({ kind: 'removed', notifications: removed }),
   });
-  retention.start();
+  if (!overrides.manualBackground) {
+    scheduler.start();
+    dueSweeper.start();
+    retention.start();
+  }
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({
@@ -125,21 +174,13 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
     config, store, bus, hub, publisher, metrics, log, authenticate, tickets,
     authenticateStream: createAuthenticateStream(authenticate, tickets, metrics),
     mintDevToken: devSecret ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
-    webRoot: WEB_ROOT,
+    webRoot: overrides.webRoot ?? WEB_ROOT,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, port }, 'listening');
-  if (devSecret) {
-    const token = await mintToken(devSecret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
-    // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
-    process.stderr.write(`\nHerald is running (development mode) at ${url}\n` +
-      `  Inbox page:        ${url}/#token=${token}\n` +
-      `  Development token: ${token}\n` +
-      `  (user "demo", scopes subscribe+publish, valid 24 h; mint others with: npx herald token --sub <user>)\n\n`);
-  }
 
   let shuttingDown: Promise<void> | null = null;
   const shutdown = (): Promise<void> => {
@@ -161,10 +202,10 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
       await hub.close();
       await bus.close();
       await amqp?.close();
-      await store.close();
+      await realStore.close();
       log.info('stopped');
     })();
     return shuttingDown;
   };
-  return { app, url, shutdown };
+  return { app, url, store, bus, hub, publisher, scheduler, dueSweeper, retention, metrics, shutdown };
 }

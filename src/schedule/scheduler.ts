@@ -34,6 +34,7 @@ export class Scheduler {
   #timer: NodeJS.Timeout | null = null;
   /** When (Date.now()) the armed timer fires: a nearer due time re-arms it. */
   #timerAt = Infinity;
+  #started = false;
   /** Deliveries run one at a time, in order. */
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -48,8 +49,9 @@ export class Scheduler {
     this.#batchSize = options.batchSize ?? 200;
   }
 
-  /** The first look delivers whatever fell due while Herald was down. */
+  /** The first look delivers whatever fell due while Herald was down. Until then no timer is set (tests tick by hand). */
   start(): void {
+    this.#started = true;
     this.#arm(0);
   }
 
@@ -90,7 +92,7 @@ export class Scheduler {
   }
 
   #arm(delayMs: number): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#started) return;
     const at = Date.now() + delayMs;
     if (this.#timer && this.#timerAt <= at) return;
     if (this.#timer) clearTimeout(this.#timer);

@@ -1,24 +1,21 @@
-// An in-process Herald for the core tests: the real app, hub, sessions and store (SQLite,
-// in memory or in a file), a bus the test can steer, and a clock the test moves. The app
+// An in-process Herald for the core tests, put together by createHerald as `herald serve`
+// is: the real app, hub, sessions and store (SQLite, in memory or in a file), a bus the test
+// can steer, and a clock the test moves. The app
 // listens on a random loopback port so streams are real sockets; other routes are injected.
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createTokenVerifier, mintToken } from '../../src/auth/jwt.js';
-import { loadVerificationKeys } from '../../src/auth/keys.js';
-import { createTicketService } from '../../src/auth/tickets.js';
-import { buildApp } from '../../src/app.js';
+import { mintToken } from '../../src/auth/jwt.js';
 import type { Bus, BusHandlers, BusMessage } from '../../src/bus/bus.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { loadConfig } from '../../src/config.js';
-import { createAuthenticate, createAuthenticateStream } from '../../src/http/authenticate.js';
-import { NotificationPublisher } from '../../src/ingest/publisher.js';
+import type { NotificationPublisher } from '../../src/ingest/publisher.js';
 import { createLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { createHerald } from '../../src/main.js';
+import type { Metrics } from '../../src/metrics.js';
 import type { Clock } from '../../src/sse/clock.js';
-import { Scheduler } from '../../src/schedule/scheduler.js';
-import { DueSweeper } from '../../src/sse/due-sweeper.js';
-import { Hub } from '../../src/sse/hub.js';
-import { openStore } from '../../src/store/open-store.js';
+import type { Scheduler } from '../../src/schedule/scheduler.js';
+import type { DueSweeper } from '../../src/sse/due-sweeper.js';
+import type { Hub } from '../../src/sse/hub.js';
 import type { NotificationStore } from '../../src/store/store.js';
 import { openStream, type TestStream } from '../helpers/sse-client.js';
 
@@ -132,37 +129,23 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
   const config = loadConfig({
     HERALD_JWT_SECRET: SECRET,
     HERALD_DATABASE_URL: options.databasePath ?? ':memory:',
+    HERALD_HOST: '127.0.0.1',
+    HERALD_PORT: '0',
     HERALD_LOG_LEVEL: 'silent',
     HERALD_DEV_MODE: 'false',
+    HERALD_DRAIN_MS: '0',
+    HERALD_JWT_CLOCK_TOLERANCE_S: '0',
     ...options.env,
   });
-  const log = createLogger('silent');
   const clock = new FakeClock();
-  const realStore = await openStore(config.databaseUrl, { clock });
-  await realStore.migrate();
-  const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
-  const metrics = new Metrics();
   const bus = new SteeredBus();
-  const hub = new Hub({ store, bus, options: config, log, metrics, clock });
-  await hub.start();
-  const scheduler = new Scheduler({ store, bus, log, metrics, clock });
-  const dueSweeper = new DueSweeper({ store, hub, log, clock });
-  const publisher = new NotificationPublisher(store, bus, metrics);
-  const verifier = createTokenVerifier({
-    keys: loadVerificationKeys({ secret: SECRET, publicKey: null, jwks: null, jwksCacheMaxAgeS: 600, jwksCooldownS: 30 }),
-    audience: null, issuer: null, clockToleranceS: 0,
+  // Herald as `herald serve` puts it together, with the clock and the bus in the test's hands
+  // and the background loops run by hand (scheduler.tick(), dueSweeper.sweep()).
+  const herald = await createHerald(config, {
+    clock, bus, manualBackground: true, log: createLogger('silent'), webRoot: '/nonexistent',
+    ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
   });
-  const authenticate = createAuthenticate(verifier, metrics);
-  const tickets = createTicketService({ ticketSecret: null, jwtSecret: SECRET, ttlS: 30, redeemOnce: (jti, until) => store.redeemOnce(jti, until) });
-  const app = await buildApp({
-    config, store, bus, hub, publisher, metrics, log, authenticate, tickets,
-    authenticateStream: createAuthenticateStream(authenticate, tickets, metrics),
-    mintDevToken: null,
-    webRoot: '/nonexistent',
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { app, url, hub, store, metrics, publisher, scheduler, dueSweeper } = herald;
   const publisherToken = await mintToken(SECRET, { sub: 'publisher', scope: 'publish', ttlS: 3600 });
 
   const request: CoreHerald['request'] = async (method, path, token, body) => {
@@ -182,13 +165,7 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
       const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
       return line ? Number(line.split(' ').pop()) : 0;
     },
-    async close() {
-      await scheduler.close();
-      await dueSweeper.close();
-      await hub.close();
-      await app.close();
-      await realStore.close();
-    },
+    close: () => herald.shutdown(),
   };
 }
 
