@@ -64,6 +64,16 @@ const UNREACHABLE_CODES = new Set(['HERALD_DB_CONNECTION', 'ECONNREFUSED', 'ECON
 // node:sqlite says ERR_SQLITE_ERROR and gives the (extended) number in `errcode`.
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+const SQLITE_FULL = 13;
+/** PostgreSQL's SQLSTATE for "could not extend file: No space left on device". */
+const PG_DISK_FULL = '53100';
+
+/** The database's disk is full: nothing new can be stored until space is freed (then it resumes by itself). */
+export function isDiskFull(err: unknown): boolean {
+  const { code, errcode } = (err ?? {}) as { code?: unknown; errcode?: unknown };
+  if (code === 'SQLITE_FULL' || code === PG_DISK_FULL) return true;
+  return code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && (errcode & 0xff) === SQLITE_FULL;
+}
 
 function isSqliteLock(err: { code?: unknown; errcode?: unknown }): boolean {
   if (typeof err.code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(err.code)) return true;
@@ -81,6 +91,6 @@ function isSqliteLock(err: { code?: unknown; errcode?: unknown }): boolean {
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof HeraldError) return err.code === 'unavailable';
   const coded = (err ?? {}) as { code?: unknown; errcode?: unknown };
-  if (isSqliteLock(coded)) return true;
+  if (isSqliteLock(coded) || isDiskFull(coded)) return true;
   return typeof coded.code === 'string' && UNREACHABLE_CODES.has(coded.code);
 }

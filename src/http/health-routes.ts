@@ -21,13 +21,18 @@ export interface HealthRouteDeps {
 
 export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void {
   const readiness = async () => {
+    let databaseProblem: string | null = null;
     const checks = {
-      database: await deps.store.ping().then(() => true, () => false),
+      database: await deps.store.ping().then(() => true, (err: unknown) => {
+        // A reason Herald itself gives (a full disk, a restarting writer) is shown; a driver's is not.
+        databaseProblem = err instanceof HeraldError ? err.message : 'The database is unreachable.';
+        return false;
+      }),
       broker: deps.bus.isReady(),
       // False while new streams and publishes are shed (see operations.ts).
       load: !app.isUnderPressure(),
     };
-    return { ready: checks.database && checks.broker && checks.load, checks };
+    return { ready: checks.database && checks.broker && checks.load, checks, databaseProblem };
   };
   deps.metrics.probes.ready = async () => (await readiness()).ready;
   deps.metrics.maxConnections.set(deps.config.maxConnections);
@@ -46,14 +51,15 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
       reply.header('retry-after', '1');
       return reply.status(503).send({ error: { code: 'unavailable', message: 'This node is draining (shutting down): send new requests to another node.' }, checks: { database: true, broker: true, load: true } });
     }
-    const { ready, checks } = await readiness();
+    const { ready, checks, databaseProblem } = await readiness();
     if (ready) return { status: 'ready', checks };
     if (!checks.load) {
       reply.header('retry-after', String(deps.config.shedRetryAfterS));
       return reply.status(503).send({ error: { code: 'overloaded', message: 'This node is overloaded and sheds new streams and publishes.' }, checks });
     }
     reply.header('retry-after', '2');
-    return reply.status(503).send({ error: { code: 'unavailable', message: 'A dependency is unreachable.' }, checks });
+    const message = databaseProblem ?? 'The broker is unreachable.';
+    return reply.status(503).send({ error: { code: 'unavailable', message }, checks });
   });
 
   // Without a token, only a scrape made on this machine, straight to a loopback-only server,

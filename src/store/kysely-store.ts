@@ -1,5 +1,5 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
-import { HeraldError } from '../errors.js';
+import { HeraldError, isDiskFull } from '../errors.js';
 import { neverBack, systemClock, type Clock } from '../sse/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
@@ -39,6 +39,7 @@ export interface KyselyStoreOptions {
  */
 export class KyselyNotificationStore implements NotificationStore {
   #epoch = '';
+  #diskFull = false;
 
   readonly #publishes: GroupCommit<PublishRequest, PublishResult>;
   readonly #writes: StoreWrites;
@@ -113,12 +114,12 @@ export class KyselyNotificationStore implements NotificationStore {
         throw refusedText(err) ?? err;
       });
     }
-    return this.#publishes.submit(request);
+    return this.#noteDisk(this.#publishes.submit(request));
   }
 
   /** Scheduled publishes are rare: stored (with their mute check) on the write path of their own. */
   #schedule(request: PublishRequest): Promise<PublishResult> {
-    return this.#writes.schedule(request, this.#now(), this.#maxScheduledPerPublisher);
+    return this.#noteDisk(this.#writes.schedule(request, this.#now(), this.#maxScheduledPerPublisher));
   }
 
   #now(): string {
@@ -219,15 +220,15 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   updateState(audience: Audience, id: string, change: StateChange): Promise<Notification | null> {
-    return this.#writes.updateState(audience, id, change, this.#now());
+    return this.#noteDisk(this.#writes.updateState(audience, id, change, this.#now()));
   }
 
   markAll(audience: Audience, what: 'read' | 'seen', upToId: string | null): Promise<number> {
-    return this.#writes.markAll(audience, what, upToId, this.#now());
+    return this.#noteDisk(this.#writes.markAll(audience, what, upToId, this.#now()));
   }
 
   redeemOnce(id: string, expiresAtMs: number): Promise<boolean> {
-    return this.#writes.redeemOnce(id, expiresAtMs);
+    return this.#noteDisk(this.#writes.redeemOnce(id, expiresAtMs));
   }
 
   async mutedTypes(user: string): Promise<string[]> {
@@ -235,15 +236,28 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   setMutedTypes(user: string, patterns: readonly string[]): Promise<void> {
-    return this.#writes.setMutedTypes(user, patterns);
+    return this.#noteDisk(this.#writes.setMutedTypes(user, patterns));
   }
 
   usersMuting(users: readonly string[], type: string): Promise<Set<string>> {
     return usersMutingIn(this.#db, this.#dialect, users, type);
   }
 
+  /** Notes whether writes fail for a full disk (ping then says so) or succeed again. */
+  #noteDisk<T>(write: Promise<T>): Promise<T> {
+    return write.then((value) => {
+      this.#diskFull = false;
+      return value;
+    }, (err: unknown) => {
+      if (isDiskFull(err)) this.#diskFull = true;
+      throw err;
+    });
+  }
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.#db);
+    // Reads still work on a full disk; writes fail until space is freed (then resume by themselves).
+    if (this.#diskFull) throw new HeraldError('unavailable', 'The database\'s disk is full: free space on it; publishing resumes by itself.');
     // Reads work while the SQLite writer thread restarts; publishes do not.
     if (this.#writer.healthy === false) throw new HeraldError('unavailable', 'The publish writer is restarting.');
   }
@@ -261,7 +275,7 @@ export class KyselyNotificationStore implements NotificationStore {
   async deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
     // Most looks find nothing due: answered with a read, the write path is not asked.
     if (!(await anyDue(this.#db, now))) return [];
-    return this.#writes.deliverDue(now, limit);
+    return this.#noteDisk(this.#writes.deliverDue(now, limit));
   }
 
   nextDueAt(): Promise<string | null> {
@@ -269,11 +283,11 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   cancelScheduled(publisher: string, id: string): Promise<CancelOutcome> {
-    return this.#writes.cancelScheduled(publisher, id, this.#now());
+    return this.#noteDisk(this.#writes.cancelScheduled(publisher, id, this.#now()));
   }
 
   async cancelScheduledMany(publisher: string, ids: readonly string[]): Promise<Map<string, CancelOutcome>> {
-    return new Map(await this.#writes.cancelScheduledMany(publisher, ids, this.#now()));
+    return new Map(await this.#noteDisk(this.#writes.cancelScheduledMany(publisher, ids, this.#now())));
   }
 
   async idsPublishedWithKey(publisher: string, key: string): Promise<string[] | null> {
