@@ -14,6 +14,7 @@
 /* global fetch */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +121,34 @@ for (const line of readFileSync(servicesEnv, 'utf8').split('\n')) {
   if (match) process.env[match[1]] = match[2];
 }
 
+// A node that exits while the cluster runs is reported in one line (nginx routes around it,
+// so nothing else would say so). The helpers keep each node's ChildProcess to themselves: the
+// script sees them by wrapping child_process.spawn before loading the helpers (for ES
+// modules, syncBuiltinESMExports rebinds their `import { spawn }` to the wrapper).
+const nodeCli = join(root, 'dist', 'src', 'cli', 'herald.js');
+let watching = false;
+const childProcess = createRequire(import.meta.url)('node:child_process');
+const spawnChild = childProcess.spawn;
+childProcess.spawn = function spawnWatched(command, args, ...rest) {
+  const child = spawnChild.call(this, command, args, ...rest);
+  if (Array.isArray(args) && args[0] === nodeCli && args[1] === 'serve') {
+    child.once('exit', (code, signal) => { if (watching) reportExit(child.pid, code, signal); });
+  }
+  return child;
+};
+syncBuiltinESMExports();
+/** The log's path as the banner shows it inside the checkout, else in full. */
+const where = (path) => (show(path).startsWith('..') ? path : show(path));
+
+function reportExit(pid, code, signal) {
+  // Each node writes its pid in its log lines: it names the node whatever order they started in.
+  const index = cluster.nodes.findIndex((node) => node.logs.some((line) => line.includes(`"process.pid":${pid},`)));
+  const name = index < 0 ? `a node (pid ${pid})` : `node ${index + 1} (port ${cluster.nodes[index].port}, pid ${pid})`;
+  const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+  const log = index < 0 ? `${where(stateDir)}/node-*.log` : where(join(stateDir, `node-${index + 1}.log`));
+  console.error(`cluster: ${name} exited unexpectedly: ${how}; its log: ${log}`);
+}
+
 const { startCluster } = await import(join(helpers, 'cluster.js'));
 const { createAmqpVhost, createPgDatabase } = await import(join(helpers, 'services.js'));
 const { mintToken } = await import(join(root, 'dist', 'src', 'auth', 'jwt.js'));
@@ -173,10 +202,13 @@ Herald cluster is up
 Ctrl-C stops the nodes and nginx (the services keep running); node scripts/cluster.mjs --down stops everything.
 `);
 
+watching = true;
+
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
+  watching = false;
   console.log('stopping the nodes and nginx');
   await cluster.stop();
   console.log('dropping the database and the RabbitMQ virtual host');

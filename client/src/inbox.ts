@@ -1,4 +1,5 @@
 import { withTrailingSlash } from './stream.js';
+import { networkError } from './network-error.js';
 import { HeraldError, type HeraldNotification, type InboxStatus, type Preferences, type TokenProvider } from './types.js';
 
 export interface InboxOptions {
@@ -165,6 +166,10 @@ export class HeraldInbox {
     const token = await this.#getToken?.({ reason });
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    return this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    try {
+      return await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (err) {
+      throw networkError(err, url);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { Backoff, parseRetryAfter, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
+import { networkError } from './network-error.js';
 import { RecentIds } from './recent-ids.js';
 import {
   HeraldError,
@@ -172,7 +173,7 @@ export class HeraldStream implements NotificationStream {
     try {
       response = await this.#fetch(this.#streamUrl, { headers, signal: controller.signal });
     } catch (err) {
-      if (current()) this.#disconnect(new HeraldError('network_error', message(err)), { reconnect: true });
+      if (current()) this.#disconnect(networkError(err, this.#streamUrl), { reconnect: true });
       return;
     }
     if (!current()) {

@@ -1,6 +1,7 @@
 // scripts/cluster.mjs as the README runs it: it refuses a port another server holds, prints
 // where each node logs, writes an env file that makes the CLI's token work on the cluster,
-// and `--down` stops everything it started (nodes, nginx, PostgreSQL, RabbitMQ).
+// and `--down` stops everything it started (nodes, nginx, PostgreSQL, RabbitMQ). A node that
+// dies while the cluster runs is reported in one line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -88,4 +89,32 @@ test('the cluster prints its node logs, the CLI token from its env file works, a
   assert.equal(await cluster.exited, 0);
   for (const p of [port, ...state.nodes]) assert.equal(await listening(p), false, `nothing listens on ${p} after --down`);
   assert.equal(existsSync(join(dir, 'services.env')), false, 'the services are down');
+});
+
+test('a node that dies says so in one line: which node, its port, how it ended and where its log is', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The suite's PostgreSQL and RabbitMQ (already up): Ctrl-C stops the nodes and nginx only.
+  const env = { ...process.env, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
+  const port = await freePort();
+  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
+  await waitFor(() => cluster.stdout().includes('Herald cluster is up'), `the cluster to start (stderr: ${cluster.stderr()})`, 180_000, 200);
+  const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { nodes: number[] };
+  const log = join(dir, 'cluster', 'node-2.log');
+  const pid = Number(/"process\.pid":(\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
+  assert.ok(pid > 0, `node 2's pid is in ${log}`);
+  // What the services' start script said before, if anything.
+  const before = cluster.stderr().length;
+  const reported = () => cluster.stderr().slice(before);
+  assert.doesNotMatch(cluster.stderr(), /exited unexpectedly/, 'nothing is reported while the nodes run');
+
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => reported().includes('\n'), 'the cluster to report the dead node', 30_000);
+  assert.equal(reported(), `cluster: node 2 (port ${state.nodes[1]}, pid ${pid}) exited unexpectedly: killed by SIGKILL; its log: ${log}\n`);
+  assert.equal(await listening(port), true, 'nginx and node 1 keep running');
+
+  // Stopping the cluster stops its nodes on purpose: no more lines.
+  cluster.signal('SIGINT');
+  assert.equal(await cluster.exited, 0, cluster.stderr());
+  assert.equal(reported().split('\n').length, 2, `one line only: ${reported()}`);
 });

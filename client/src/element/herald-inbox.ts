@@ -10,6 +10,7 @@ import type {
   TokenProvider,
   TokenRequestReason,
 } from '../types.js';
+import { namesCorsOrigin } from '../network-error.js';
 import { parseAllowedOrigins, safeHref } from './safe-href.js';
 import { STYLES } from './styles.js';
 
@@ -351,6 +352,8 @@ export class HeraldInboxElement extends HTMLElement {
     track(stream.on('reset', () => void this.#refetch()));
     track(stream.on('error', (err) => {
       if (err.code === 'unauthorized' || err.code === 'forbidden') this.#showError('Herald refused the token.');
+      // A page origin Herald may not let in: say what to set rather than retry in silence.
+      else if (namesCorsOrigin(err)) this.#showError(err.message);
     }));
     void this.#refetch();
   }
