@@ -3,6 +3,7 @@
 // Errors are one line on stderr naming the option or the cause: exit 2 for a usage error
 // (fix the command line), 1 for a failure (the server, database or broker said no).
 import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HeraldStream, type HeraldError as ClientError } from '../../client/src/index.js';
@@ -13,7 +14,8 @@ import { devSecretPath, readDevSecret } from '../dev-secret.js';
 import { parseRfc3339 } from '../domain/times.js';
 import { startHerald, tokenVerifier } from '../main.js';
 import { VERSION } from '../version.js';
-import { isPostgresUrl, openStore } from '../store/open-store.js';
+import { isPostgresUrl, openStore, sqlitePath } from '../store/open-store.js';
+import { openSqliteHandle } from '../store/sqlite-handle.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -23,7 +25,9 @@ interface Command {
   /** What the less obvious options mean, shown by --help under the usage line. */
   details?: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Values, config: () => Config): Promise<number | void>;
+  /** How many arguments besides the options it takes (default none). */
+  positionals?: number;
+  run(values: Values, config: () => Config, positionals: string[]): Promise<number | void>;
 }
 
 /** The command line is wrong: exit 2. */
@@ -353,6 +357,15 @@ const commands: Record<string, Command> = {
       });
     },
   },
+  backup: {
+    summary: 'Copy the SQLite database (HERALD_DATABASE_URL) to a new file, consistent while Herald runs; PostgreSQL: use pg_dump.',
+    usage: 'herald backup <file>',
+    options: {},
+    positionals: 1,
+    async run(_values, config, [file]) {
+      await backup(config().databaseUrl, file as string);
+    },
+  },
   migrate: {
     summary: 'Create or upgrade the database schema (HERALD_DATABASE_URL), then exit.',
     usage: 'herald migrate',
@@ -373,6 +386,34 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/**
+ * `herald backup`: SQLite's VACUUM INTO writes the database as one read transaction sees it
+ * (publishes committing meanwhile are in it or not, whole), compacted, into a new file that
+ * is private (0600) like the database. It never overwrites a file.
+ */
+async function backup(databaseUrl: string, file: string): Promise<void> {
+  if (isPostgresUrl(databaseUrl)) {
+    throw new Failure('herald backup copies a SQLite database; back up PostgreSQL with pg_dump (docs/operations.md, "Backup and restore")');
+  }
+  const source = sqlitePath(databaseUrl);
+  if (!existsSync(source)) throw new Failure(`no database at ${source} (HERALD_DATABASE_URL): nothing to back up`);
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    throw new Failure(`cannot create ${file}: ${(err as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists (a backup never overwrites a file)' : cause(err)}`);
+  }
+  const sqlite = await openSqliteHandle(source, 'full');
+  try {
+    sqlite.prepare('vacuum into ?').run([file]);
+  } catch (err) {
+    rmSync(file, { force: true });
+    throw new Failure(`cannot back up ${source} to ${file}: ${cause(err)}`);
+  } finally {
+    sqlite.close();
+  }
+  process.stdout.write(`${JSON.stringify({ backup: { from: source, to: file, bytes: statSync(file).size } })}\n`);
+}
 
 /** `herald token --verify`: the verdict a server with this configuration would give, and why. */
 async function verify(values: Values, config: Config): Promise<number> {
@@ -427,12 +468,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let values: Values;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: rest, options: command.options, allowPositionals: false, strict: true }).values as Values;
+    const parsed = parseArgs({ args: rest, options: command.options, allowPositionals: (command.positionals ?? 0) > 0, strict: true });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
   } catch (err) {
     throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see "herald ${name} --help")`);
   }
-  const code = await command.run(values, () => loadConfig());
+  if (positionals.length !== (command.positionals ?? 0)) throw new UsageError(`usage: ${command.usage}`);
+  const code = await command.run(values, () => loadConfig(), positionals);
   return code ?? 0;
 }
 
