@@ -6,7 +6,7 @@
 // From the repository root, after `npm install`, in one shell:
 //
 //   export HERALD_JWT_SECRET=$(node -p "crypto.randomBytes(32).toString('base64url')")
-//   HERALD_CORS_ORIGINS=http://127.0.0.1:3000 npm start &
+//   HERALD_CORS_ORIGINS=http://127.0.0.1:3000 HERALD_LOG_LEVEL=warn npm start &
 //   node client/examples/token-server.mjs &
 //   npx herald publish --to alice --title "Hello" --content "from your backend"
 //
