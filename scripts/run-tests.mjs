@@ -29,6 +29,8 @@ const NEEDS = {
   'dist/test/ops/dashboard.test': ['prometheus'],
   'dist/test/scaleout/': ['postgres', 'rabbitmq', 'nginx'],
   'dist/test/browser/': ['chromium'],
+  // Runs the README's Go snippet with `go run` (Debian's golang-go; no module downloads).
+  'dist/test/e2e/five-minute': ['golang'],
   // Its third-pass rows attack through a real nginx built from deploy/nginx/herald.conf.
   'dist/test/security/hostile': ['nginx'],
 };
@@ -76,7 +78,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const needs = new Set(files.flatMap(needsOf));
-// A fresh machine gets PostgreSQL, RabbitMQ, nginx, Chromium and Prometheus from apt first
+// A fresh machine gets PostgreSQL, RabbitMQ, nginx, Chromium, Prometheus and Go from apt first
 // (a no-op when they are present), so `npm test` works for a newcomer as it does in CI.
 if (needs.size > 0 && spawnSync('bash', ['scripts/install-system-deps.sh'], { stdio: 'inherit' }).status !== 0) {
   console.error('could not install the system packages the tests need (scripts/install-system-deps.sh needs root or sudo)');
