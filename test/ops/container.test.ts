@@ -642,12 +642,16 @@ describe('the runtime stage, laid out from this checkout\'s build and run as the
   });
 
   test('the inbox page and the browser modules it serves are in the layout', async () => {
+    // Bodies are read before any assertion, so no response is left open on a failure.
     const page = await fetch(`http://127.0.0.1:${port}/`);
+    const html = await page.text();
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(html, /<html/i);
     const module = await fetch(`http://127.0.0.1:${port}/herald-client.js`);
+    const code = await module.text();
     assert.equal(module.status, 200);
-    await module.arrayBuffer();
+    assert.ok(code.length > 0);
   });
 
   test('the HEALTHCHECK command, run as the image\'s user, exits 0 against it', () => {
