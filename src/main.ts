@@ -176,7 +176,11 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     mintDevToken: devSecret ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
     webRoot: overrides.webRoot ?? WEB_ROOT,
   });
-  await app.listen({ host: config.host, port: config.port });
+  await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await store.close().catch(() => {});
+    throw new ConfigError(`cannot listen on ${config.host}:${config.port}: another process holds it (another Herald?); stop it or set HERALD_PORT`);
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -286,6 +286,20 @@ test('serve with a database folder that cannot be created: exit 1 at once, one l
   });
   assert.equal(result.status, 1, 'exited by itself');
   assertOneLine(result.stderr, /^herald: cannot create the data folder \/proc\/herald-nope \(\w+\): set HERALD_DATABASE_URL to a file in a folder Herald can write$/);
+});
+
+test('serve on a port another process holds: exit 1 within seconds, one line naming the address and HERALD_PORT', async (t) => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const port = (holder.address() as AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'herald-port-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const result = spawnSync(process.execPath, [CLI, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', HERALD_PORT: String(port), HERALD_LOG_LEVEL: 'silent', HERALD_DATABASE_URL: join(dir, 'h.db') }, encoding: 'utf8', timeout: 30_000,
+  });
+  assert.equal(result.status, 1);
+  assertOneLine(result.stderr, new RegExp(`^herald: cannot listen on 127\\.0\\.0\\.1:${port}: another process holds it \\(another Herald\\?\\); stop it or set HERALD_PORT$`));
 });
 
 test('serve with PostgreSQL unreachable: exit 1, one line naming the server (password masked) and HERALD_DATABASE_URL', async () => {
