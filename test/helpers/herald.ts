@@ -29,6 +29,8 @@ export interface HeraldProcess {
   metric(series: string): Promise<number>;
   /** Sends a signal (default SIGKILL) and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends a signal and returns at once (SIGSTOP freezes the process, SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void;
   /** Starts the process again on the same port and database. */
   restart(): Promise<void>;
   /** Stops the process (SIGKILL) and removes its files. */
@@ -121,6 +123,9 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
       const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.kill(signal);
       return exit;
+    },
+    signal(signal) {
+      child?.kill(signal);
     },
     async restart() {
       await herald.kill();
