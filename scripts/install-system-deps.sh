@@ -7,7 +7,7 @@
 # The services are started by scripts/services/up.sh, not by the packages' init scripts:
 # this script starts none and stops none.
 set -euo pipefail
-packages=(postgresql rabbitmq-server nginx-light chromium chromium-driver fonts-liberation util-linux procps prometheus golang-go)
+packages=(postgresql rabbitmq-server nginx-light chromium chromium-driver fonts-liberation util-linux procps prometheus golang-go faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -27,6 +27,12 @@ import { isPostgresUrl, openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
 import type { Clock } from './sse/clock.js';
+import { DatabaseClock } from './store/database-clock.js';
+
+/** A node's clock this far from the database's is logged (Herald keeps the database's time anyway). */
+const CLOCK_WARN_MS = 2000;
+/** How often a node measures its clock against the database's. */
+const CLOCK_MEASURE_MS = 60_000;
 
 export interface RunningHerald {
   app: FastifyInstance;
@@ -86,12 +92,12 @@ async function queueDepths(amqp: Connection, config: Config): Promise<{ ingest: 
 }
 
 /** The verifier of a node with this configuration (also `herald token --verify`'s). */
-export function tokenVerifier(config: Config, secret: string | null): TokenVerifier {
+export function tokenVerifier(config: Config, secret: string | null, clock?: Clock): TokenVerifier {
   const keys = loadVerificationKeys({
     secret, publicKey: config.jwtPublicKey, jwks: config.jwksUrl,
     jwksCacheMaxAgeS: config.jwksCacheMaxAgeS, jwksCooldownS: config.jwksCooldownS,
   });
-  return createTokenVerifier({ keys, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS });
+  return createTokenVerifier({ keys, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS, ...(clock ? { clock } : {}) });
 }
 
 /** The store, migrated; a database that cannot be reached stops the start with one line naming it. */
@@ -136,12 +142,21 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
 /** Puts a Herald together from its configuration, starts it listening, and answers its parts. */
 export async function createHerald(config: Config, overrides: HeraldOverrides = {}): Promise<RunningHerald> {
   const log = overrides.log ?? createLogger(config.logLevel);
-  const { clock } = overrides;
+  const metrics = new Metrics();
+  // On PostgreSQL every node keeps the database's time (nodes' own clocks may disagree).
+  const databaseClock = overrides.clock || !isPostgresUrl(config.databaseUrl) ? null : new DatabaseClock((offsetMs, errorMs) => {
+    metrics.clockOffset.set(offsetMs / 1000);
+    if (Math.abs(offsetMs) > CLOCK_WARN_MS) {
+      log.warn({ offsetMs: Math.round(offsetMs), errorMs: Math.round(errorMs) },
+        `this node's clock is ${Math.round(Math.abs(offsetMs) / 1000)} s ${offsetMs > 0 ? 'behind' : 'ahead of'} the database's; Herald keeps the database's time, but fix this node's NTP`);
+    }
+  });
+  const clock = overrides.clock ?? databaseClock ?? undefined;
   const secret = config.jwtSecret;
-  const verifier = tokenVerifier(config, secret);
+  const verifier = tokenVerifier(config, secret, clock);
   const realStore = await openMigratedStore(config, clock);
   const store = overrides.wrapStore ? overrides.wrapStore(realStore) : realStore;
-  const metrics = new Metrics();
+  await databaseClock?.start(() => realStore.databaseTimeMs(), CLOCK_MEASURE_MS, (err) => log.warn({ err }, 'could not read the database\'s clock; keeping the last offset'));
   const { bus, amqp } = overrides.bus ? { bus: overrides.bus, amqp: null } : openBus(config, log);
   const timing = clock ? { clock } : {};
   const hub = new Hub({ store, bus, options: config, log, metrics, ...timing });
@@ -153,7 +168,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const retention = new Retention(store.retention(), {
     retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
-    batchSize: config.retentionBatchSize, intervalMs: config.retentionIntervalS * 1000, log, metrics,
+    batchSize: config.retentionBatchSize, intervalMs: config.retentionIntervalS * 1000, log, metrics, ...timing,
     // Every node's streams following those topics recount (this node's through the bus too).
     onRemoved: (removed) => void bus.publish({ kind: 'removed', notifications: removed }),
   });
@@ -204,6 +219,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
       await scheduler.close();
       await dueSweeper.close();
       await hub.close();
+      databaseClock?.close();
       await bus.close();
       await amqp?.close();
       await realStore.close();

@@ -110,6 +110,11 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly clockOffset = new Gauge({
+    name: 'herald_clock_offset_seconds',
+    help: 'The database\'s clock minus this node\'s (PostgreSQL): Herald judges time by the database\'s; far from 0, fix the node\'s NTP.',
+    registers: [this.registry],
+  });
   readonly retentionLastSuccess = new Gauge({
     name: 'herald_retention_last_success_timestamp_seconds',
     help: 'Unix time at which this node last finished a retention pass (0: never).',

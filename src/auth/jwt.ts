@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { HeraldError } from '../errors.js';
+import type { Clock } from '../sse/clock.js';
 import type { VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 
@@ -47,6 +48,8 @@ export interface VerifierOptions {
   audience: string | null;
   issuer: string | null;
   clockToleranceS: number;
+  /** The time `exp` and `nbf` are judged at (default: this machine's clock). */
+  clock?: Clock;
   /** Verified tokens remembered by their text; null turns the cache off. Default: on. */
   cache?: Partial<TokenCacheOptions> | null;
 }
@@ -132,7 +135,8 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.issuer ? { issuer: options.issuer } : {}),
   };
-  const cache = options.cache === null ? null : new VerifiedTokenCache(options.cache);
+  const clock = options.clock;
+  const cache = options.cache === null ? null : new VerifiedTokenCache({ ...(clock ? { now: () => clock.now() } : {}), ...options.cache });
   return {
     async verify(token) {
       if (token.length > MAX_TOKEN_CHARS) throw new TokenRefused(`longer than ${MAX_TOKEN_CHARS} characters`);
@@ -140,7 +144,8 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       if (cached) return cached;
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, options.keys.getKey, verifyOptions));
+        const at = options.clock ? { ...verifyOptions, currentDate: new Date(options.clock.now()) } : verifyOptions;
+        ({ payload } = await jwtVerify(token, options.keys.getKey, at));
       } catch (err) {
         // One generic answer: the reason stays out of the response.
         throw new TokenRefused(refusalReason(err));

@@ -243,6 +243,13 @@ export class KyselyNotificationStore implements NotificationStore {
     return usersMutingIn(this.#db, this.#dialect, users, type);
   }
 
+  async databaseTimeMs(): Promise<number> {
+    const query = this.#dialect === 'postgres'
+      ? sql<{ ms: number | string }>`select extract(epoch from clock_timestamp()) * 1000 as ms`
+      : sql<{ ms: number | string }>`select (julianday('now') - 2440587.5) * 86400000.0 as ms`;
+    return Number((await query.execute(this.#db)).rows[0]?.ms);
+  }
+
   /** Notes whether writes fail for a full disk (ping then says so) or succeed again. */
   #noteDisk<T>(write: Promise<T>): Promise<T> {
     return write.then((value) => {

@@ -102,7 +102,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     const connect = pool.connect.bind(pool) as () => Promise<import('pg').PoolClient>;
     (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
       (args.length === 0 ? tagConnectionErrors(connect()) : (connect as (...a: unknown[]) => unknown)(...args));
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool), options);
+    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool, options.clock), options);
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {

@@ -1,6 +1,7 @@
 // The PostgreSQL publish path: a batch of publishes in one transaction with a fixed number
 // of statements, whatever the number of publishes and recipients (arrays through unnest),
 // each a named statement that the server plans once per connection.
+import { systemClock, type Clock } from '../sse/clock.js';
 import { newNotificationId } from './ids.js';
 import type pg from 'pg';
 import { patternsMuting } from '../domain/preferences.js';
@@ -73,9 +74,12 @@ type Plan =
 
 export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResult> {
   readonly #pool: pg.Pool;
+  readonly #clock: Clock;
 
-  constructor(pool: pg.Pool) {
+  /** `clock` dates what it stores (the nodes' shared, database-set time). */
+  constructor(pool: pg.Pool, clock: Clock = systemClock) {
     this.#pool = pool;
+    this.#clock = clock;
   }
 
   async write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
@@ -83,7 +87,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     let broken: Error | undefined;
     try {
       await client.query('begin');
-      const outcomes = await this.#publish(client, requests, new Date().toISOString());
+      const outcomes = await this.#publish(client, requests, new Date(this.#clock.now()).toISOString());
       await client.query('commit');
       return outcomes;
     } catch (err) {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { RemovedNotification } from '../bus/bus.js';
 import type { Logger } from '../log.js';
+import type { Clock } from '../sse/clock.js';
 import type { Metrics } from '../metrics.js';
 import type { Dialect } from './migrations.js';
 import type { Database } from './schema.js';
@@ -103,6 +104,8 @@ export interface RetentionOptions {
   metrics: Metrics;
   /** Told after each batch which notifications it deleted (unread ones are in open streams' counts). */
   onRemoved?: (removed: RemovedNotification[]) => void;
+  /** Cutoffs are counted back from this clock's now (default: this machine's). */
+  clock?: Clock;
 }
 
 export interface RetentionPass {
@@ -145,7 +148,7 @@ export class Retention {
   }
 
   /** One full pass, batch after batch; null when another node holds the lock. */
-  async runOnce(now: Date = new Date()): Promise<RetentionPass | null> {
+  async runOnce(now: Date = new Date(this.#options.clock?.now() ?? Date.now())): Promise<RetentionPass | null> {
     const { retentionDays, idempotencyTtlHours, batchSize, metrics } = this.#options;
     const pass = await this.#store.exclusively(async () => {
       const done: RetentionPass = { notifications: 0, states: 0, idempotencyKeys: 0, tickets: 0, batches: 0 };

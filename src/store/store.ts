@@ -177,6 +177,8 @@ export interface NotificationStore {
   usersMuting(users: readonly string[], type: string): Promise<Set<string>>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
+  /** The database server's clock, ms since the epoch (what DatabaseClock sets nodes by). */
+  databaseTimeMs(): Promise<number>;
   close(): Promise<void>;
   /** Batched deletes for retention (src/store/retention.ts). */
   retention(): RetentionStore;

@@ -114,6 +114,8 @@ export interface ClusterOptions {
   nginxPort?: number;
   /** When set, node i (from 1) also writes its output to <logDir>/node-<i>.log. */
   logDir?: string;
+  /** A command node i (from 1) runs under, e.g. ['faketime', '-f', '+90s'] for a skewed clock. */
+  nodeWrapper?(index: number): string[] | undefined;
 }
 
 export interface Cluster {
@@ -149,8 +151,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     // The first node migrates the database; the others then start side by side.
     const logFile = (i: number) => (options.logDir ? join(options.logDir, `node-${i}.log`) : undefined);
-    nodes.push(await startHerald({ env, logFile: logFile(1) }));
-    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, (_, i) => startHerald({ env, logFile: logFile(i + 2) }))));
+    const wrapper = (i: number) => {
+      const command = options.nodeWrapper?.(i);
+      return command ? { wrapper: command } : {};
+    };
+    nodes.push(await startHerald({ env, logFile: logFile(1), ...wrapper(1) }));
+    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, (_, i) => startHerald({ env, logFile: logFile(i + 2), ...wrapper(i + 2) }))));
     nginx = await startNginx(nodes.map((node) => node.port), options.nginxPort);
   } catch (err) {
     await stop();

@@ -42,6 +42,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Also append every line the process writes to this file (scripts/cluster.mjs prints where). */
   logFile?: string;
+  /** A command the node runs under (its arguments then `node … serve`), e.g. ['faketime', '-f', '+90s']. */
+  wrapper?: string[];
 }
 
 export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
@@ -63,7 +65,8 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
   let port = 0;
 
   async function launch(): Promise<void> {
-    const proc = spawn(process.execPath, [CLI, 'serve'], {
+    const argv = [...(options.wrapper ?? []), process.execPath, CLI, 'serve'];
+    const proc = spawn(argv[0] as string, argv.slice(1), {
       env: { PATH: process.env.PATH ?? '', ...env, ...(port ? { HERALD_PORT: String(port) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
