@@ -7,6 +7,7 @@ import { InboxState, type InboxFilter } from '../src/inbox-state.js';
 import { HeraldStream } from '../src/stream.js';
 import { SharedHeraldStream } from '../src/tabs.js';
 import { HeraldError, type Clock, type HeraldNotification, type NotificationStream, type StreamEventMap } from '../src/types.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { notification, readyEvent, sseEvent, sseHead, startScriptedServer, waitFor } from './scripted-server.js';
 
 interface Recorded {
@@ -104,32 +105,6 @@ async function followed(t: TestContext, fake: FakeHerald, filter: InboxFilter = 
 }
 
 const ids = (state: InboxState) => state.snapshot.items.map((n) => n.id);
-
-/** Timers that run only when the test moves time on. */
-class ManualClock implements Clock {
-  #now = Date.now();
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 0;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.#next += 1;
-    this.#timers.set(this.#next, { at: this.#now + ms, fn });
-    return this.#next;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-    for (const [handle, timer] of [...this.#timers]) {
-      if (timer.at > this.#now) continue;
-      this.#timers.delete(handle);
-      timer.fn();
-    }
-  }
-}
 
 test('snooze sends PATCH with the wake time in RFC 3339 and answers the item and the count', async (t) => {
   const fake = await fakeHerald(t);
@@ -321,7 +296,7 @@ test('inbox state: a mute prefix hides every topic type under it but not private
 
 test('inbox state: an item past its expires_at leaves the list even while no event comes', async (t) => {
   const fake = await fakeHerald(t);
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.now());
   const expiresAt = new Date(clock.now() + 60_000).toISOString();
   fake.list = () => ({ items: [item('n2', { expires_at: expiresAt }), item('n1')], next_cursor: null, unread_count: 2 });
   const { state } = await followed(t, fake, {}, clock);
@@ -398,7 +373,7 @@ test('inbox state: every tab of a shared stream follows an expiry and its count'
 
 test('inbox state: the snoozed view drops an item when its snooze ends, even while no event comes', async (t) => {
   const fake = await fakeHerald(t);
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.now());
   const until = new Date(clock.now() + 60_000).toISOString();
   fake.list = () => ({ items: [item('n1', { snoozed_until: until })], next_cursor: null, unread_count: 0 });
   const { state } = await followed(t, fake, { status: 'snoozed' }, clock);

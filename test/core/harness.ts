@@ -12,25 +12,14 @@ import type { NotificationPublisher } from '../../src/ingest/publisher.js';
 import { createLogger } from '../../src/log.js';
 import { createHerald } from '../../src/main.js';
 import type { Metrics } from '../../src/metrics.js';
-import type { Clock } from '../../src/sse/clock.js';
 import type { Scheduler } from '../../src/schedule/scheduler.js';
 import type { DueSweeper } from '../../src/sse/due-sweeper.js';
 import type { Hub } from '../../src/sse/hub.js';
 import type { NotificationStore } from '../../src/store/store.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { openStream, type TestStream } from '../helpers/sse-client.js';
 
 export const SECRET = 'core-test-secret-core-test-secret-0123456789';
-
-/** A clock that only moves when the test says so. */
-export class FakeClock implements Clock {
-  #now = Date.now();
-  now(): number {
-    return this.#now;
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
 
 /**
  * The in-process bus with a hand on it: a filter decides per message whether it is
@@ -106,7 +95,7 @@ export interface CoreHerald {
   hub: Hub;
   store: NotificationStore;
   bus: SteeredBus;
-  clock: FakeClock;
+  clock: ManualClock;
   metrics: Metrics;
   publisher: NotificationPublisher;
   /** Not started: tests call `tick()` after moving the clock. */
@@ -137,7 +126,7 @@ export async function startCore(options: CoreOptions = {}): Promise<CoreHerald> 
     HERALD_JWT_CLOCK_TOLERANCE_S: '0',
     ...options.env,
   });
-  const clock = new FakeClock();
+  const clock = new ManualClock(Date.now());
   const bus = new SteeredBus();
   // Herald as `herald serve` puts it together, with the clock and the bus in the test's hands
   // and the background loops run by hand (scheduler.tick(), dueSweeper.sweep()).

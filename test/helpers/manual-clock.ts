@@ -1,7 +1,8 @@
-// A clock whose time moves only when the test says so, for code that takes timers by
-// injection (the client SDK's `clock` option). A timer fires during advance(), in due order,
-// never on its own; pending() shows what is scheduled, so a test can tell "nothing will
-// happen later" without waiting to see.
+// The one test clock: time moves only when the test says so. For code that reads a clock
+// (the hub, the store's expiry and snooze, the scheduler) and for code that also takes its
+// timers by injection (the client SDK's `clock` option): a timer fires during advance(), in
+// due order, never on its own; pending() shows what is scheduled, so a test can tell
+// "nothing will happen later" without waiting to see.
 export class ManualClock {
   #now: number;
   #nextId = 1;
@@ -41,6 +42,11 @@ export class ManualClock {
       due[1].fn();
     }
     this.#now = target;
+  }
+
+  /** Sets the time, back or forth, firing nothing: a wall clock stepped (an NTP correction). */
+  set(ms: number): void {
+    this.#now = ms;
   }
 
   /** Fires the soonest pending timer, moving time to it; false when none is pending. */
