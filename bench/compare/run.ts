@@ -10,7 +10,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { peersNamed, type Peer } from './peers.js';
-import { runScenario, SCENARIOS, type CompareRecord, type ScenarioName, type Sizes } from './scenarios.js';
+import { SCENARIOS, type CompareRecord, type ScenarioName } from './records.js';
+import { runScenario, type Sizes } from './scenarios.js';
 import { RunnerRun, runnerTable } from './table.js';
 
 const env = process.env;

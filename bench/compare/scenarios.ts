@@ -2,14 +2,11 @@
 // then runs steps: a step publishes at one rate for a fixed time, waits (bounded) for the
 // deliveries it expects, and reads latency, loss and CPU for that step alone (each payload
 // names its step, marks.ts). Stepped scenarios stop at the first step not held.
-import { Readers } from './loadgen.js';
-import { publishPaced } from './loadgen.js';
+import { publishPaced, Readers } from './loadgen.js';
 import { mark, percentiles, newStepCounts } from './marks.js';
 import type { Peer, RunningPeer } from './peers.js';
-import { cpuMeter, groupMemory, groupPids, selfCpuMeter, type Memory } from './proc-stats.js';
-
-export const SCENARIOS = ['open', 'idle', 'broadcast', 'max-broadcast', 'targeted', 'ingest'] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+import { cpuMeter, groupMemory, groupPids, selfCpuMeter } from './proc-stats.js';
+import { held, type CompareRecord, type ScenarioName, type StepRecord } from './records.js';
 
 export interface Sizes {
   /** Streams for open, idle, broadcast and targeted (one user each). */
@@ -35,51 +32,6 @@ export interface Sizes {
   threads: number;
 }
 
-export interface StepRecord {
-  step: number;
-  rate_target: number;
-  rate_achieved: number;
-  publish_s: number;
-  published: number;
-  pub_errors: number;
-  pub_statuses: Record<string, number>;
-  expected: number;
-  delivered: number;
-  lost: number;
-  loss_pct: number;
-  dup: number;
-  deliveries_per_s: number;
-  latency_ms: { p50: number; p90: number; p99: number; max: number };
-  server_cpu_pct: number;
-  loadgen_cpu_pct: number;
-}
-
-export interface CompareRecord {
-  runner: 'bench/compare';
-  label: string;
-  peer: string;
-  scenario: ScenarioName;
-  rep: number;
-  time: string;
-  sizes: Record<string, number>;
-  conns_target: number;
-  conns_connected: number;
-  conns_failed: number;
-  open_statuses: Record<string, number>;
-  open_s: number;
-  disconnects: number;
-  server_group: number;
-  server_pids: number[];
-  mem_before?: Memory;
-  mem_connected?: Memory;
-  kb_per_conn_rss?: number;
-  kb_per_conn_pss?: number;
-  steps: StepRecord[];
-  wall_s: number;
-}
-
-/** No loss, no publish error, p99 within a second. */
-export const held = (s: StepRecord) => s.lost === 0 && s.pub_errors === 0 && s.latency_ms.p99 <= 1000;
 /** Held, and the publishers reached 90% of the rate asked: the next step is worth trying. */
 const keptUp = (s: StepRecord) => held(s) && s.rate_achieved >= 0.9 * s.rate_target;
 

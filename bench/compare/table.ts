@@ -1,7 +1,7 @@
 // The comparison table of one run of the runner: a row per figure, a column per peer, each
 // cell the median over repetitions. Printed by the runner and written into docs/benchmarks.md
 // by bench/report.ts, so both read the same figures the same way.
-import { held, type CompareRecord, type StepRecord } from './scenarios.js';
+import { held, type CompareRecord, type StepRecord } from './records.js';
 
 function median(values: number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
