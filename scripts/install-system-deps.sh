@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, everything the test suite starts: PostgreSQL, RabbitMQ,
-# nginx, Chromium (browser tests; never downloaded by Playwright) and Prometheus (promtool
-# tests the alert rules, a real server checks the dashboard's queries). Idempotent and quick
+# nginx (and its nchan module, a peer of `npm run bench:compare` and its self-test), Chromium
+# (browser tests; never downloaded by Playwright) and Prometheus (promtool tests the alert
+# rules, a real server checks the dashboard's queries). Idempotent and quick
 # when everything is present, so `npm test` can call it on every run. Root or sudo.
 # The services are started by scripts/services/up.sh, not by the packages' init scripts:
 # this script starts none and stops none.
 set -euo pipefail
-packages=(postgresql rabbitmq-server nginx-light chromium chromium-driver fonts-liberation util-linux procps prometheus)
+packages=(postgresql rabbitmq-server nginx-light libnginx-mod-nchan chromium chromium-driver fonts-liberation util-linux procps prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
