@@ -90,8 +90,11 @@ async function main(): Promise<number> {
   writeFileSync(resultsFile.replace(/\.jsonl$/, '.env.txt'), `${machine(peers)}\n`);
   writeFileSync(resultsFile, '');
   const work = mkdtempSync(join(tmpdir(), 'herald-compare-'));
-  const t0 = Date.now();
   let failures = 0;
+  // The servers' folders (databases, logs) go with the run, also an interrupted one, unless
+  // a scenario failed or KEEP_LOGS asks to keep them.
+  process.on('exit', () => { if (failures === 0 && !env.KEEP_LOGS) rmSync(work, { recursive: true, force: true }); });
+  const t0 = Date.now();
   const records: CompareRecord[] = [];
   for (let rep = 1; rep <= reps; rep++) {
     for (const peer of peers) {
@@ -116,8 +119,7 @@ async function main(): Promise<number> {
       }
     }
   }
-  if (failures === 0 && !env.KEEP_LOGS) rmSync(work, { recursive: true, force: true });
-  else console.log(`server logs: ${work}`);
+  if (failures > 0 || env.KEEP_LOGS) console.log(`server logs: ${work}`);
   console.log(`\n${runnerTable(new RunnerRun(records))}\n`);
   console.log(`results: ${resultsFile}`);
   if (toDocs) {
