@@ -3,7 +3,7 @@
 import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { ResponseReader } from './http-wire.js';
-import { mergeInto, newStepCounts, type StepCounts } from './marks.js';
+import { bucketOf, mergeInto, newStepCounts, percentiles, type StepCounts } from './marks.js';
 import type { FromWorker, ToWorker } from './subscriber-worker.js';
 
 const WORKER_FILE = new URL('./subscriber-worker.js', import.meta.url);
@@ -123,7 +123,11 @@ class PublishConnection {
   close(): void { this.socket?.destroy(); this.socket = null; }
 }
 
-export interface PublishResult { sent: number; accepted: number; errors: number; statuses: Record<string, number>; seconds: number; rate: number }
+export interface PublishResult {
+  sent: number; accepted: number; errors: number; statuses: Record<string, number>; seconds: number; rate: number;
+  /** From writing a request to its answer's end. */
+  httpMs: ReturnType<typeof percentiles>;
+}
 
 /**
  * Publishes at `rate` per second for `seconds` from `connections` keep-alive connections.
@@ -139,6 +143,7 @@ export async function publishPaced(opts: {
   const total = Math.max(1, Math.round(opts.rate * opts.seconds));
   const windowMs = opts.seconds * 1000;
   const statuses: Record<string, number> = {};
+  const http = newStepCounts();
   let next = 0, sent = 0, accepted = 0, errors = 0;
   const t0 = performance.now();
   let lastAnswer = t0;
@@ -151,13 +156,19 @@ export async function publishPaced(opts: {
       // A generator that fell far behind stops with the window (timers may run a little late).
       if (now - t0 > windowMs * 1.05 + 20) break;
       sent++;
-      const status = await c.send(opts.request(i), opts.timeoutMs ?? 10_000);
+      const request = opts.request(i);
+      const sentAt = performance.now();
+      const status = await c.send(request, opts.timeoutMs ?? 10_000);
       lastAnswer = performance.now();
+      const us = (lastAnswer - sentAt) * 1000;
+      const b = bucketOf(us);
+      http.hist[b] = (http.hist[b] as number) + 1;
+      http.maxUs = Math.max(http.maxUs, us);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status >= 200 && status < 300) { accepted++; opts.accepted?.(i); } else errors++;
     }
   }));
   for (const c of conns) c.close();
   const seconds = Math.max(windowMs, lastAnswer - t0) / 1000;
-  return { sent, accepted, errors, statuses, seconds, rate: accepted / seconds };
+  return { sent, accepted, errors, statuses, seconds, rate: accepted / seconds, httpMs: percentiles(http) };
 }

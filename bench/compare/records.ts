@@ -16,6 +16,8 @@ export interface StepRecord {
   published: number;
   pub_errors: number;
   pub_statuses: Record<string, number>;
+  /** A publish request's round trip, from writing it to the end of its answer. */
+  publish_http_ms: { p50: number; p90: number; p99: number; max: number };
   expected: number;
   delivered: number;
   lost: number;

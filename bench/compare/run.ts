@@ -135,7 +135,7 @@ function summary(r: CompareRecord): string {
     + (r.conns_failed ? ` (${JSON.stringify(r.open_statuses)})` : '')
     + (r.kb_per_conn_rss !== undefined ? `, ${r.kb_per_conn_rss} KiB RSS per stream` : '');
   const steps = r.steps.map((s) => `  step ${s.step}: ${s.rate_target}/s asked, ${s.rate_achieved}/s achieved, `
-    + `${s.delivered}/${s.expected} delivered, p50 ${s.latency_ms.p50} ms, p99 ${s.latency_ms.p99} ms, `
+    + `${s.delivered}/${s.expected} delivered, p50 ${s.latency_ms.p50} ms, p99 ${s.latency_ms.p99} ms, publish answered in ${s.publish_http_ms.p50} ms (p50), `
     + `server CPU ${s.server_cpu_pct}%, generator CPU ${s.loadgen_cpu_pct}%${s.pub_errors ? `, ${s.pub_errors} publish errors ${JSON.stringify(s.pub_statuses)}` : ''}`);
   return [head, ...steps].join('\n');
 }

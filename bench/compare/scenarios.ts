@@ -80,6 +80,7 @@ async function step(ctx: Context, n: number, opts: { rate: number; seconds: numb
     published: pub.accepted,
     pub_errors: pub.errors,
     pub_statuses: pub.statuses,
+    publish_http_ms: pub.httpMs,
     expected,
     delivered: counts.delivered,
     lost,
