@@ -96,9 +96,11 @@ async function main(): Promise<number> {
   process.on('exit', () => { if (failures === 0 && !env.KEEP_LOGS) rmSync(work, { recursive: true, force: true }); });
   const t0 = Date.now();
   const records: CompareRecord[] = [];
+  // The peers take turns within each scenario, so that what they are compared on ran minutes,
+  // not the whole run, apart: on a shared machine the load from elsewhere changes meanwhile.
   for (let rep = 1; rep <= reps; rep++) {
-    for (const peer of peers) {
-      for (const scenario of scenarios) {
+    for (const scenario of scenarios) {
+      for (const peer of peers) {
         if ((Date.now() - t0) / 1000 > deadlineS) { console.log(`DEADLINE_S reached: ${peer.name}/${scenario}/${rep} left out`); continue; }
         const dir = join(work, `${peer.name}-${scenario}-${rep}`);
         mkdirSync(dir);
