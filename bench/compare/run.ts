@@ -7,7 +7,7 @@
 // Knobs are read here only; see bench/benchmarks-intro.md.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { peersNamed, type Peer } from './peers.js';
 import { SCENARIOS, type CompareRecord, type ScenarioName } from './records.js';
@@ -65,6 +65,7 @@ function machine(peers: Peer[]): string {
     `mem: ${Math.round(totalmem() / 2 ** 30)} GiB`,
     `nofile: ${sh('sh', ['-c', 'echo soft $(ulimit -Sn) hard $(ulimit -Hn)'])}`,
     `node: ${process.version}`,
+    `load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...peers.map((p) => `${p.name}: ${p.version()}`),
     `runner: npm run bench:compare, ${sizes.threads} reader threads`,
     `PEERS=${peers.map((p) => p.name).join(',')} SCENARIOS=${scenarios.join(',')} REPS=${reps}`,
@@ -122,6 +123,8 @@ async function main(): Promise<number> {
     }
   }
   if (failures > 0 || env.KEEP_LOGS) console.log(`server logs: ${work}`);
+  // Other work on the machine moves every figure: the run says how busy it was.
+  appendFileSync(resultsFile.replace(/\.jsonl$/, '.env.txt'), `load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log(`\n${runnerTable(new RunnerRun(records))}\n`);
   console.log(`results: ${resultsFile}`);
   if (toDocs) {
