@@ -1,10 +1,13 @@
 // Writes docs/benchmarks.md and its SVG charts from the stored results, with no network:
 // bench/results/run.json (from `npm run bench`) and bench/results/compare-*.jsonl (the raw
-// JSON lines of the side-by-side harness, one file per run of it). `npm run bench:report`
-// runs it alone; `npm run bench` runs it at the end.
+// JSON lines of a side-by-side run, one file per run: `npm run bench:compare`'s, or the older
+// external harness's). `npm run bench:report` runs it alone; `npm run bench` and
+// `npm run bench:compare` run it at the end.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { CompareRecord } from './compare/records.js';
+import { RunnerRun, runnerFigures, runnerTable } from './compare/table.js';
 
 export const RESULTS_DIR = 'bench/results';
 const DOC = 'docs/benchmarks.md';
@@ -62,15 +65,19 @@ export interface CompareRun {
   by: Map<string, Map<string, LoadReport[]>>;
   systems: string[];
   env: string;
+  /** Every line as read; `npm run bench:compare`'s lines have `runner: 'bench/compare'`. */
+  records: unknown[];
 }
 
 export function readCompare(file: string): CompareRun {
   const by = new Map<string, Map<string, LoadReport[]>>();
   const systems: string[] = [];
+  const records: unknown[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     let report: LoadReport;
     try { report = JSON.parse(line) as LoadReport; } catch { continue; }
+    records.push(report);
     const [system, scenario] = report.label.split('/');
     if (!system || !scenario) continue;
     if (!by.has(system)) { by.set(system, new Map()); systems.push(system); }
@@ -78,7 +85,7 @@ export function readCompare(file: string): CompareRun {
     scenarios.set(scenario, [...(scenarios.get(scenario) ?? []), report]);
   }
   const envFile = file.replace(/\.jsonl$/, '.env.txt');
-  return { name: basename(file, '.jsonl').replace(/^compare-/, ''), by, systems, env: existsSync(envFile) ? readFileSync(envFile, 'utf8').trim() : '' };
+  return { name: basename(file, '.jsonl').replace(/^compare-/, ''), by, systems, env: existsSync(envFile) ? readFileSync(envFile, 'utf8').trim() : '', records };
 }
 
 const firstStep = (r: LoadReport): Step | undefined => r.steps?.[0];
@@ -276,6 +283,12 @@ function compareSection(runs: CompareRun[]): { text: string; charts: Record<stri
   const charts: Record<string, string> = {};
   const parts: string[] = [];
   for (const run of runs) {
+    if (run.records.some((r) => (r as Partial<CompareRecord>).runner === 'bench/compare')) {
+      const section = runnerSection(run);
+      Object.assign(charts, section.charts);
+      parts.push(section.text);
+      continue;
+    }
     const systems = run.systems;
     const percentiles = (scenario: string): Group[] => systems.map((s) => ({
       label: s,
@@ -305,6 +318,42 @@ ${images.join('\n')}
 ${run.env ? `\n<details><summary>machine and versions of this run</summary>\n\n\`\`\`\n${run.env}\n\`\`\`\n</details>\n` : ''}`);
   }
   return { text: parts.join('\n'), charts };
+}
+
+/** A run of `npm run bench:compare` (bench/compare/): its own table, sizes and charts. */
+function runnerSection(run: CompareRun): { text: string; charts: Record<string, string> } {
+  const rr = new RunnerRun(run.records.filter((r) => (r as Partial<CompareRecord>).runner === 'bench/compare') as CompareRecord[]);
+  const charts: Record<string, string> = {};
+  const images: string[] = [];
+  const percentiles = (scenario: string): Group[] => rr.peers.map((p) => ({
+    label: p,
+    bars: (['p50', 'p90', 'p99', 'max'] as const).map((q) => ({ name: q, value: rr.figure(p, scenario, runnerFigures[q]) })),
+  }));
+  for (const [scenario, title] of [['targeted', 'targeted'], ['broadcast', 'broadcast']] as const) {
+    if (!rr.ran(scenario)) continue;
+    const s = rr.sizes(scenario);
+    const file = `compare-${run.name}-${scenario}-latency.svg`;
+    charts[file] = barChart(`${title}, ${fmt(s.streams ?? NaN, 0)} streams, ${fmt(s.rate ?? NaN, 0)}/s: latency (${run.name})`, 'ms', percentiles(scenario), true);
+    images.push(`![${title} latency](benchmarks/${file})`);
+  }
+  if (rr.ran('max-broadcast') || rr.ran('targeted') || rr.ran('ingest')) {
+    const file = `compare-${run.name}-rates.svg`;
+    charts[file] = barChart(`rates held, no loss, p99 ≤ 1 s (${run.name})`, 'per second', [
+      { label: 'broadcast deliveries', bars: rr.peers.map((p) => ({ name: p, value: rr.figure(p, 'max-broadcast', runnerFigures.bestDeliveries) })) },
+      { label: 'targeted, achieved', bars: rr.peers.map((p) => ({ name: p, value: rr.figure(p, 'targeted', runnerFigures.achieved) })) },
+      { label: 'ingest publishes', bars: rr.peers.map((p) => ({ name: p, value: rr.figure(p, 'ingest', runnerFigures.bestIngest) })) },
+    ], true);
+    images.push(`![rates](benchmarks/${file})`);
+  }
+  return {
+    charts,
+    text: `### ${run.name} (\`npm run bench:compare\`)
+
+${runnerTable(rr)}
+
+${images.join('\n')}
+${run.env ? `\n<details><summary>machine, versions and sizes of this run</summary>\n\n\`\`\`\n${run.env}\n\`\`\`\n</details>\n` : ''}`,
+  };
 }
 
 // ---------- delivery under load (bench/delivery.ts) ----------

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, everything the test suite starts: PostgreSQL, RabbitMQ,
-# nginx, Chromium (browser tests; never downloaded by Playwright), Prometheus (promtool
-# tests the alert rules, a real server checks the dashboard's queries) and Go (the README's
-# Go token-minting snippet is run as shown, standard library only). Idempotent and quick
+# nginx (and its nchan module, a peer of `npm run bench:compare` and its self-test), Chromium
+# (browser tests; never downloaded by Playwright), Prometheus (promtool tests the alert
+# rules, a real server checks the dashboard's queries), Go (the README's Go token-minting
+# snippet is run as shown, standard library only) and libfaketime (a node with a skewed
+# clock in the clock-skew test). Idempotent and quick
 # when everything is present, so `npm test` can call it on every run. Root or sudo.
 # The services are started by scripts/services/up.sh, not by the packages' init scripts:
 # this script starts none and stops none.
 set -euo pipefail
-packages=(postgresql rabbitmq-server nginx-light chromium chromium-driver fonts-liberation util-linux procps prometheus golang-go faketime)
+packages=(postgresql rabbitmq-server nginx-light libnginx-mod-nchan chromium chromium-driver fonts-liberation util-linux procps prometheus golang-go faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

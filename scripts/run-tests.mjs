@@ -27,6 +27,8 @@ const NEEDS = {
   'dist/test/ops/cli-services.test': ['postgres', 'rabbitmq'],
   'dist/test/ops/alerts.test': ['prometheus'],
   'dist/test/ops/dashboard.test': ['prometheus'],
+  // nchan (nginx's module) is one of the three peers of `npm run bench:compare`.
+  'dist/test/ops/compare-runner': ['nginx'],
   'dist/test/scaleout/': ['postgres', 'rabbitmq', 'nginx'],
   'dist/test/browser/': ['chromium'],
   // Runs the README's Go snippet with `go run` (Debian's golang-go; no module downloads).
