@@ -41,11 +41,11 @@ function pidListeningOn(port: number): number {
   return Number(pid);
 }
 
-/** RSS (bytes) and open descriptors of a process, from /proc. */
-function procFigures(pid: number): { rss: number; fds: number } {
+/** RSS and its anonymous part (the process's own allocations, not mapped files), in bytes, and open descriptors, from /proc. */
+function procFigures(pid: number): { rss: number; anon: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return { rss: rssKb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
 /** The samples of a /metrics text, by series (name with its labels). */
@@ -67,6 +67,10 @@ async function scrape(url: string): Promise<Map<string, number>> {
 // delay percentiles cover the time since the previous scrape (prom-client resets its
 // histogram at each), so nothing else may read /metrics during the soak.
 const HEAP_USED = 'herald_nodejs_heap_size_used_bytes';
+/** What V8 has taken from the system for the heap (used or not): part of the RSS. */
+const HEAP_TOTAL = 'herald_nodejs_heap_size_total_bytes';
+/** Memory of C++ objects bound to JS ones (Buffers among them), outside the heap. */
+const EXTERNAL = 'herald_nodejs_external_memory_bytes';
 const LAG_P99 = 'herald_nodejs_eventloop_lag_p99_seconds';
 const LAG_MAX = 'herald_nodejs_eventloop_lag_max_seconds';
 const CONNECTIONS = 'herald_stream_connections';
@@ -74,8 +78,9 @@ const REPLAYED = 'herald_replayed_total';
 
 interface Window {
   rssFloor: number;
+  anonFloor: number;
+  externalFloor: number;
   heapFloor: number;
-  heapLast: number;
   lagP99: number;
   lagMax: number;
   healthz: number[];
@@ -83,7 +88,7 @@ interface Window {
   publishErrors: number;
 }
 
-const freshWindow = (): Window => ({ rssFloor: Infinity, heapFloor: Infinity, heapLast: NaN, lagP99: 0, lagMax: 0, healthz: [], published: 0, publishErrors: 0 });
+const freshWindow = (): Window => ({ rssFloor: Infinity, anonFloor: Infinity, externalFloor: Infinity, heapFloor: Infinity, lagP99: 0, lagMax: 0, healthz: [], published: 0, publishErrors: 0 });
 
 function startWorker(setup: ChurnSetup) {
   const worker = new Worker(new URL('./churn-worker.js', import.meta.url), { workerData: setup });
@@ -150,6 +155,15 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
     let publishErrors = 0;
     let inFlightMax = 0;
 
+    /** The interval's lowest memory reads, and its highest event-loop delay. */
+    const lowest = (proc: ReturnType<typeof procFigures>, metrics: Map<string, number>) => {
+      window.rssFloor = Math.min(window.rssFloor, proc.rss);
+      window.anonFloor = Math.min(window.anonFloor, proc.anon);
+      window.heapFloor = Math.min(window.heapFloor, metrics.get(HEAP_USED) ?? NaN);
+      window.externalFloor = Math.min(window.externalFloor, metrics.get(EXTERNAL) ?? NaN);
+      window.lagP99 = Math.max(window.lagP99, metrics.get(LAG_P99) ?? 0);
+      window.lagMax = Math.max(window.lagMax, metrics.get(LAG_MAX) ?? 0);
+    };
     const rows: RunRecord[] = [];
     const t0 = Date.now();
     const endAt = t0 + durationMs;
@@ -157,11 +171,8 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
     let replayedBefore = (await scrape(herald.url)).get(REPLAYED) ?? 0;
     const row = async (): Promise<RunRecord> => {
       const proc = procFigures(pid);
-      window.rssFloor = Math.min(window.rssFloor, proc.rss);
       const metrics = await scrape(herald.url);
-      window.heapFloor = Math.min(window.heapFloor, metrics.get(HEAP_USED) ?? NaN);
-      window.lagP99 = Math.max(window.lagP99, metrics.get(LAG_P99) ?? NaN);
-      window.lagMax = Math.max(window.lagMax, metrics.get(LAG_MAX) ?? NaN);
+      lowest(proc, metrics);
       const stats = await worker.stats();
       const replayed = metrics.get(REPLAYED) ?? 0;
       const healthz = [...window.healthz].sort((a, b) => a - b);
@@ -171,8 +182,11 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
         minute: (Date.now() - t0) / 60_000,
         rssMiB: proc.rss / 2 ** 20,
         rssFloorMiB: window.rssFloor / 2 ** 20,
+        rssAnonFloorMiB: window.anonFloor / 2 ** 20,
+        externalFloorMiB: window.externalFloor / 2 ** 20,
         heapUsedMiB: (metrics.get(HEAP_USED) ?? NaN) / 2 ** 20,
         heapFloorMiB: window.heapFloor / 2 ** 20,
+        heapTotalMiB: (metrics.get(HEAP_TOTAL) ?? NaN) / 2 ** 20,
         fds: proc.fds,
         connections: metrics.get(CONNECTIONS) ?? NaN,
         lagP99Ms: window.lagP99 * 1000,
@@ -243,11 +257,8 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
     loops.push((async () => {
       while (running && Date.now() < endAt) {
         await pause(size.scrapeS * 1000);
-        window.rssFloor = Math.min(window.rssFloor, procFigures(pid).rss);
         const metrics = await scrape(herald.url);
-        const heap = metrics.get(HEAP_USED) ?? NaN;
-        window.heapFloor = Math.min(window.heapFloor, heap);
-        window.heapLast = heap;
+        lowest(procFigures(pid), metrics);
         window.lagP99 = Math.max(window.lagP99, metrics.get(LAG_P99) ?? 0);
         window.lagMax = Math.max(window.lagMax, metrics.get(LAG_MAX) ?? 0);
       }

@@ -457,7 +457,10 @@ export interface FlatCheck {
   /** The fit's change over those minutes. */
   fitted: number;
   tolerance: number;
+  /** The last row and the fitted change are both within the tolerance, either way. */
   flat: boolean;
+  /** The last row or the fitted change is above the tolerance: what a leak does. */
+  grew: boolean;
 }
 
 /**
@@ -483,7 +486,11 @@ export function soakVerdict(rows: RunRecord[], streams: number): FlatCheck[] {
     const span = (xs[xs.length - 1] ?? NaN) - (xs[0] ?? NaN);
     const fitted = after.length < 2 ? 0 : perMinute * span;
     const tol = tolerance(base);
-    return { name, unit, base, last, perMinute, fitted, tolerance: tol, flat: Math.abs(last - base) <= tol && Math.abs(fitted) <= tol };
+    return {
+      name, unit, base, last, perMinute, fitted, tolerance: tol,
+      flat: Math.abs(last - base) <= tol && Math.abs(fitted) <= tol,
+      grew: !(last - base <= tol && fitted <= tol),
+    };
   });
 }
 
@@ -493,11 +500,13 @@ function soakSection(result: NonNullable<DeliveryResults['scenarios'][string]>):
   const rows = result.runs;
   const checks = soakVerdict(rows, s.streams ?? NaN);
   const judged = rows.filter((r) => (r.minute ?? 0) > 1.01).length >= 2;
-  const flat = judged && checks.every((c) => c.flat);
+  const grew = checks.filter((c) => c.grew).map((c) => c.name);
+  const flat = checks.every((c) => c.flat);
   const col = (key: string, digits: number) => (r: RunRecord) => fmt(r[key] ?? NaN, digits);
   const columns: Array<[string, (r: RunRecord) => string]> = [
-    ['minute', col('minute', 1)], ['RSS MiB (lowest / at the sample)', (r) => `${fmt(r.rssFloorMiB ?? NaN, 1)} / ${fmt(r.rssMiB ?? NaN, 1)}`], ['heap used MiB (lowest / at the sample)', (r) => `${fmt(r.heapFloorMiB ?? NaN, 1)} / ${fmt(r.heapUsedMiB ?? NaN, 1)}`],
-    ['open fds', col('fds', 0)], ['open streams', col('connections', 0)], ['event-loop delay p99 / max ms', (r) => `${fmt(r.lagP99Ms ?? NaN, 1)} / ${fmt(r.lagMaxMs ?? NaN, 1)}`],
+    ['minute', col('minute', 1)], ['RSS MiB (lowest / at the sample)', (r) => `${fmt(r.rssFloorMiB ?? NaN, 1)} / ${fmt(r.rssMiB ?? NaN, 1)}`],
+    ['of it anonymous, lowest MiB', col('rssAnonFloorMiB', 1)], ['heap used MiB (lowest / at the sample)', (r) => `${fmt(r.heapFloorMiB ?? NaN, 1)} / ${fmt(r.heapUsedMiB ?? NaN, 1)}`],
+    ['external (Buffers…), lowest MiB', col('externalFloorMiB', 1)], ['open fds', col('fds', 0)], ['open streams', col('connections', 0)], ['event-loop delay p99 / max ms', (r) => `${fmt(r.lagP99Ms ?? NaN, 1)} / ${fmt(r.lagMaxMs ?? NaN, 1)}`],
     ['`/healthz` median / max ms', (r) => `${fmt(r.healthzMedianMs ?? NaN, 2)} / ${fmt(r.healthzMaxMs ?? NaN, 1)}`],
     ['publishes/s', col('publishesPerS', 0)], ['reconnects/s', col('reconnectsPerS', 0)], ['deliveries/s', col('deliveriesPerS', 0)],
     ['missed events caught up', col('caughtUp', 0)], ['gaps / duplicates / resets', (r) => `${fmt(r.gaps ?? NaN, 0)} / ${fmt(r.duplicates ?? NaN, 0)} / ${fmt(r.resets ?? NaN, 0)}`],
@@ -519,12 +528,14 @@ interval's reads); a \`/healthz\` round trip each second. Row 0 is taken with ev
 |${columns.map(() => '---').join('|')}|
 ${rows.map((r) => `| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`).join('\n')}
 
-**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : flat ? 'flat' : '**not flat**'}.** After the first minute (warm-up), the last row against the first row after it, and
-the change a least-squares line through those rows makes over their span:
+**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : grew.length > 0 ? `**grew: ${grew.join(', ')}**` : flat ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)'}.**
+After the first minute (warm-up), the last row against the first row after it, and the change a least-squares line
+through those rows makes over their span. A leak is growth: either above the tolerance. A figure that falls by more than the
+tolerance is no leak; it shows as not within ±.
 
-| figure | first row after minute 1 | last row | fitted slope per minute | fitted change | tolerance | flat |
-|---|---|---|---|---|---|---|
-${checks.map((c) => `| ${c.name} | ${fmt(c.base, 1)} ${c.unit} | ${fmt(c.last, 1)} ${c.unit} | ${fmt(c.perMinute, 2)} | ${fmt(c.fitted, 1)} | ± ${fmt(c.tolerance, 1)} | ${c.flat ? 'yes' : '**no**'} |`).join('\n')}
+| figure | first row after minute 1 | last row | fitted slope per minute | fitted change | tolerance | within ± | grew |
+|---|---|---|---|---|---|---|---|
+${checks.map((c) => `| ${c.name} | ${fmt(c.base, 1)} ${c.unit} | ${fmt(c.last, 1)} ${c.unit} | ${fmt(c.perMinute, 2)} | ${fmt(c.fitted, 1)} | ± ${fmt(c.tolerance, 1)} | ${c.flat ? 'yes' : 'no'} | ${c.grew ? '**yes**' : 'no'} |`).join('\n')}
 
 Delivery over the soak: ${fmt(sum.published ?? NaN, 0)} notifications published (${fmt(sum.broadcasts ?? NaN, 0)} broadcasts, ${fmt(sum.publishErrors ?? NaN, 0)} refused),
 ${fmt(sum.opens ?? NaN, 0)} streams opened (${fmt(sum.cursorOpens ?? NaN, 0)} with a cursor; ${fmt(sum.openErrors ?? NaN, 0)} opens failed, ${fmt(sum.endedEarly ?? NaN, 0)} ended by the server),
