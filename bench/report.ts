@@ -528,7 +528,7 @@ interval's reads); a \`/healthz\` round trip each second. Row 0 is taken with ev
 |${columns.map(() => '---').join('|')}|
 ${rows.map((r) => `| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`).join('\n')}
 
-**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : grew.length > 0 ? `**grew: ${grew.join(', ')}**` : flat ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)'}.**
+**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : grew.length > 0 ? `grew: ${grew.join('; ')}` : flat ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)'}.**
 After the first minute (warm-up), the last row against the first row after it, and the change a least-squares line
 through those rows makes over their span. A leak is growth: either above the tolerance. A figure that falls by more than the
 tolerance is no leak; it shows as not within ±.
