@@ -1,22 +1,29 @@
 // Delivery correctness under load (issue 25, items 1–3), measured rather than asserted: each
 // scenario starts its own Herald, opens its streams once, measures BENCH_RUNS times and
-// stops everything it started. Run from bench/run.ts; BENCH_ONLY selects them.
+// stops everything it started. Run from bench/run.ts; BENCH_ONLY selects them. The churn soak
+// (bench/churn-soak.ts) is stored beside them but runs only when named: it takes 10 minutes.
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { median, publishOk } from './http.js';
+import { churnSoak, SOAK_SIZES } from './churn-soak.js';
 import type { ProbeCommand, ProbeSetup, ProbeTimes } from './probe-worker.js';
 import type { RunRecord } from './report.js';
 import { openCountingStream, openCountingStreams, openStalledReader, type CountingStream, type StalledReader } from './stream-counters.js';
 
 export const DELIVERY_SCENARIOS = ['expiry-stall', 'closed-sockets', 'burst', 'burst-large'] as const;
-export type DeliveryScenario = (typeof DELIVERY_SCENARIOS)[number];
+/** Scenarios that run only when BENCH_ONLY names them. */
+export const OPT_IN_SCENARIOS = ['churn-soak'] as const;
+type DefaultScenario = (typeof DELIVERY_SCENARIOS)[number];
+export type DeliveryScenario = DefaultScenario | (typeof OPT_IN_SCENARIOS)[number];
 
 export interface ScenarioResult {
   date: string;
   sizes: Record<string, number>;
   runs: RunRecord[];
+  /** Figures over the whole scenario, beside its rows (the churn soak's delivery checks). */
+  summary?: Record<string, number>;
 }
 
 const envNumber = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -53,7 +60,7 @@ const SIZES = {
     inFlight: envNumber('BENCH_BURST_IN_FLIGHT', 64),
     contentBytes: envNumber('BENCH_BURST_LARGE_CONTENT_BYTES', 60_000),
   },
-} satisfies Record<DeliveryScenario, Record<string, number>>;
+} satisfies Record<DefaultScenario, Record<string, number>>;
 
 /** `total` publishes, `inFlight` at a time; `body(i)` is the i-th. */
 async function publishMany(herald: HeraldProcess, token: string, total: number, inFlight: number, body: (i: number) => unknown): Promise<void> {
@@ -278,7 +285,7 @@ async function burst(size: { streams: number; events: number; inFlight: number; 
   }
 }
 
-const RUNNERS: Record<DeliveryScenario, (serverEnv: Record<string, string>, runs: number) => Promise<RunRecord[]>> = {
+const RUNNERS: Record<DefaultScenario, (serverEnv: Record<string, string>, runs: number) => Promise<RunRecord[]>> = {
   'expiry-stall': expiryStall,
   'closed-sockets': closedSockets,
   burst: (serverEnv, runs) => burst(SIZES.burst, serverEnv, runs),
@@ -287,6 +294,11 @@ const RUNNERS: Record<DeliveryScenario, (serverEnv: Record<string, string>, runs
 
 /** Runs one scenario `runs` times on a Herald of its own, started with `serverEnv`. */
 export async function runDeliveryScenario(name: DeliveryScenario, serverEnv: Record<string, string>, runs: number): Promise<ScenarioResult> {
+  if (name === 'churn-soak') {
+    // One long run, sampled: its rows are minutes, not repetitions.
+    const { rows, summary } = await churnSoak(serverEnv);
+    return { date: new Date().toISOString(), sizes: { runs: 1, ...SOAK_SIZES }, runs: rows, summary };
+  }
   const records = await RUNNERS[name](serverEnv, runs);
   return { date: new Date().toISOString(), sizes: { runs, ...SIZES[name] }, runs: records };
 }

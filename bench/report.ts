@@ -26,7 +26,7 @@ export interface BenchResults {
 /** bench/results/delivery.json: the delivery scenarios, each as last run (bench/delivery.ts). */
 export interface DeliveryResults {
   machine: BenchResults['machine'];
-  scenarios: Record<string, { date: string; sizes: Record<string, number>; runs: RunRecord[] } | undefined>;
+  scenarios: Record<string, { date: string; sizes: Record<string, number>; runs: RunRecord[]; summary?: Record<string, number> } | undefined>;
 }
 
 // ---------- numbers ----------
@@ -479,6 +479,123 @@ ${deliveryTable(runs, [
   return `${intro}\n\n${parts.join('\n')}`;
 }
 
+// ---------- churn soak (bench/churn-soak.ts) ----------
+
+/** Least-squares slope of `ys` over `xs` (per unit of x). */
+export function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    den += ((xs[i] as number) - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}
+
+export interface FlatCheck {
+  name: string;
+  unit: string;
+  base: number;
+  last: number;
+  /** Fitted change per minute over the rows after the first minute. */
+  perMinute: number;
+  /** The fit's change over those minutes. */
+  fitted: number;
+  tolerance: number;
+  /** The last row and the fitted change are both within the tolerance, either way. */
+  flat: boolean;
+  /** The last row or the fitted change is above the tolerance: what a leak does. */
+  grew: boolean;
+}
+
+/**
+ * The soak's verdict: after the first minute (warm-up), the last row's figure is within the
+ * tolerance of the first row after it, and so is the change a linear fit over those rows
+ * makes over their span. Memory is judged on the lowest read of each
+ * interval, which a garbage collector's sawtooth moves less than a single read. Tolerance: 10 % for memory; for descriptors, 5 % of the streams (at
+ * any moment some are between two connections, or still closing).
+ */
+export function soakVerdict(rows: RunRecord[], streams: number): FlatCheck[] {
+  const after = rows.filter((r) => (r.minute ?? 0) > 1.01);
+  const checks: Array<[string, string, string, (base: number) => number]> = [
+    ['RSS, lowest read in the minute', 'rssFloorMiB', 'MiB', (b) => 0.1 * b],
+    ['heap used, lowest read in the minute', 'heapFloorMiB', 'MiB', (b) => 0.1 * b],
+    ['open file descriptors', 'fds', 'fds', () => 0.05 * streams],
+  ];
+  return checks.map(([name, key, unit, tolerance]) => {
+    const xs = after.map((r) => r.minute ?? NaN);
+    const ys = after.map((r) => r[key] ?? NaN);
+    const base = ys[0] ?? NaN;
+    const last = ys[ys.length - 1] ?? NaN;
+    const perMinute = slope(xs, ys);
+    const span = (xs[xs.length - 1] ?? NaN) - (xs[0] ?? NaN);
+    const fitted = after.length < 2 ? 0 : perMinute * span;
+    const tol = tolerance(base);
+    return {
+      name, unit, base, last, perMinute, fitted, tolerance: tol,
+      flat: Math.abs(last - base) <= tol && Math.abs(fitted) <= tol,
+      grew: !(last - base <= tol && fitted <= tol),
+    };
+  });
+}
+
+function soakSection(result: NonNullable<DeliveryResults['scenarios'][string]>): string {
+  const s = result.sizes;
+  const sum = result.summary ?? {};
+  const rows = result.runs;
+  const checks = soakVerdict(rows, s.streams ?? NaN);
+  const judged = rows.filter((r) => (r.minute ?? 0) > 1.01).length >= 2;
+  const grew = checks.filter((c) => c.grew).map((c) => c.name);
+  const flat = checks.every((c) => c.flat);
+  const col = (key: string, digits: number) => (r: RunRecord) => fmt(r[key] ?? NaN, digits);
+  const columns: Array<[string, (r: RunRecord) => string]> = [
+    ['minute', col('minute', 1)], ['RSS MiB (lowest / at the sample)', (r) => `${fmt(r.rssFloorMiB ?? NaN, 1)} / ${fmt(r.rssMiB ?? NaN, 1)}`],
+    ['of it anonymous, lowest MiB', col('rssAnonFloorMiB', 1)], ['heap used MiB (lowest / at the sample)', (r) => `${fmt(r.heapFloorMiB ?? NaN, 1)} / ${fmt(r.heapUsedMiB ?? NaN, 1)}`],
+    ['external (Buffers…), lowest MiB', col('externalFloorMiB', 1)], ['open fds', col('fds', 0)], ['open streams', col('connections', 0)], ['event-loop delay p99 / max ms', (r) => `${fmt(r.lagP99Ms ?? NaN, 1)} / ${fmt(r.lagMaxMs ?? NaN, 1)}`],
+    ['`/healthz` median / max ms', (r) => `${fmt(r.healthzMedianMs ?? NaN, 2)} / ${fmt(r.healthzMaxMs ?? NaN, 1)}`],
+    ['publishes/s', col('publishesPerS', 0)], ['reconnects/s', col('reconnectsPerS', 0)], ['deliveries/s', col('deliveriesPerS', 0)],
+    ['missed events caught up', col('caughtUp', 0)], ['gaps / duplicates / resets', (r) => `${fmt(r.gaps ?? NaN, 0)} / ${fmt(r.duplicates ?? NaN, 0)} / ${fmt(r.resets ?? NaN, 0)}`],
+  ];
+  const deliveryOk = sum.gaps === 0 && sum.duplicates === 0 && sum.resets === 0 && sum.resumeMismatches === 0 && sum.cursorSlotsComplete === sum.cursorSlots;
+  return `### Churn soak (issue 24.5)
+
+Measured ${result.date.slice(0, 10)} for ${s.minutes} minute${s.minutes === 1 ? '' : 's'}: ${fmt(s.streams ?? NaN, 0)} streams, each closed by its reader after a random lifetime of
+${s.minLifeS}–${s.maxLifeS} s and opened again after a random pause of up to ${fmt((s.maxAwayMs ?? NaN) / 1000, 1)} s, half with their last id as \`Last-Event-ID\` and half without, while
+${s.rate} notifications a second are published to random users among theirs (one in ${s.broadcastEvery} a broadcast to all).
+The streams are read in a worker thread by a light reader that keeps only each event's cursor and checks it: on one
+connection every event moves one topic's sequence by exactly one (else a gap or a duplicate). Every ${s.sampleS} s a
+row: the server's RSS and open descriptors from \`/proc/<pid>\` and its heap used from \`/metrics\`, each also as the lowest
+of the reads every ${s.scrapeS} s in the interval (nearest the level after a collection: a leak raises it, garbage does
+not), and the event-loop delay (prom-client's \`nodejs_eventloop_lag_p99_seconds\`/\`_max_seconds\`, highest of the
+interval's reads); a \`/healthz\` round trip each second. Row 0 is taken with every stream open, before the churn.
+
+| ${columns.map(([title]) => title).join(' | ')} |
+|${columns.map(() => '---').join('|')}|
+${rows.map((r) => `| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`).join('\n')}
+
+**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : grew.length > 0 ? `grew: ${grew.join('; ')}` : flat ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)'}.**
+After the first minute (warm-up), the last row against the first row after it, and the change a least-squares line
+through those rows makes over their span. A leak is growth: either above the tolerance. A figure that falls by more than the
+tolerance is no leak; it shows as not within ±.
+
+| figure | first row after minute 1 | last row | fitted slope per minute | fitted change | tolerance | within ± | grew |
+|---|---|---|---|---|---|---|---|
+${checks.map((c) => `| ${c.name} | ${fmt(c.base, 1)} ${c.unit} | ${fmt(c.last, 1)} ${c.unit} | ${fmt(c.perMinute, 2)} | ${fmt(c.fitted, 1)} | ± ${fmt(c.tolerance, 1)} | ${c.flat ? 'yes' : 'no'} | ${c.grew ? '**yes**' : 'no'} |`).join('\n')}
+
+Delivery over the soak: ${fmt(sum.published ?? NaN, 0)} notifications published (${fmt(sum.broadcasts ?? NaN, 0)} broadcasts, ${fmt(sum.publishErrors ?? NaN, 0)} refused),
+${fmt(sum.opens ?? NaN, 0)} streams opened (${fmt(sum.cursorOpens ?? NaN, 0)} with a cursor; ${fmt(sum.openErrors ?? NaN, 0)} opens failed, ${fmt(sum.endedEarly ?? NaN, 0)} ended by the server),
+${fmt(sum.notifications ?? NaN, 0)} events read: ${fmt(sum.gaps ?? NaN, 0)} gaps, ${fmt(sum.duplicates ?? NaN, 0)} duplicates, ${fmt(sum.resets ?? NaN, 0)} resets, ${fmt(sum.resumeMismatches ?? NaN, 0)} cursors not resumed.
+Streams opened with a cursor got ${fmt(sum.caughtUp ?? NaN, 0)} events published while they were away (created before the stream was asked for);
+those opened without one start at the heads, and got ${fmt(sum.oldOnFresh ?? NaN, 0)} such (created just before the ask, committed after the stream joined: live). After the publishers stopped, every slot opened a last
+stream: ${fmt(sum.cursorSlotsComplete ?? NaN, 0)} of ${fmt(sum.cursorSlots ?? NaN, 0)} cursor-keeping slots ended holding every notification
+published to their user and every broadcast, each received once (${fmt(sum.missing ?? NaN, 0)} missing). ${deliveryOk ? 'Delivery: correct.' : '**Delivery: not correct.**'}
+`;
+}
+
 // A profile named "before" is the reference the others are read against.
 const beforeFirst = (a: string, b: string) => Number(b.includes('before')) - Number(a.includes('before')) || a.localeCompare(b);
 
@@ -501,7 +618,9 @@ export function writeReport(): string {
   const runFile = `${RESULTS_DIR}/run.json`;
   const own = existsSync(runFile) ? ownSection(JSON.parse(readFileSync(runFile, 'utf8')) as BenchResults) : null;
   const deliveryFile = `${RESULTS_DIR}/delivery.json`;
-  const delivery = existsSync(deliveryFile) ? deliverySection(JSON.parse(readFileSync(deliveryFile, 'utf8')) as DeliveryResults) : null;
+  const deliveryResults = existsSync(deliveryFile) ? JSON.parse(readFileSync(deliveryFile, 'utf8')) as DeliveryResults : null;
+  const delivery = deliveryResults ? deliverySection(deliveryResults) : null;
+  const soak = deliveryResults?.scenarios['churn-soak'];
   const compareFiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^compare-.*\.jsonl$/.test(f)).sort() : [];
   // Oldest run first, by the date its harness recorded.
   const runDate = (r: CompareRun) => /^date: (.*)$/m.exec(r.env)?.[1] ?? r.name;
@@ -524,6 +643,10 @@ ${own ? `${own.text}
 ## Delivery under load (\`BENCH_ONLY=expiry-stall,closed-sockets,burst,burst-large npm run bench\`)
 
 ${delivery ?? 'No results are stored yet: run `BENCH_ONLY=expiry-stall,closed-sockets,burst,burst-large npm run bench`.'}
+
+## Churn soak (\`BENCH_ONLY=churn-soak npm run bench\`)
+
+${soak ? soakSection(soak) : 'No results are stored yet: run `BENCH_ONLY=churn-soak npm run bench` (10 minutes).'}
 ${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
   writeFileSync(DOC, doc);
   return doc;

@@ -14,7 +14,7 @@ import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { openStream, type TestStream } from '../test/helpers/sse-client.js';
 import { withPg } from '../test/helpers/services.js';
 import { waitFor } from '../test/helpers/wait.js';
-import { DELIVERY_SCENARIOS, runDeliveryScenario, type DeliveryScenario } from './delivery.js';
+import { DELIVERY_SCENARIOS, OPT_IN_SCENARIOS, runDeliveryScenario, type DeliveryScenario } from './delivery.js';
 import { agent, healthzMs, median, percentile, publishOk } from './http.js';
 import { RESULTS_DIR, writeReport, type BenchResults, type DeliveryResults, type RunRecord } from './report.js';
 
@@ -279,14 +279,17 @@ async function deliveryScenarios(names: DeliveryScenario[]): Promise<void> {
   }
 }
 
-/** BENCH_ONLY: a comma-separated list of `core` (the scenarios of run.json) and delivery scenarios; unset, all of them. */
+/**
+ * BENCH_ONLY: a comma-separated list of `core` (the scenarios of run.json) and delivery
+ * scenarios; unset, all of them but the opt-in ones (the 10-minute churn soak), which run only when named.
+ */
 function chosenScenarios(): { core: boolean; delivery: DeliveryScenario[] } {
-  const known = ['core', ...DELIVERY_SCENARIOS];
+  const known = ['core', ...DELIVERY_SCENARIOS, ...OPT_IN_SCENARIOS];
   const only = (process.env.BENCH_ONLY ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
   const unknown = only.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw new Error(`BENCH_ONLY names ${unknown.join(', ')}; known scenarios: ${known.join(', ')}`);
   const chosen = (n: string) => only.length === 0 || only.includes(n);
-  return { core: chosen('core'), delivery: DELIVERY_SCENARIOS.filter(chosen) };
+  return { core: chosen('core'), delivery: [...DELIVERY_SCENARIOS.filter(chosen), ...OPT_IN_SCENARIOS.filter((n) => only.includes(n))] };
 }
 
 async function main(): Promise<void> {
