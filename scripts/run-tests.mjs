@@ -28,6 +28,8 @@ const NEEDS = {
   'dist/test/ops/alerts.test': ['prometheus'],
   'dist/test/ops/dashboard.test': ['prometheus'],
   'dist/test/scaleout/': ['postgres', 'rabbitmq', 'nginx'],
+  // Also root and iproute2 (ip netns, veth, tc), which every machine of this kind has.
+  'dist/test/scaleout/partitions.test': ['postgres', 'rabbitmq', 'nginx'],
   'dist/test/browser/': ['chromium'],
   // Its third-pass rows attack through a real nginx built from deploy/nginx/herald.conf.
   'dist/test/security/hostile': ['nginx'],
