@@ -30,6 +30,8 @@ const NEEDS = {
   // nchan (nginx's module) is one of the three peers of `npm run bench:compare`.
   'dist/test/ops/compare-runner': ['nginx'],
   'dist/test/scaleout/': ['postgres', 'rabbitmq', 'nginx'],
+  // Also root and iproute2 (ip netns, veth, tc), which every machine of this kind has.
+  'dist/test/scaleout/partitions.test': ['postgres', 'rabbitmq', 'nginx'],
   'dist/test/browser/': ['chromium'],
   // Runs the README's Go snippet with `go run` (Debian's golang-go; no module downloads).
   'dist/test/e2e/five-minute': ['golang'],

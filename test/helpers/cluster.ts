@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MintOptions } from '../../src/auth/jwt.js';
 import { mintToken } from '../../src/auth/jwt.js';
-import { startHerald, type HeraldProcess } from './herald.js';
+import { startHerald, type HeraldProcess, type StartOptions } from './herald.js';
 import { publish, type PublishAnswer } from './publish.js';
 import { waitFor } from './wait.js';
 
@@ -37,8 +37,9 @@ export function freePort(): Promise<number> {
 }
 
 /** deploy/nginx/herald.conf with these upstream ports, listen port and log path. */
-export function renderHeraldConf(template: string, options: { listenPort: number; nodePorts: number[]; accessLog: string }): string {
-  const servers = options.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=2s;`).join('\n');
+export function renderHeraldConf(template: string, options: { listenPort: number; nodePorts: Array<number | string>; accessLog: string }): string {
+  // A number is a port on 127.0.0.1; a string is a whole `host:port`.
+  const servers = options.nodePorts.map((port) => `    server ${typeof port === 'number' ? `127.0.0.1:${port}` : port} max_fails=1 fail_timeout=2s;`).join('\n');
   let out = template.replace(/^(\s*server\s+[\d.]+:\d+[^;]*;\s*\n)+/m, `${servers}\n`);
   out = out.replace(/^(\s*)listen\s+\d+/gm, `$1listen 127.0.0.1:${options.listenPort}`);
   // The tests and scripts/cluster.mjs address nginx by its loopback names.
@@ -49,7 +50,7 @@ export function renderHeraldConf(template: string, options: { listenPort: number
 }
 
 /** Starts nginx in the foreground with its own prefix directory; `stop()` ends it. */
-export async function startNginx(nodePorts: number[], listenPort?: number): Promise<NginxProcess> {
+export async function startNginx(nodePorts: Array<number | string>, listenPort?: number): Promise<NginxProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-nginx-'));
   // Workers may run as another user (nobody) when started by root: let them write here.
   chmodSync(dir, 0o777);
@@ -114,8 +115,10 @@ export interface ClusterOptions {
   nginxPort?: number;
   /** When set, node i (from 1) also writes its output to <logDir>/node-<i>.log. */
   logDir?: string;
-  /** A command node i (from 1) runs under, e.g. ['faketime', '-f', '+90s'] for a skewed clock. */
-  nodeWrapper?(index: number): string[] | undefined;
+  /** Options of node i (from 0) beside the shared env: its own variables, a spawn prefix, a host. */
+  node?: (index: number) => StartOptions;
+  /** What nginx proxies to for these nodes (a port on 127.0.0.1 or `host:port`); default their ports. */
+  upstreams?: (nodes: HeraldProcess[]) => Array<number | string> | Promise<Array<number | string>>;
 }
 
 export interface Cluster {
@@ -151,13 +154,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     // The first node migrates the database; the others then start side by side.
     const logFile = (i: number) => (options.logDir ? join(options.logDir, `node-${i}.log`) : undefined);
-    const wrapper = (i: number) => {
-      const command = options.nodeWrapper?.(i);
-      return command ? { wrapper: command } : {};
+    const startNode = (i: number) => {
+      const own = options.node?.(i) ?? {};
+      return startHerald({ ...own, env: { ...env, ...own.env }, logFile: own.logFile ?? logFile(i + 1) });
     };
-    nodes.push(await startHerald({ env, logFile: logFile(1), ...wrapper(1) }));
-    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, (_, i) => startHerald({ env, logFile: logFile(i + 2), ...wrapper(i + 2) }))));
-    nginx = await startNginx(nodes.map((node) => node.port), options.nginxPort);
+    nodes.push(await startNode(0));
+    nodes.push(...await Promise.all(Array.from({ length: options.nodes - 1 }, (_, i) => startNode(i + 1))));
+    nginx = await startNginx((await options.upstreams?.(nodes)) ?? nodes.map((node) => node.port), options.nginxPort);
   } catch (err) {
     await stop();
     throw err;

@@ -42,8 +42,13 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Also append every line the process writes to this file (scripts/cluster.mjs prints where). */
   logFile?: string;
-  /** A command the node runs under (its arguments then `node … serve`), e.g. ['faketime', '-f', '+90s']. */
-  wrapper?: string[];
+  /**
+   * A command the process is started under, e.g. `['ip', 'netns', 'exec', 'herald-…-n1']`
+   * (test/helpers/netns.ts); it must exec the process, so signals reach Herald itself.
+   */
+  spawnPrefix?: string[];
+  /** The address Herald listens on and the tests reach it at. Default 127.0.0.1. */
+  host?: string;
 }
 
 export async function startHerald(options: StartOptions = {}): Promise<HeraldProcess> {
@@ -51,7 +56,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
   // Nodes of one cluster share a secret: pass HERALD_JWT_SECRET in env.
   const secret = options.env?.HERALD_JWT_SECRET ?? randomBytes(32).toString('base64url');
   const merged: Record<string, string | undefined> = {
-    HERALD_HOST: '127.0.0.1',
+    HERALD_HOST: options.host ?? '127.0.0.1',
     HERALD_PORT: '0',
     HERALD_DATABASE_URL: join(dir, 'herald.db'),
     HERALD_JWT_SECRET: secret,
@@ -65,8 +70,8 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
   let port = 0;
 
   async function launch(): Promise<void> {
-    const argv = [...(options.wrapper ?? []), process.execPath, CLI, 'serve'];
-    const proc = spawn(argv[0] as string, argv.slice(1), {
+    const [command, ...prefixArgs] = [...(options.spawnPrefix ?? []), process.execPath];
+    const proc = spawn(command as string, [...prefixArgs, CLI, 'serve'], {
       env: { PATH: process.env.PATH ?? '', ...env, ...(port ? { HERALD_PORT: String(port) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -104,7 +109,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
   }
 
   await launch();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
 
   const herald: HeraldProcess = {
     url,
@@ -116,7 +121,9 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
     publish: async (body, token) => publish(url, token ?? (await herald.token('publisher', { scope: 'publish' })), body),
     connections: () => herald.metric('herald_stream_connections'),
     async metric(series) {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      // A node listening beyond loopback answers /metrics only with its HERALD_METRICS_TOKEN.
+      const headers: Record<string, string> = env.HERALD_METRICS_TOKEN ? { authorization: `Bearer ${env.HERALD_METRICS_TOKEN}` } : {};
+      const text = await (await fetch(`${url}/metrics`, { headers })).text();
       const line = text.split('\n').find((l) => l.startsWith(`${series} `));
       return line ? Number(line.slice(series.length + 1)) : 0;
     },

@@ -34,7 +34,7 @@ describe('two nodes whose clocks differ by 90 s', () => {
     cluster = await startCluster({
       nodes: 2, databaseUrl: db.url, amqpUrl: vhost.url, env: { HERALD_DRAIN_MS: '0' },
       // `env` execs node (the faketime command forks it, and a kill would orphan the node).
-      nodeWrapper: (i) => (i === 2 ? ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=+${SKEW_S}s`] : undefined),
+      node: (i) => (i === 1 ? { spawnPrefix: ['env', `LD_PRELOAD=${LIBFAKETIME}`, `FAKETIME=+${SKEW_S}s`] } : {}),
     });
     [right, skewed] = cluster.nodes as [typeof right, typeof skewed];
   });
