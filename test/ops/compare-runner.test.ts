@@ -51,7 +51,8 @@ test('the comparison runner measures every peer at a tiny size and stops every s
     assert.equal(step.lost, 0);
     const { p50, p99, max } = step.latency_ms;
     assert.ok(p50 > 0 && p50 <= p99 && p99 <= max && max < 5000, `${r.peer}: latency ${JSON.stringify(step.latency_ms)}`);
-    assert.ok(Number.isFinite(step.server_cpu_pct) && step.server_cpu_pct > 0 && step.server_cpu_pct < 250, `${r.peer}: server CPU ${step.server_cpu_pct}%`);
+    // nchan may use under a tick of CPU at this size: 0 is a reading, not a failure.
+    assert.ok(Number.isFinite(step.server_cpu_pct) && step.server_cpu_pct >= 0 && step.server_cpu_pct < 250, `${r.peer}: server CPU ${step.server_cpu_pct}%`);
     assert.ok(r.server_pids.includes(r.server_group), `${r.peer}: the server leads its process group`);
     assert.equal(groupAlive(r.server_group), false, `${r.peer}: its process group ${r.server_group} is gone`);
   }
