@@ -208,7 +208,12 @@ test('no loss, no duplicates, no gaps across node crash, RabbitMQ restart and Po
       if (previousSeq !== null && r.seq !== previousSeq + 1) outOfOrder++;
       previousSeq = r.seq;
     }
-    for (const key of expected) if (!seen.has(key)) lost++;
+    for (const key of expected) {
+      if (seen.has(key)) continue;
+      lost++;
+      // Which one, and where the subscriber stood: a rare loss must be traceable in the log.
+      console.log(`[faults] lost ${key} for ${s.user} (subscriber received ${s.received.length}, last seq ${previousSeq})`);
+    }
     for (const count of seen.values()) if (count > 1) duplicated += count - 1;
     resets += s.resets;
     reconnects += s.connects - 1;
