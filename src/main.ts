@@ -178,6 +178,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     retention.start();
   }
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
+  metrics.probes.writerHeap = async () => (await realStore.writerHeap?.()) ?? null;
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({
     ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS,

@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CLOSE_REASONS } from './sse/session.js';
+import type { WriterHeap } from './store/store.js';
 
 /** Depth of the AMQP ingest queue and of its dead-letter queue, as the broker reports them. */
 export interface QueueDepths {
@@ -17,6 +18,8 @@ export interface MetricProbes {
   ready?: () => Promise<boolean>;
   overloaded?: () => boolean;
   queues?: () => Promise<QueueDepths>;
+  /** The SQLite writer thread's heap; null without one. */
+  writerHeap?: () => Promise<WriterHeap | null>;
 }
 
 /** The label values each labelled counter starts with, at 0. */
@@ -102,6 +105,22 @@ export class Metrics {
       } catch {
         this.queueProbeOk.set(0);
       }
+    },
+  });
+  // The writer thread's isolate is outside herald_nodejs_heap_* (the main thread's) but inside
+  // the process's RSS: without it, its growth would look like native memory.
+  readonly writerHeap = new Gauge({
+    name: 'herald_writer_heap_bytes',
+    help: 'V8 heap of the SQLite writer thread, by kind (used: live objects; total: taken from the system). Absent on PostgreSQL.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const probe = this.probes.writerHeap;
+      if (!probe) return;
+      const heap = await withTimeout(probe(), 2000).catch(() => null);
+      if (!heap) return;
+      this.writerHeap.set({ kind: 'used' }, heap.used);
+      this.writerHeap.set({ kind: 'total' }, heap.total);
     },
   });
   readonly retentionDeleted = new Counter({

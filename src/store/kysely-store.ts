@@ -12,7 +12,7 @@ import { KyselyWrites, type StoreWrites } from './writes.js';
 import type { Database } from './schema.js';
 import type {
   Audience, CancelOutcome, ExpiredNotification, ExpiryPageStart, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
-  StateChange, TopicEvent, UnreadSnapshot, WokenSnooze,
+  StateChange, TopicEvent, UnreadSnapshot, WokenSnooze, WriterHeap,
 } from './store.js';
 
 /**
@@ -29,6 +29,8 @@ export interface KyselyStoreOptions {
   maxScheduledPerPublisher?: number;
   /** Where writes besides publishes run (default: on `db`; a SQLite file's go to the writer thread). */
   writes?: StoreWrites;
+  /** The writer thread's heap, when writes run on one. */
+  writerHeap?: () => Promise<WriterHeap>;
 }
 
 /**
@@ -49,6 +51,7 @@ export class KyselyNotificationStore implements NotificationStore {
   readonly #writer: BatchWriter<PublishRequest, PublishResult>;
   readonly #clock: Clock;
   readonly #maxScheduledPerPublisher: number;
+  readonly #writerHeap: (() => Promise<WriterHeap>) | null;
 
   constructor(
     db: Kysely<Database>,
@@ -63,6 +66,7 @@ export class KyselyNotificationStore implements NotificationStore {
     this.#clock = neverBack(options.clock ?? systemClock);
     this.#publishes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
     this.#writes = options.writes ?? new KyselyWrites(db, dialect);
+    this.#writerHeap = options.writerHeap ?? null;
   }
 
   get epoch(): string {
@@ -267,6 +271,10 @@ export class KyselyNotificationStore implements NotificationStore {
     if (this.#diskFull) throw new HeraldError('unavailable', 'The database\'s disk is full: free space on it; publishing resumes by itself.');
     // Reads work while the SQLite writer thread restarts; publishes do not.
     if (this.#writer.healthy === false) throw new HeraldError('unavailable', 'The publish writer is restarting.');
+  }
+
+  async writerHeap(): Promise<WriterHeap | null> {
+    return this.#writerHeap ? this.#writerHeap() : null;
   }
 
   async close(): Promise<void> {

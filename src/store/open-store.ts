@@ -128,5 +128,5 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   // event loop that delivers to streams. This connection reads beside it (WAL).
   const writer = new SqliteThreadWriter(path, synchronous, options.spawnWriter);
   const writes = remoteWrites((method, args) => writer.call(method, args));
-  return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes });
+  return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes, writerHeap: () => writer.heap() });
 }

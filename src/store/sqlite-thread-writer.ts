@@ -4,12 +4,13 @@ import { Worker } from 'node:worker_threads';
 import { HeraldError, type ErrorCode } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import { newNotification, targetsOf } from './rows.js';
-import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
+import type { PublishRequest, PublishResult, TopicEvent, WriterHeap } from './store.js';
 import type { WriteMethod } from './writes.js';
 
 export type WriterRequest =
   | { kind: 'write'; id: number; requests: readonly PublishRequest[] }
   | { kind: 'call'; id: number; method: WriteMethod; args: unknown[] }
+  | { kind: 'heap'; id: number }
   | { kind: 'close' };
 /** `errcode`: node:sqlite's SQLite result code, what tells a lock from a bad row there. */
 type WireError = { herald: boolean; code: string | undefined; errcode?: number; message: string };
@@ -191,6 +192,11 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
       worker.ref();
       worker.postMessage(request(id));
     });
+  }
+
+  /** The thread's V8 heap (asked on its message queue, so it waits behind a write in progress). */
+  heap(): Promise<WriterHeap> {
+    return this.#send((id) => ({ kind: 'heap', id }), (answer) => ('value' in answer ? answer.value as WriterHeap : { used: NaN, total: NaN }));
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,11 @@
 // The SQLite writer's thread: its own connection to the database file, so waiting for the
 // write lock and a commit's fsync block this thread and never the server's event loop.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
 import { encodeOutcomes, encodeError, type WriterAnswer, type WriterRequest } from './sqlite-thread-writer.js';
+import type { WriterHeap } from './store.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import { KyselyWrites } from './writes.js';
 
@@ -26,6 +28,11 @@ function answer(id: number, work: Promise<Omit<WriterAnswer, 'id'>>): void {
 port.on('message', (message: WriterRequest) => {
   if (message.kind === 'close') {
     void db.destroy().finally(() => port.close());
+    return;
+  }
+  if (message.kind === 'heap') {
+    const heap = getHeapStatistics();
+    port.postMessage({ id: message.id, value: { used: heap.used_heap_size, total: heap.total_heap_size } satisfies WriterHeap });
     return;
   }
   if (message.kind === 'write') {

@@ -138,6 +138,12 @@ export interface UnreadSnapshot {
   mutedTypes: string[];
 }
 
+/** A writer thread's V8 heap, in bytes: its own isolate's, outside the process's heap figures. */
+export interface WriterHeap {
+  used: number;
+  total: number;
+}
+
 export interface NotificationStore {
   /** Names this database; cursors from another database are reset. Set by migrate(). */
   readonly epoch: string;
@@ -179,6 +185,8 @@ export interface NotificationStore {
   ping(): Promise<void>;
   /** The database server's clock, ms since the epoch (what DatabaseClock sets nodes by). */
   databaseTimeMs(): Promise<number>;
+  /** The V8 heap of the thread that writes a SQLite file, in bytes; null when writes run on the main thread (PostgreSQL, `:memory:`). */
+  writerHeap?(): Promise<WriterHeap | null>;
   close(): Promise<void>;
   /** Batched deletes for retention (src/store/retention.ts). */
   retention(): RetentionStore;

@@ -65,6 +65,19 @@ test('the database check of /readyz (store.ping) fails while no writer thread ru
   await waitFor(() => pingOk(store), 'ping to pass with the new thread', 10_000);
 });
 
+test('a SQLite file store reports its writer thread\'s own V8 heap: some used, within what is taken', async (t) => {
+  const { store } = await storeWithThreads(t);
+  const heap = await store.writerHeap?.();
+  assert.ok(heap, 'a figure');
+  assert.ok(heap.used > 0 && heap.used <= heap.total, JSON.stringify(heap));
+});
+
+test('a store that writes on the main thread (SQLite in memory) has no writer heap to report', async (t) => {
+  const store = await openStore(':memory:');
+  t.after(() => store.close());
+  assert.equal(await store.writerHeap?.(), null);
+});
+
 test('an idle scheduler look (nothing due) only reads: it neither waits for nor fails on a write lock another connection holds', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-idle-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
