@@ -536,6 +536,12 @@ test('scale-out.yaml: both nginx configs relay the stream unbuffered, over HTTP/
   assert.deepEqual(servers, heraldServices('scale-out.yaml').map(([name]) => `${name}:${imageEnv.HERALD_PORT}`));
 });
 
+test('both nginx configs give up on any other request after 20 s: above Herald\'s own 15 s bound, below nginx\'s 60 s default', () => {
+  const readTimeout = (text: string) => /location \/ \{([^}]*)\}/.exec(text)?.[1]?.match(/proxy_read_timeout (\S+);/)?.[1];
+  assert.equal(readTimeout(readFileSync(NGINX_CONF, 'utf8')), '20s');
+  assert.equal(readTimeout(readFileSync(COMPOSE_NGINX_CONF, 'utf8')), '20s');
+});
+
 // ---- the runtime stage, replayed without an engine ---------------------------------------
 
 /** A port nothing listens on (taken and released at once). */
