@@ -2,9 +2,11 @@
 // that close after random lifetimes and open again (half with their cursor, half without)
 // while notifications flow at BENCH_SOAK_RATE, and every BENCH_SOAK_SAMPLE_S the server's
 // RSS and open file descriptors (from /proc), its heap and event-loop delay (from /metrics)
-// and a /healthz round trip. A server that leaks per connection or per publish shows it as a
-// slope after the first minute. Run from bench/run.ts with BENCH_ONLY=churn-soak; every loop
-// is bounded by the soak's duration and everything it starts is stopped.
+// and a /healthz round trip. Each row also splits the RSS: the main thread's V8 heap, the
+// SQLite writer thread's, and what glibc's malloc holds (bench/proc-memory.ts). A server
+// that leaks per connection or per publish shows it as a slope after the first minute. Run
+// from bench/run.ts with BENCH_ONLY=churn-soak; every loop is bounded by the soak's duration
+// and everything it starts is stopped.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -12,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { startHerald } from '../test/helpers/herald.js';
 import type { ChurnCommand, ChurnSetup, ChurnStats, FinishResult } from './churn-worker.js';
 import { healthzMs, median, percentile, post } from './http.js';
+import { nativeMemory, parseSmaps } from './proc-memory.js';
 import type { RunRecord } from './report.js';
 
 const envNumber = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -32,6 +35,20 @@ export const SOAK_SIZES = {
   /** /proc and /metrics are read this often: a row's memory is also given as the lowest read in its interval (nearest the level after a collection), its delay as the highest. */
   scrapeS: envNumber('BENCH_SOAK_SCRAPE_S', 5),
 };
+
+/**
+ * BENCH_SOAK_SERVER_ENV: `NAME=value` pairs, space-separated, for the Herald process only,
+ * to compare allocators: `MALLOC_ARENA_MAX=2`, or
+ * `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2` (Debian's libjemalloc2).
+ */
+export const SOAK_SERVER_ENV = process.env.BENCH_SOAK_SERVER_ENV ?? '';
+
+function serverEnvPairs(text: string): Record<string, string> {
+  const pairs = text.split(/\s+/).filter((p) => p !== '');
+  const bad = pairs.filter((p) => !/^[A-Z_][A-Z0-9_]*=/.test(p));
+  if (bad.length > 0) throw new Error(`BENCH_SOAK_SERVER_ENV takes NAME=value pairs; not one: ${bad.join(' ')}`);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+}
 
 /** The Herald process listening on `port`, as `ss` names it (its pid). */
 function pidListeningOn(port: number): number {
@@ -69,6 +86,9 @@ async function scrape(url: string): Promise<Map<string, number>> {
 const HEAP_USED = 'herald_nodejs_heap_size_used_bytes';
 /** What V8 has taken from the system for the heap (used or not): part of the RSS. */
 const HEAP_TOTAL = 'herald_nodejs_heap_size_total_bytes';
+/** The SQLite writer thread's heap: its own isolate, outside the two above. */
+const WRITER_USED = 'herald_writer_heap_bytes{kind="used"}';
+const WRITER_TOTAL = 'herald_writer_heap_bytes{kind="total"}';
 /** Memory of C++ objects bound to JS ones (Buffers among them), outside the heap. */
 const EXTERNAL = 'herald_nodejs_external_memory_bytes';
 const LAG_P99 = 'herald_nodejs_eventloop_lag_p99_seconds';
@@ -132,7 +152,9 @@ export interface SoakResult {
 
 export async function churnSoak(serverEnv: Record<string, string>): Promise<SoakResult> {
   const size = SOAK_SIZES;
-  const herald = await startHerald({ env: { ...serverEnv, ...(process.env.BENCH_SOAK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SOAK_NODE_OPTIONS } : {}) } });
+  const herald = await startHerald({
+    env: { ...serverEnv, ...(process.env.BENCH_SOAK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SOAK_NODE_OPTIONS } : {}), ...serverEnvPairs(SOAK_SERVER_ENV) },
+  });
   // The publishers' own pool, apart from the probe's: a queue of publishes never delays /healthz.
   const publishAgent = new Agent({ keepAlive: true, maxSockets: 32 });
   const probeAgent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -171,6 +193,7 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
     let replayedBefore = (await scrape(herald.url)).get(REPLAYED) ?? 0;
     const row = async (): Promise<RunRecord> => {
       const proc = procFigures(pid);
+      const native = nativeMemory(parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8')));
       const metrics = await scrape(herald.url);
       lowest(proc, metrics);
       const stats = await worker.stats();
@@ -187,6 +210,12 @@ export async function churnSoak(serverEnv: Record<string, string>): Promise<Soak
         heapUsedMiB: (metrics.get(HEAP_USED) ?? NaN) / 2 ** 20,
         heapFloorMiB: window.heapFloor / 2 ** 20,
         heapTotalMiB: (metrics.get(HEAP_TOTAL) ?? NaN) / 2 ** 20,
+        writerHeapUsedMiB: (metrics.get(WRITER_USED) ?? NaN) / 2 ** 20,
+        writerHeapTotalMiB: (metrics.get(WRITER_TOTAL) ?? NaN) / 2 ** 20,
+        mainArenaMiB: native.mainArenaKiB / 1024,
+        threadArenasMiB: native.threadArenasKiB / 1024,
+        threadArenas: native.threadArenas,
+        otherAnonMiB: native.otherAnonKiB / 1024,
         fds: proc.fds,
         connections: metrics.get(CONNECTIONS) ?? NaN,
         lagP99Ms: window.lagP99 * 1000,

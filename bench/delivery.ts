@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { startHerald, type HeraldProcess } from '../test/helpers/herald.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { median, publishOk } from './http.js';
-import { churnSoak, SOAK_SIZES } from './churn-soak.js';
+import { churnSoak, SOAK_SERVER_ENV, SOAK_SIZES } from './churn-soak.js';
 import type { ProbeCommand, ProbeSetup, ProbeTimes } from './probe-worker.js';
 import type { RunRecord } from './report.js';
 import { openCountingStream, openCountingStreams, openStalledReader, type CountingStream, type StalledReader } from './stream-counters.js';
@@ -24,6 +24,10 @@ export interface ScenarioResult {
   runs: RunRecord[];
   /** Figures over the whole scenario, beside its rows (the churn soak's delivery checks). */
   summary?: Record<string, number>;
+  /** Variables given to the Herald process beyond the bench's own (the churn soak's BENCH_SOAK_SERVER_ENV). */
+  serverEnv?: string;
+  /** What else was particular to this run, in words (the churn soak's BENCH_SOAK_NOTE). */
+  note?: string;
 }
 
 const envNumber = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -297,7 +301,7 @@ export async function runDeliveryScenario(name: DeliveryScenario, serverEnv: Rec
   if (name === 'churn-soak') {
     // One long run, sampled: its rows are minutes, not repetitions.
     const { rows, summary } = await churnSoak(serverEnv);
-    return { date: new Date().toISOString(), sizes: { runs: 1, ...SOAK_SIZES }, runs: rows, summary };
+    return { date: new Date().toISOString(), sizes: { runs: 1, ...SOAK_SIZES }, runs: rows, summary, serverEnv: SOAK_SERVER_ENV, note: process.env.BENCH_SOAK_NOTE ?? '' };
   }
   const records = await RUNNERS[name](serverEnv, runs);
   return { date: new Date().toISOString(), sizes: { runs, ...SIZES[name] }, runs: records };

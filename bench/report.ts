@@ -26,7 +26,7 @@ export interface BenchResults {
 /** bench/results/delivery.json: the delivery scenarios, each as last run (bench/delivery.ts). */
 export interface DeliveryResults {
   machine: BenchResults['machine'];
-  scenarios: Record<string, { date: string; sizes: Record<string, number>; runs: RunRecord[]; summary?: Record<string, number> } | undefined>;
+  scenarios: Record<string, { date: string; sizes: Record<string, number>; runs: RunRecord[]; summary?: Record<string, number>; serverEnv?: string; note?: string } | undefined>;
 }
 
 // ---------- numbers ----------
@@ -505,42 +505,77 @@ export interface FlatCheck {
   perMinute: number;
   /** The fit's change over those minutes. */
   fitted: number;
+  /** Fitted change per minute over the last third of those rows: the pace at the end of the run. */
+  tailPerMinute: number;
+  /** That pace carried over the whole span after the first minute (what it would add in a run as long again). */
+  tailChange: number;
   tolerance: number;
   /** The last row and the fitted change are both within the tolerance, either way. */
   flat: boolean;
-  /** The last row or the fitted change is above the tolerance: what a leak does. */
+  /** The last row or the fitted change is above the tolerance. */
+  rose: boolean;
+  /** It rose and is still rising in the last third (tailChange above the tolerance): what a leak does. */
   grew: boolean;
+  /** It rose, then held: the last third's pace is within the tolerance (a cache or the allocator warming up). */
+  levelled: boolean;
 }
 
 /**
  * The soak's verdict: after the first minute (warm-up), the last row's figure is within the
  * tolerance of the first row after it, and so is the change a linear fit over those rows
- * makes over their span. Memory is judged on the lowest read of each
- * interval, which a garbage collector's sawtooth moves less than a single read. Tolerance: 10 % for memory; for descriptors, 5 % of the streams (at
- * any moment some are between two connections, or still closing).
+ * makes over their span. A figure above it rose; it grew (a leak) only if it is still rising
+ * in the last third of the rows, at a pace that would add more than the tolerance over a run
+ * as long again; else it levelled off. Memory is judged on the lowest read of each
+ * interval, which a garbage collector's sawtooth moves less than a single read; malloc's
+ * arenas (read at the row) as well, when the run has them. Tolerance: 10 % for memory (for the
+ * arenas, 10 % of the RSS); for descriptors, 5 % of the streams (at any moment some are
+ * between two connections, or still closing).
  */
 export function soakVerdict(rows: RunRecord[], streams: number): FlatCheck[] {
   const after = rows.filter((r) => (r.minute ?? 0) > 1.01);
+  // At least three rows make a slope worth reading; a 10-minute run's last third is three.
+  const tail = after.slice(-Math.max(3, Math.ceil(after.length / 3)));
+  const value = (r: RunRecord, key: string) => (key === 'mallocMiB' ? (r.mainArenaMiB ?? NaN) + (r.threadArenasMiB ?? NaN) : r[key] ?? NaN);
+  const rssBase = after[0]?.rssFloorMiB ?? NaN;
   const checks: Array<[string, string, string, (base: number) => number]> = [
     ['RSS, lowest read in the minute', 'rssFloorMiB', 'MiB', (b) => 0.1 * b],
     ['heap used, lowest read in the minute', 'heapFloorMiB', 'MiB', (b) => 0.1 * b],
+    // What malloc holds, free of the V8 heap's swings that the RSS carries: judged against the
+    // RSS's tolerance, since it is a leak when it would move the RSS by that much.
+    ['malloc arenas (main + threads), resident', 'mallocMiB', 'MiB', () => 0.1 * rssBase],
     ['open file descriptors', 'fds', 'fds', () => 0.05 * streams],
   ];
-  return checks.map(([name, key, unit, tolerance]) => {
+  // Runs stored before the arenas were read have no such figure.
+  const measured = checks.filter(([, key]) => after.length === 0 || Number.isFinite(value(after[0] as RunRecord, key)));
+  return measured.map(([name, key, unit, tolerance]) => {
     const xs = after.map((r) => r.minute ?? NaN);
-    const ys = after.map((r) => r[key] ?? NaN);
+    const ys = after.map((r) => value(r, key));
     const base = ys[0] ?? NaN;
     const last = ys[ys.length - 1] ?? NaN;
     const perMinute = slope(xs, ys);
     const span = (xs[xs.length - 1] ?? NaN) - (xs[0] ?? NaN);
     const fitted = after.length < 2 ? 0 : perMinute * span;
+    const tailPerMinute = slope(tail.map((r) => r.minute ?? NaN), tail.map((r) => value(r, key)));
+    const tailChange = tail.length < 2 ? 0 : tailPerMinute * span;
     const tol = tolerance(base);
+    const rose = !(last - base <= tol && fitted <= tol);
+    const grew = rose && !(tailChange <= tol);
     return {
-      name, unit, base, last, perMinute, fitted, tolerance: tol,
+      name, unit, base, last, perMinute, fitted, tailPerMinute, tailChange, tolerance: tol,
       flat: Math.abs(last - base) <= tol && Math.abs(fitted) <= tol,
-      grew: !(last - base <= tol && fitted <= tol),
+      rose, grew, levelled: rose && !grew,
     };
   });
+}
+
+/** A verdict for the whole soak from its figures' checks. */
+function soakVerdictText(checks: FlatCheck[], judged: boolean): string {
+  if (!judged) return 'not judged (fewer than two rows after the first minute)';
+  const grew = checks.filter((c) => c.grew).map((c) => c.name);
+  if (grew.length > 0) return `grew, still rising in the last third: ${grew.join('; ')}`;
+  const levelled = checks.filter((c) => c.levelled).map((c) => c.name);
+  if (levelled.length > 0) return `no leak: ${levelled.join('; ')} rose, then levelled off (flat in the last third)`;
+  return checks.every((c) => c.flat) ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)';
 }
 
 function soakSection(result: NonNullable<DeliveryResults['scenarios'][string]>): string {
@@ -549,13 +584,20 @@ function soakSection(result: NonNullable<DeliveryResults['scenarios'][string]>):
   const rows = result.runs;
   const checks = soakVerdict(rows, s.streams ?? NaN);
   const judged = rows.filter((r) => (r.minute ?? 0) > 1.01).length >= 2;
-  const grew = checks.filter((c) => c.grew).map((c) => c.name);
-  const flat = checks.every((c) => c.flat);
   const col = (key: string, digits: number) => (r: RunRecord) => fmt(r[key] ?? NaN, digits);
-  const columns: Array<[string, (r: RunRecord) => string]> = [
-    ['minute', col('minute', 1)], ['RSS MiB (lowest / at the sample)', (r) => `${fmt(r.rssFloorMiB ?? NaN, 1)} / ${fmt(r.rssMiB ?? NaN, 1)}`],
-    ['of it anonymous, lowest MiB', col('rssAnonFloorMiB', 1)], ['heap used MiB (lowest / at the sample)', (r) => `${fmt(r.heapFloorMiB ?? NaN, 1)} / ${fmt(r.heapUsedMiB ?? NaN, 1)}`],
-    ['external (Buffers…), lowest MiB', col('externalFloorMiB', 1)], ['open fds', col('fds', 0)], ['open streams', col('connections', 0)], ['event-loop delay p99 / max ms', (r) => `${fmt(r.lagP99Ms ?? NaN, 1)} / ${fmt(r.lagMaxMs ?? NaN, 1)}`],
+  const pair = (a: string, b: string, digits = 1) => (r: RunRecord) => `${fmt(r[a] ?? NaN, digits)} / ${fmt(r[b] ?? NaN, digits)}`;
+  const table = (columns: Array<[string, (r: RunRecord) => string]>) => `| ${columns.map(([title]) => title).join(' | ')} |
+|${columns.map(() => '---').join('|')}|
+${rows.map((r) => `| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`).join('\n')}`;
+  const memory: Array<[string, (r: RunRecord) => string]> = [
+    ['minute', col('minute', 1)], ['RSS MiB (lowest / at the sample)', pair('rssFloorMiB', 'rssMiB')], ['of it anonymous, lowest MiB', col('rssAnonFloorMiB', 1)],
+    ['main heap used MiB (lowest / at the sample)', pair('heapFloorMiB', 'heapUsedMiB')], ['main heap total MiB', col('heapTotalMiB', 1)],
+    ['writer thread heap used / total MiB', pair('writerHeapUsedMiB', 'writerHeapTotalMiB')], ['external (Buffers…), lowest MiB', col('externalFloorMiB', 1)],
+    ['malloc: main arena MiB', col('mainArenaMiB', 1)], ['malloc: thread arenas MiB (heaps)', (r) => `${fmt(r.threadArenasMiB ?? NaN, 1)} (${fmt(r.threadArenas ?? NaN, 0)})`],
+    ['other anonymous MiB', col('otherAnonMiB', 1)], ['open fds', col('fds', 0)],
+  ];
+  const load: Array<[string, (r: RunRecord) => string]> = [
+    ['minute', col('minute', 1)], ['open streams', col('connections', 0)], ['event-loop delay p99 / max ms', pair('lagP99Ms', 'lagMaxMs')],
     ['`/healthz` median / max ms', (r) => `${fmt(r.healthzMedianMs ?? NaN, 2)} / ${fmt(r.healthzMaxMs ?? NaN, 1)}`],
     ['publishes/s', col('publishesPerS', 0)], ['reconnects/s', col('reconnectsPerS', 0)], ['deliveries/s', col('deliveriesPerS', 0)],
     ['missed events caught up', col('caughtUp', 0)], ['gaps / duplicates / resets', (r) => `${fmt(r.gaps ?? NaN, 0)} / ${fmt(r.duplicates ?? NaN, 0)} / ${fmt(r.resets ?? NaN, 0)}`],
@@ -563,7 +605,7 @@ function soakSection(result: NonNullable<DeliveryResults['scenarios'][string]>):
   const deliveryOk = sum.gaps === 0 && sum.duplicates === 0 && sum.resets === 0 && sum.resumeMismatches === 0 && sum.cursorSlotsComplete === sum.cursorSlots;
   return `### Churn soak (issue 24.5)
 
-Measured ${result.date.slice(0, 10)} for ${s.minutes} minute${s.minutes === 1 ? '' : 's'}: ${fmt(s.streams ?? NaN, 0)} streams, each closed by its reader after a random lifetime of
+Measured ${result.date.slice(0, 10)} for ${s.minutes} minute${s.minutes === 1 ? '' : 's'}${result.serverEnv ? ` with \`${result.serverEnv}\` in the server's environment` : ', glibc\'s malloc as Node runs it by default'}${result.note ? ` (${result.note})` : ''}: ${fmt(s.streams ?? NaN, 0)} streams, each closed by its reader after a random lifetime of
 ${s.minLifeS}–${s.maxLifeS} s and opened again after a random pause of up to ${fmt((s.maxAwayMs ?? NaN) / 1000, 1)} s, half with their last id as \`Last-Event-ID\` and half without, while
 ${s.rate} notifications a second are published to random users among theirs (one in ${s.broadcastEvery} a broadcast to all).
 The streams are read in a worker thread by a light reader that keeps only each event's cursor and checks it: on one
@@ -573,18 +615,24 @@ of the reads every ${s.scrapeS} s in the interval (nearest the level after a col
 not), and the event-loop delay (prom-client's \`nodejs_eventloop_lag_p99_seconds\`/\`_max_seconds\`, highest of the
 interval's reads); a \`/healthz\` round trip each second. Row 0 is taken with every stream open, before the churn.
 
-| ${columns.map(([title]) => title).join(' | ')} |
-|${columns.map(() => '---').join('|')}|
-${rows.map((r) => `| ${columns.map(([, cell]) => cell(r)).join(' | ')} |`).join('\n')}
+Where the memory is, at each row: the main thread's V8 heap (\`herald_nodejs_heap_size_*\`), the SQLite writer thread's
+(\`herald_writer_heap_bytes\`), and from \`/proc/<pid>/smaps\` what glibc's malloc holds resident — the main thread's arena
+(\`[heap]\`) and the other threads' arenas (64 MiB-aligned reservations; SQLite's page caches and Node's C++ allocations
+live there) — and the remaining anonymous memory (V8's heap pages, blocks malloc maps alone, stacks).
 
-**Verdict: ${!judged ? 'not judged (fewer than two rows after the first minute)' : grew.length > 0 ? `grew: ${grew.join('; ')}` : flat ? 'flat, no leak' : 'no growth, no leak (some figure fell by more than the tolerance)'}.**
+${table(memory)}
+
+${table(load)}
+
+**Verdict: ${soakVerdictText(checks, judged)}.**
 After the first minute (warm-up), the last row against the first row after it, and the change a least-squares line
-through those rows makes over their span. A leak is growth: either above the tolerance. A figure that falls by more than the
-tolerance is no leak; it shows as not within ±.
+through those rows makes over their span: either above the tolerance, the figure rose. A leak keeps rising: the
+pace of a line through the last third of the rows, carried over the same span, is above the tolerance too; below it, the
+figure levelled off. A figure that falls by more than the tolerance is no leak; it shows as not within ±.
 
-| figure | first row after minute 1 | last row | fitted slope per minute | fitted change | tolerance | within ± | grew |
-|---|---|---|---|---|---|---|---|
-${checks.map((c) => `| ${c.name} | ${fmt(c.base, 1)} ${c.unit} | ${fmt(c.last, 1)} ${c.unit} | ${fmt(c.perMinute, 2)} | ${fmt(c.fitted, 1)} | ± ${fmt(c.tolerance, 1)} | ${c.flat ? 'yes' : 'no'} | ${c.grew ? '**yes**' : 'no'} |`).join('\n')}
+| figure | first row after minute 1 | last row | fitted slope per minute | fitted change | last third: slope per minute | carried over the span | tolerance | within ± | rose | still rising |
+|---|---|---|---|---|---|---|---|---|---|---|
+${checks.map((c) => `| ${c.name} | ${fmt(c.base, 1)} ${c.unit} | ${fmt(c.last, 1)} ${c.unit} | ${fmt(c.perMinute, 2)} | ${fmt(c.fitted, 1)} | ${fmt(c.tailPerMinute, 2)} | ${fmt(c.tailChange, 1)} | ± ${fmt(c.tolerance, 1)} | ${c.flat ? 'yes' : 'no'} | ${c.rose ? 'yes' : 'no'} | ${c.grew ? '**yes**' : 'no'} |`).join('\n')}
 
 Delivery over the soak: ${fmt(sum.published ?? NaN, 0)} notifications published (${fmt(sum.broadcasts ?? NaN, 0)} broadcasts, ${fmt(sum.publishErrors ?? NaN, 0)} refused),
 ${fmt(sum.opens ?? NaN, 0)} streams opened (${fmt(sum.cursorOpens ?? NaN, 0)} with a cursor; ${fmt(sum.openErrors ?? NaN, 0)} opens failed, ${fmt(sum.endedEarly ?? NaN, 0)} ended by the server),
@@ -593,6 +641,39 @@ Streams opened with a cursor got ${fmt(sum.caughtUp ?? NaN, 0)} events published
 those opened without one start at the heads, and got ${fmt(sum.oldOnFresh ?? NaN, 0)} such (created just before the ask, committed after the stream joined: live). After the publishers stopped, every slot opened a last
 stream: ${fmt(sum.cursorSlotsComplete ?? NaN, 0)} of ${fmt(sum.cursorSlots ?? NaN, 0)} cursor-keeping slots ended holding every notification
 published to their user and every broadcast, each received once (${fmt(sum.missing ?? NaN, 0)} missing). ${deliveryOk ? 'Delivery: correct.' : '**Delivery: not correct.**'}
+`;
+}
+
+type SoakResult = NonNullable<DeliveryResults['scenarios'][string]>;
+
+/**
+ * Soak runs kept to compare with the reference one (BENCH_SOAK_VARIANT: another allocator,
+ * another setting): where the memory went, every five minutes, side by side.
+ */
+function soakVariantsSection(reference: SoakResult | undefined): string {
+  const files = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^churn-soak-[a-z0-9-]+\.json$/.test(f)).sort() : [];
+  if (files.length === 0) return '';
+  const runs: Array<[string, SoakResult]> = [
+    ...(reference ? [['reference', reference] as [string, SoakResult]] : []),
+    ...files.map((f): [string, SoakResult] => [basename(f, '.json').replace(/^churn-soak-/, ''), JSON.parse(readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as SoakResult]),
+  ];
+  const longest = Math.max(...runs.map(([, r]) => r.sizes.minutes ?? 0));
+  const minutes = [1, ...Array.from({ length: Math.floor(longest / 5) }, (_, i) => 5 * (i + 1))];
+  const at = (r: SoakResult, minute: number) => r.runs.find((row) => Math.abs((row.minute ?? NaN) - minute) < 0.1);
+  const cell = (row: RunRecord | undefined) => (row
+    ? `${fmt(row.rssFloorMiB ?? NaN, 0)} / ${fmt(row.threadArenasMiB ?? NaN, 0)} / ${fmt(row.mainArenaMiB ?? NaN, 0)} / ${fmt(row.writerHeapTotalMiB ?? NaN, 0)}`
+    : '');
+  const verdict = (r: SoakResult) => soakVerdictText(soakVerdict(r.runs, r.sizes.streams ?? NaN), r.runs.filter((row) => (row.minute ?? 0) > 1.01).length >= 2);
+  return `### Churn soak: runs compared
+
+The same soak with something changed, kept with \`BENCH_SOAK_VARIANT=<name>\` in \`bench/results/churn-soak-<name>.json\`.
+Each cell: RSS (lowest read in the minute) / other threads' malloc arenas / main arena / writer thread's heap total, MiB.
+
+| minute | ${runs.map(([name]) => name).join(' | ')} |
+|---|${runs.map(() => '---').join('|')}|
+${minutes.map((m) => `| ${m} | ${runs.map(([, r]) => cell(at(r, m))).join(' | ')} |`).join('\n')}
+
+${runs.map(([name, r]) => `- **${name}**: ${r.date.slice(0, 10)}, ${r.sizes.minutes} minutes${r.serverEnv ? `, \`${r.serverEnv}\`` : ''}${r.note ? `, ${r.note}` : ''}; verdict: ${verdict(r)}.`).join('\n')}
 `;
 }
 
@@ -647,7 +728,7 @@ ${delivery ?? 'No results are stored yet: run `BENCH_ONLY=expiry-stall,closed-so
 ## Churn soak (\`BENCH_ONLY=churn-soak npm run bench\`)
 
 ${soak ? soakSection(soak) : 'No results are stored yet: run `BENCH_ONLY=churn-soak npm run bench` (10 minutes).'}
-${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
+${soakVariantsSection(soak) ? `\n${soakVariantsSection(soak)}` : ''}${costSection() ? `\n## Where the CPU goes\n\n${costSection()}` : ''}`;
   writeFileSync(DOC, doc);
   return doc;
 }

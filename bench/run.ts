@@ -270,8 +270,17 @@ async function coreScenarios(): Promise<void> {
  */
 async function deliveryScenarios(names: DeliveryScenario[]): Promise<void> {
   const file = `${RESULTS_DIR}/delivery.json`;
+  // BENCH_SOAK_VARIANT: a soak run to compare (another allocator, another setting) is kept
+  // in churn-soak-<variant>.json beside the reference run, not over it.
+  const variant = process.env.BENCH_SOAK_VARIANT ?? '';
+  if (variant !== '' && !/^[a-z0-9-]+$/.test(variant)) throw new Error(`BENCH_SOAK_VARIANT names a file: lowercase letters, digits and dashes, not ${variant}`);
   for (const name of names) {
     const result = await runDeliveryScenario(name, SERVER_ENV, RUNS);
+    if (name === 'churn-soak' && variant !== '') {
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(`${RESULTS_DIR}/churn-soak-${variant}.json`, `${JSON.stringify({ machine: machine(), ...result }, null, 2)}\n`);
+      continue;
+    }
     const stored: DeliveryResults = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as DeliveryResults : { machine: machine(), scenarios: {} };
     const merged: DeliveryResults = { machine: machine(), scenarios: { ...stored.scenarios, [name]: result } };
     mkdirSync(RESULTS_DIR, { recursive: true });
