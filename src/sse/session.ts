@@ -80,6 +80,11 @@ export interface SessionOptions {
 /** Rows read per store query, by a replay and by the hub's gap fill. */
 export const STORE_PAGE = 500;
 
+/** A reconnect hint (`retry:`) spread over `spreadMs`, so clients never return all at once. */
+export function retryHintMs(spreadMs: number): number {
+  return Math.floor(500 + Math.random() * spreadMs);
+}
+
 /** Sessions corked during this turn of the event loop; one setImmediate sends them all. */
 const corkedSessions: StreamSession[] = [];
 
