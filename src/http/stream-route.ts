@@ -75,7 +75,6 @@ export function streamRoute(app: FastifyInstance, deps: StreamRouteDeps): void {
   const { hub, store, config } = deps;
   const sessionDeps: SessionDeps = {
     bufferLimit: config.streamBufferBytes,
-    pendingLimit: 10000,
     closeGraceMs: config.streamCloseGraceMs,
     store,
     clock: hub.clock,
