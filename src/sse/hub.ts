@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { NotificationStore } from '../store/store.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { AudienceCounts } from './audience-counts.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { retryHintMs, type CloseReason, type StreamSession } from './session.js';
 import { startPositions } from './start-positions.js';
 import { TopicFanout } from './topic-fanout.js';

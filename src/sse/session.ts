@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { UpdatePayload } from '../bus/bus.js';
 import type { MuteMatcher } from '../domain/preferences.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../domain/clock.js';
 import { CursorFormat, hash32 } from './cursor.js';
 import { encodeComment, encodeEvent, notificationEventHead, notificationEventTail } from './encode.js';
 import { TopicPositions } from './topic-positions.js';

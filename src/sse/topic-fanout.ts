@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { setImmediate } from 'node:timers/promises';
 import type { Metrics } from '../metrics.js';
 import type { NotificationStore, TopicEvent } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../domain/clock.js';
 import { hash32 } from './cursor.js';
 import { encodeTopicEvent, retryHintMs, STORE_PAGE, type EncodedEvent, type StreamSession } from './session.js';
 

@@ -1,6 +1,6 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError, isDiskFull } from '../errors.js';
-import { neverBack, systemClock, type Clock } from '../sse/clock.js';
+import { neverBack, systemClock, type Clock } from '../domain/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';

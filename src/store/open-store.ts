@@ -13,7 +13,7 @@ import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
 import { KyselyWrites, remoteWrites } from './writes.js';
 import type { NotificationStore } from './store.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 
 /** `postgres://` selects PostgreSQL; anything else is a SQLite file (`sqlite:` prefix optional). */
 export function isPostgresUrl(url: string): boolean {

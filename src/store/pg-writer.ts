@@ -1,6 +1,6 @@
 // The PostgreSQL publish path: a batch of publishes in one transaction on a pool client,
 // with a fixed number of statements whatever its size (pg-statements.ts).
-import { systemClock, type Clock } from '../sse/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type pg from 'pg';
 import { HeraldError } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
