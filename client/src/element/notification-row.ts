@@ -34,7 +34,8 @@ export class NotificationRow {
   readonly element: HTMLLIElement;
   readonly #id: string;
   readonly #handlers: RowHandlers;
-  readonly #avatar: HTMLImageElement;
+  /** Only there while the item has a safe avatar address. */
+  #avatar: HTMLImageElement | null = null;
   readonly #title: HTMLSpanElement;
   readonly #content: HTMLSpanElement;
   readonly #meta: HTMLSpanElement;
@@ -50,11 +51,6 @@ export class NotificationRow {
     this.#id = id;
     this.#handlers = handlers;
     this.element = h('li', { 'data-testid': 'notification', 'data-id': id });
-    // Decorative next to the title it repeats; a broken address hides it rather than showing a torn icon.
-    this.#avatar = h('img', { class: 'avatar', part: 'avatar', 'data-testid': 'avatar', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer', width: '32', height: '32' });
-    this.#avatar.hidden = true;
-    this.#avatar.addEventListener('error', () => { this.#avatar.hidden = true; });
-
     const open = h('button', { type: 'button', class: 'open', 'data-testid': 'open' });
     this.#title = h('span', { class: 'title' });
     this.#content = h('span', { class: 'content' });
@@ -92,7 +88,7 @@ export class NotificationRow {
 
     const body = h('div', { class: 'body' });
     body.append(open, this.#actions, controls, this.#menu);
-    this.element.append(this.#avatar, body);
+    this.element.append(body);
   }
 
   /** Draws `notification`; a no-op when neither it nor the checked addresses changed. */
@@ -105,15 +101,7 @@ export class NotificationRow {
     this.element.dataset.status = notification.status;
     this.element.setAttribute('part', unread ? 'item item-unread' : 'item item-read');
 
-    const avatar = avatarOf(notification, context.pageUrl);
-    if (avatar === undefined) {
-      this.#avatar.hidden = true;
-      this.#avatar.removeAttribute('src');
-    } else if (this.#avatar.getAttribute('src') !== avatar) {
-      this.#avatar.hidden = false;
-      this.#avatar.src = avatar;
-    }
-    this.#avatar.alt = notification.title ?? '';
+    this.#drawAvatar(avatarOf(notification, context.pageUrl), notification.title ?? '');
 
     this.#title.textContent = notification.title ?? '';
     this.#title.hidden = !notification.title;
@@ -147,6 +135,27 @@ export class NotificationRow {
     const swapped = testid === 'mark-read' ? 'mark-unread' : testid === 'mark-unread' ? 'mark-read' : testid;
     const target = this.element.querySelector<HTMLElement>(`[data-testid="${testid}"]:not([hidden]), [data-testid="${swapped}"]`);
     (target ?? this.element.querySelector<HTMLElement>('.open'))?.focus();
+  }
+
+  #drawAvatar(src: string | undefined, alt: string): void {
+    if (src === undefined) {
+      this.#avatar?.remove();
+      this.#avatar = null;
+      return;
+    }
+    if (!this.#avatar) {
+      // No referrer: the image's host learns nothing of the page showing it. A broken
+      // address hides the image rather than showing a torn icon.
+      const avatar = h('img', { class: 'avatar', part: 'avatar', 'data-testid': 'avatar', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer', width: '32', height: '32' });
+      avatar.addEventListener('error', () => { avatar.hidden = true; });
+      this.element.prepend(avatar);
+      this.#avatar = avatar;
+    }
+    if (this.#avatar.getAttribute('src') !== src) {
+      this.#avatar.hidden = false;
+      this.#avatar.src = src;
+    }
+    this.#avatar.alt = alt;
   }
 
   #drawAction(action: NotificationAction): HTMLElement {
