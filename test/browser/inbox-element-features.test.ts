@@ -318,6 +318,46 @@ test('times read "3 min ago" with the absolute time in the title, and move on ea
   await waitFor(async () => (await time.textContent()) === '4 min ago', '4 min ago a minute later');
 });
 
+/** The data-testid (or data-choice) of what has focus inside the element's shadow root. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const active = document.querySelector('herald-inbox')?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+    return active ? (active.dataset.choice ?? active.dataset.testid ?? active.className) : null;
+  });
+
+test('the keyboard alone snoozes: Enter on Snooze moves into its choices, Escape closes only them, Enter on a choice snoozes', async (t) => {
+  const user = 'keyboard-snoozer';
+  await publish(user, { content: 'older' });
+  await publish(user, { content: 'by keyboard' });
+  const page = await openBellPage(await newContext(t), user);
+  await openPanel(page);
+  await waitForContents(page, ['by keyboard', 'older'], 'both');
+  await item(page, 'by keyboard').locator('[data-testid="snooze"]').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await focused(page), '1h', 'focus moves to the first choice');
+  await page.keyboard.press('Escape');
+  assert.equal(await focused(page), 'snooze', 'Escape gives focus back to Snooze');
+  assert.equal(await page.locator('herald-inbox [role="dialog"]').isVisible(), true, 'and leaves the panel open');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  await waitForContents(page, ['older'], 'snoozed by keyboard');
+  assert.equal(await focused(page), 'snooze', "focus is on the next item's Snooze");
+  assert.equal(await item(page, 'older').locator('[data-testid="snooze"]').evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement), true);
+});
+
+test("archiving the focused item moves focus to the next item's Archive", async (t) => {
+  const user = 'keyboard-archivist';
+  await publish(user, { content: 'next one' });
+  await publish(user, { content: 'archive me' });
+  const page = await openBellPage(await newContext(t), user);
+  await openPanel(page);
+  await waitForContents(page, ['archive me', 'next one'], 'both');
+  await item(page, 'archive me').locator('[data-testid="archive"]').focus();
+  await page.keyboard.press('Enter');
+  await waitForContents(page, ['next one'], 'archived');
+  assert.equal(await item(page, 'next one').locator('[data-testid="archive"]').evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement), true);
+});
+
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** axe-core's serious and critical violations on the page (shadow roots included), one line each. */

@@ -117,6 +117,19 @@ test('a phone (375×667): the panel is a full-width sheet at the bottom, every c
   await assertEveryControlReachable(page);
 });
 
+test('on a phone, the page behind the sheet is dimmed and a tap on it closes the sheet, not what lies beneath', async (t) => {
+  const page = await openPanel(t, 'phone-scrim', 'phone', { width: 375, height: 667 });
+  await page.evaluate(() => {
+    document.querySelector('main')?.addEventListener('click', () => { (window as unknown as { pageClicked: boolean }).pageClicked = true; });
+  });
+  const scrim = page.locator('herald-inbox [data-testid="scrim"]');
+  assert.equal(await scrim.isVisible(), true);
+  await page.mouse.click(187, 120);
+  await panel(page).waitFor({ state: 'hidden' });
+  assert.equal(await scrim.isVisible(), false);
+  assert.equal(await page.evaluate(() => (window as unknown as { pageClicked?: boolean }).pageClicked ?? false), false);
+});
+
 test('the placement attribute puts the panel on the side the host wants', async (t) => {
   // By default this bell's panel would open above it; the host wants it to its left.
   const page = await openPanel(t, 'placement-left-end', 'bottom', { width: 1024, height: 720 }, 'placement="left-end"');

@@ -137,7 +137,10 @@ export class HeraldInboxElement extends HTMLElement {
     this.#panel.append(header, toolbar, this.#error, scroll, footer);
     // Polite: an arrival is read out after what the user is doing, never interrupting it.
     this.#live = h('div', { class: 'sr', 'aria-live': 'polite', 'data-testid': 'announcer' });
-    this.#root.append(style, this.#bell, this.#panel, this.#live);
+    // Dims the page behind the sheet (phones only, by the stylesheet); a tap on it closes.
+    const scrim = h('div', { class: 'scrim', part: 'scrim', 'data-testid': 'scrim' });
+    scrim.addEventListener('click', () => this.close());
+    this.#root.append(style, this.#bell, this.#panel, scrim, this.#live);
     this.#bell.setAttribute('aria-label', 'Notifications');
 
     this.#bell.addEventListener('click', () => this.toggle());

@@ -46,8 +46,10 @@ button{font:inherit;cursor:pointer}
 .badge{position:absolute;top:2px;right:0;min-width:18px;height:18px;padding:0 5px;box-sizing:border-box;border-radius:9px;background:var(--_badge-bg);color:var(--_badge-fg);font-size:11px;font-weight:700;line-height:18px;text-align:center}
 .badge[data-zero=true]{display:none}
 .panel{position:fixed;left:0;top:0;z-index:var(--herald-z-index,1000);box-sizing:border-box;width:min(var(--herald-panel-width,380px),var(--_fit-width,calc(100vw - 16px)));max-height:min(var(--herald-panel-height,min(520px,75vh)),var(--_fit-height,75vh));display:flex;flex-direction:column;background:var(--_bg);color:var(--_fg);border:1px solid var(--_border);border-radius:var(--herald-radius,10px);box-shadow:0 8px 28px rgba(0,0,0,.22);overflow:hidden}
-.panel[data-layout=sheet]{top:auto;right:0;bottom:0;width:auto;max-height:85vh;max-height:85dvh;border-width:1px 0 0;box-shadow:0 0 0 100vmax rgba(0,0,0,.4);border-radius:var(--herald-radius,12px) var(--herald-radius,12px) 0 0;padding-bottom:env(safe-area-inset-bottom)}
+.panel[data-layout=sheet]{top:auto;right:0;bottom:0;width:auto;max-height:85vh;max-height:85dvh;border-width:1px 0 0;border-radius:var(--herald-radius,12px) var(--herald-radius,12px) 0 0;padding-bottom:env(safe-area-inset-bottom)}
 .panel:focus{outline:none}
+.scrim{display:none;position:fixed;inset:0;z-index:calc(var(--herald-z-index,1000) - 1);background:var(--herald-scrim,rgba(0,0,0,.4))}
+.panel[data-layout=sheet]:not([hidden])+.scrim{display:block}
 header,.toolbar{display:flex;align-items:center;gap:8px;padding:8px 12px;border-bottom:1px solid var(--_border)}
 header{padding:10px 12px}
 h2{flex:1;margin:0;font-size:15px}
