@@ -9,7 +9,8 @@ import type { HeraldNotification, StreamState, TokenProvider, TokenRequestReason
 import { namesCorsOrigin } from '../network-error.js';
 import type { SnoozeChoice } from '../view/snooze-choices.js';
 import type { NotificationAction } from './notification-extras.js';
-import { h, NotificationRow, type RowContext } from './notification-row.js';
+import { h } from './dom.js';
+import { NotificationRow, type RowContext } from './notification-row.js';
 import { followBell, parsePlacement } from './panel-placement.js';
 import { parseAllowedOrigins, safeHref } from './safe-href.js';
 import { acquireClient, claimsOf, releaseClient } from './shared-client.js';

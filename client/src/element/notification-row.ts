@@ -4,6 +4,7 @@
 import type { HeraldNotification } from '../types.js';
 import { relativeTimeElement, timeAgo } from '../view/relative-time.js';
 import { SNOOZE_CHOICES, type SnoozeChoice } from '../view/snooze-choices.js';
+import { h } from './dom.js';
 import { actionsOf, avatarOf, type NotificationAction } from './notification-extras.js';
 
 /** What a row's controls ask the element to do; each call names the row's notification id. */
@@ -21,13 +22,6 @@ export interface RowContext {
   pageUrl: string;
   allowedOrigins: readonly string[] | null;
   now: number;
-}
-
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
 }
 
 export class NotificationRow {
