@@ -82,6 +82,12 @@ export class InboxState {
   #generation = 0;
   /** Live arrivals while a reload is in flight; its answer may predate them. */
   #arrivedDuringLoad: HeraldNotification[] | undefined;
+  /**
+   * Bumped by every stream event that carries the count. A page answered after such an event
+   * may have been read before it: the event's count is then the newer one, and every later
+   * change brings its own event, so the stream's count is never left behind.
+   */
+  #streamCounts = 0;
   #timer: unknown;
 
   constructor(options: InboxStateOptions) {
@@ -116,30 +122,33 @@ export class InboxState {
     const s = this.#stream;
     this.#unsubscribe.push(
       s.on('ready', (ready) => {
-        this.#unread = ready.unread_count;
+        this.#setStreamCount(ready.unread_count);
         this.#changed();
         // Read, archive and snooze changes are not replayed on resume: fetch what is true now.
         void this.reload();
       }),
       s.on('reset', () => void this.reload()),
       s.on('notification', ({ unread_count, ...notification }) => {
-        this.#unread = unread_count;
+        this.#setStreamCount(unread_count);
         this.#arrivedDuringLoad?.push(notification);
         const shown = this.#put(notification);
         this.#changed();
         if (shown) this.#emitter.emit('arrived', notification);
       }),
-      s.on('notification.updated', (update) => this.#applyUpdate(update)),
+      s.on('notification.updated', (update) => {
+        this.#streamCounts += 1;
+        this.#applyUpdate(update);
+      }),
       s.on('notification.expired', ({ ids, unread_count, more }) => {
         for (const id of ids) this.#items.delete(id);
-        this.#unread = unread_count;
+        this.#setStreamCount(unread_count);
         this.#changed();
         // Only the first ids were named: what is still listed is what the server lists now.
         if (more) void this.reload();
       }),
       s.on('preferences.updated', ({ muted_types, unread_count }) => {
         this.#muted = [...muted_types];
-        this.#unread = unread_count;
+        this.#setStreamCount(unread_count);
         this.#refilter();
         this.#changed();
         // Unmuting brings topic items back that this state never had.
@@ -172,13 +181,14 @@ export class InboxState {
     const arrived: HeraldNotification[] = [];
     this.#arrivedDuringLoad = arrived;
     const limit = Math.min(100, Math.max(this.#pageSize, this.#items.size));
+    const counts = this.#streamCounts;
     try {
       const page = await this.#inbox.list({ ...this.#filter, limit });
       if (generation !== this.#generation) return;
       this.#items = new Map();
       for (const item of [...page.items, ...arrived]) this.#put(item);
       this.#nextCursor = page.next_cursor;
-      this.#unread = page.unread_count;
+      if (counts === this.#streamCounts) this.#unread = page.unread_count;
       this.#loaded = true;
       this.#changed();
     } catch (err) {
@@ -193,12 +203,13 @@ export class InboxState {
     const cursor = this.#nextCursor;
     if (cursor === null) return;
     const generation = this.#generation;
+    const counts = this.#streamCounts;
     try {
       const page = await this.#inbox.list({ ...this.#filter, limit: this.#pageSize, cursor });
       if (generation !== this.#generation || cursor !== this.#nextCursor) return;
       for (const item of page.items) if (!this.#items.has(item.id)) this.#put(item);
       this.#nextCursor = page.next_cursor;
-      this.#unread = page.unread_count;
+      if (counts === this.#streamCounts) this.#unread = page.unread_count;
       this.#changed();
     } catch (err) {
       if (generation === this.#generation) this.#fail(err);
@@ -246,6 +257,11 @@ export class InboxState {
     this.#refilter();
     this.#changed();
     return stored;
+  }
+
+  #setStreamCount(count: number): void {
+    this.#streamCounts += 1;
+    this.#unread = count;
   }
 
   /** Runs one PATCH and applies its answer at once; the stream's echo of it changes nothing more. */

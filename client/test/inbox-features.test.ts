@@ -16,11 +16,17 @@ interface Recorded {
   body: unknown;
 }
 
+interface ListAnswer {
+  items: HeraldNotification[];
+  next_cursor: string | null;
+  unread_count: number;
+}
+
 interface FakeHerald {
   url: string;
   requests: Recorded[];
-  /** The items `GET /v1/notifications` answers for a given query (default: none); undefined never answers. */
-  list: (query: URLSearchParams) => { items: HeraldNotification[]; next_cursor: string | null; unread_count: number } | undefined;
+  /** The items `GET /v1/notifications` answers for a given query (default: none), or when its promise settles; undefined never answers. */
+  list: (query: URLSearchParams) => ListAnswer | Promise<ListAnswer> | undefined;
   /** Answers for other routes, by "METHOD /path". */
   routes: Map<string, (res: ServerResponse, body: unknown) => void>;
   /** Writes one event to every open stream. */
@@ -63,7 +69,7 @@ async function fakeHerald(t: TestContext): Promise<FakeHerald> {
         return;
       }
       if (req.method === 'GET' && url.pathname === '/v1/notifications') {
-        const page = fake.list?.(url.searchParams);
+        const page = await fake.list?.(url.searchParams);
         if (page) json(res, 200, page);
         return;
       }
@@ -313,6 +319,27 @@ test('inbox state: a live notification of another type or status than the filter
   fake.send('notification', { ...notification('n9', 3) }, 'e.9');
   await waitFor(() => state.snapshot.unreadCount === 3, 'count follows');
   assert.deepEqual(ids(state), []);
+});
+
+test('inbox state: a page answered after a live arrival keeps the arrival and its newer count', async (t) => {
+  const fake = await fakeHerald(t);
+  fake.list = () => ({ items: [item('n1')], next_cursor: null, unread_count: 1 });
+  const { state } = await followed(t, fake);
+  // The next page is read before n2 is published, and answered after n2's event arrived.
+  let answer = (): void => {};
+  fake.list = () => new Promise((resolve) => {
+    answer = () => resolve({ items: [item('n1')], next_cursor: null, unread_count: 1 });
+  });
+  const lists = () => fake.requests.filter((request) => request.url.startsWith('/v1/notifications?')).length;
+  const before = lists();
+  const reloading = state.reload();
+  await waitFor(() => lists() === before + 1, 'the reload asked');
+  fake.send('notification', { ...notification('n2', 2), created_at: '2030-01-01T00:00:00.000Z' }, 'e.2');
+  await waitFor(() => state.snapshot.unreadCount === 2, 'the arrival counted');
+  answer();
+  await reloading;
+  assert.deepEqual(ids(state), ['n2', 'n1']);
+  assert.equal(state.snapshot.unreadCount, 2);
 });
 
 test('inbox state: load more appends the next page', async (t) => {

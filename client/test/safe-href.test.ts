@@ -1,7 +1,7 @@
 // The link <herald-inbox> hands the host for a notification's data.url (detail.href).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAllowedOrigins, safeHref } from '../src/element/safe-href.js';
+import { parseAllowedOrigins, safeHref, safeHttpsHref } from '../src/element/safe-href.js';
 
 const PAGE = 'https://app.example.com/dashboard/';
 
@@ -47,4 +47,30 @@ test('a non-string data.url gives no href', () => {
 
 test('an unparsable URL gives no href', () => {
   assert.equal(safeHref('http://[::1', PAGE, null), undefined);
+});
+
+// safeHttpsHref: the addresses <herald-inbox> draws itself (action links, avatars).
+
+test('an http URL is no action link or avatar', () => {
+  assert.equal(safeHttpsHref('http://app.example.com/x', PAGE, null), undefined);
+});
+
+test('a relative URL on an https page becomes an https action link', () => {
+  assert.equal(safeHttpsHref('/projects/42', PAGE, null), 'https://app.example.com/projects/42');
+});
+
+test('a relative URL on an http page is no action link', () => {
+  assert.equal(safeHttpsHref('/projects/42', 'http://127.0.0.1:3000/', null), undefined);
+});
+
+test('an https URL with a user name is refused (https://bank.example@evil.example reads as the bank)', () => {
+  assert.equal(safeHttpsHref('https://bank.example@evil.example/login', PAGE, null), undefined);
+});
+
+test('a javascript: URL is no action link', () => {
+  assert.equal(safeHttpsHref('javascript:alert(1)', PAGE, null), undefined);
+});
+
+test('an https action link outside allowed-origins is refused', () => {
+  assert.equal(safeHttpsHref('https://evil.example/x', PAGE, ['self']), undefined);
 });

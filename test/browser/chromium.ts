@@ -20,12 +20,17 @@ const FLAGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-/** Launches Chromium and closes it when the test ends. */
-export async function launchChromium(t: TestContext): Promise<Browser> {
+/** Launches Chromium; the caller closes it (a file that shares one browser, in its `after` hook). */
+export async function startChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the Debian package "chromium" (apt-get install chromium)`);
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: FLAGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: FLAGS });
+}
+
+/** Launches Chromium and closes it when the test ends. */
+export async function launchChromium(t: TestContext): Promise<Browser> {
+  const browser = await startChromium();
   t.after(() => browser.close());
   return browser;
 }

@@ -1,15 +1,17 @@
 // <herald-inbox> on a host page of another origin (client/examples/herald-inbox.html served
-// by a tiny app on another port), against a real Herald, in real Chromium.
+// by a tiny app on another port), against a real Herald, in real Chromium. One Chromium, host
+// app and Herald serve the file; the tests that restart Herald or count its connections
+// start their own.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { test, type TestContext } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { publishAccepted } from '../helpers/publish.js';
 import { waitFor } from '../helpers/wait.js';
-import { launchChromium } from './chromium.js';
+import { startChromium } from './chromium.js';
 import { startHostApp, type HostApp } from './inbox-element-host.js';
 
 const MAX_GZIPPED_BYTES = 25 * 1024;
@@ -17,21 +19,53 @@ const MAX_GZIPPED_BYTES = 25 * 1024;
 interface Setup {
   h: HeraldProcess;
   host: HostApp;
-  browser: Browser;
   context: BrowserContext;
 }
 
-/** A host app, a Herald that lets it in by CORS, and a browser; `user`'s tokens come from the app. */
-async function setup(t: TestContext, user: string, options: { colorScheme?: 'light' | 'dark' } = {}): Promise<Setup> {
+let browser: Browser;
+let shared: { h: HeraldProcess; host: HostApp };
+
+/** A host app and a Herald that lets it in by CORS. */
+async function startHostAndHerald(): Promise<{ h: HeraldProcess; host: HostApp }> {
   const host = await startHostApp();
-  t.after(() => host.close());
-  const h = await startHerald({ env: { HERALD_CORS_ORIGINS: host.origin } });
-  t.after(() => h.stop());
+  const h = await startHerald({ env: { HERALD_CORS_ORIGINS: host.origin } }).catch(async (err: unknown) => {
+    await host.close();
+    throw err;
+  });
   host.herald = h.url;
+  return { h, host };
+}
+
+before(async () => {
+  browser = await startChromium();
+  shared = await startHostAndHerald();
+});
+
+after(async () => {
+  await browser?.close();
+  await shared?.h.stop();
+  await shared?.host.close();
+});
+
+/**
+ * A browser context on the file's host app and Herald (`own`: on a host app and Herald of the
+ * test's own, for a test that restarts Herald or counts its streams); `user`'s tokens come
+ * from the app.
+ */
+async function setup(t: TestContext, user: string, options: { colorScheme?: 'light' | 'dark'; own?: boolean } = {}): Promise<Setup> {
+  let { h, host } = shared;
+  if (options.own) {
+    ({ h, host } = await startHostAndHerald());
+    t.after(async () => {
+      await h.stop();
+      await host.close();
+    });
+  }
   host.mintToken = () => h.token(user);
-  const browser = await launchChromium(t);
+  host.tokenRequests = 0;
   const context = await browser.newContext({ viewport: { width: 900, height: 640 }, colorScheme: options.colorScheme ?? 'light' });
-  return { h, host, browser, context };
+  t.after(() => context.close());
+  return { h, host, context };
 }
 
 // Playwright's CSS locators pierce open shadow roots: these find the parts inside the element.
@@ -54,9 +88,8 @@ async function openHostPage(context: BrowserContext, host: HostApp, path = '/'):
 const focused = (page: Page) =>
   page.evaluate(() => document.querySelector('herald-inbox')?.shadowRoot?.activeElement?.getAttribute('data-testid') ?? null);
 
-test('GET /herald-inbox.js is a JavaScript module any origin may load, under 25 KiB gzipped', async (t) => {
-  const h = await startHerald();
-  t.after(() => h.stop());
+test('GET /herald-inbox.js is a JavaScript module any origin may load, under 25 KiB gzipped', async () => {
+  const { h } = shared;
   const res = await fetch(`${h.url}/herald-inbox.js`, { headers: { origin: 'http://app.example' } });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8');
@@ -120,7 +153,7 @@ test('mark-all-read empties the badge in both tabs', async (t) => {
 });
 
 test('two elements on a page and a second tab share one stream to Herald', async (t) => {
-  const { h, host, context } = await setup(t, 'ivy');
+  const { h, host, context } = await setup(t, 'ivy', { own: true });
   host.addPage('/two', `<!doctype html><html lang="en"><title>Two bells</title>
 <script type="module" src="http://127.0.0.1:8080/herald-inbox.js"></script>
 <herald-inbox id="top" server="http://127.0.0.1:8080"></herald-inbox>
@@ -139,7 +172,7 @@ test('two elements on a page and a second tab share one stream to Herald', async
 });
 
 test('the element reconnects after a Herald restart and shows what was missed once', async (t) => {
-  const { h, host, context } = await setup(t, 'jack');
+  const { h, host, context } = await setup(t, 'jack', { own: true });
   const page = await openHostPage(context, host);
   await publishAccepted(h, { recipients: ['jack'], type: 'alert', content: 'before the crash' });
   await item(page, 'before the crash').waitFor({ state: 'attached' });
@@ -156,7 +189,7 @@ test('the element reconnects after a Herald restart and shows what was missed on
 });
 
 test('herald-notification fires once per notification, also across a reconnect', async (t) => {
-  const { h, host, context } = await setup(t, 'kate');
+  const { h, host, context } = await setup(t, 'kate', { own: true });
   await context.addInitScript(() => {
     const w = window as unknown as { arrivals: string[] };
     w.arrivals = [];
@@ -236,8 +269,8 @@ test('with allowed-origins="self", a data.url to another origin gives no href an
 });
 
 test('keyboard only: Tab to the bell, Enter opens the panel, mark an item read, Escape closes', async (t) => {
-  const { h, host, context } = await setup(t, 'mia');
-  await publishAccepted(h, { recipients: ['mia'], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 %' });
+  const { h, host, context } = await setup(t, 'maya');
+  await publishAccepted(h, { recipients: ['maya'], type: 'alert', title: 'Disk almost full', content: 'db-2 is at 91 %' });
   const page = await openHostPage(context, host);
   await waitFor(async () => (await badge(page)) === '1', 'badge 1');
 

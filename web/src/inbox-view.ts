@@ -1,6 +1,6 @@
 import type { HeraldNotification, InboxSnapshot, StreamState } from '../../client/src/index.js';
-import { absoluteTime, relativeTimeElement } from './relative-time.js';
-import { SNOOZE_CHOICES, type SnoozeChoice } from './snooze-choices.js';
+import { absoluteTime, relativeTimeElement } from '../../client/src/view/relative-time.js';
+import { SNOOZE_CHOICES, type SnoozeChoice } from '../../client/src/view/snooze-choices.js';
 
 /** Which part of the inbox the page shows. */
 export type PageFilter = 'all' | 'unread' | 'snoozed' | 'archived';

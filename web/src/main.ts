@@ -1,7 +1,7 @@
 import { createHeraldClient, InboxState, type HeraldClient, type HeraldError, type InboxFilter } from '../../client/src/index.js';
 import { InboxView, type PageFilter } from './inbox-view.js';
 import { PreferencesPanel } from './preferences-panel.js';
-import { refreshRelativeTimes } from './relative-time.js';
+import { refreshRelativeTimes } from '../../client/src/view/relative-time.js';
 import { currentSession, dropTokenFromUrl, mintDevToken, startSession, subjectOf, tokenFromFragment } from './token.js';
 
 const PAGE_SIZE = 50;

@@ -1,23 +1,27 @@
 // <herald-inbox server="https://herald.example">: a bell with the unread count that opens
 // the user's inbox, for any page, whatever its framework. Herald serves it bundled with the
 // SDK at GET /herald-inbox.js. The stream, its reconnects and the one-stream-per-browser
-// sharing are the SDK's; this file is only the view and the glue.
-import { createHeraldClient, type HeraldClient } from '../index.js';
-import type {
-  HeraldNotification,
-  NotificationUpdatedEvent,
-  StreamState,
-  TokenProvider,
-  TokenRequestReason,
-} from '../types.js';
+// sharing are the SDK's, and so is what the inbox holds (InboxState, as on the inbox page):
+// this file is the view and the glue.
+import type { HeraldClient } from '../index.js';
+import { InboxState, type InboxSnapshot } from '../inbox-state.js';
+import type { HeraldNotification, StreamState, TokenProvider, TokenRequestReason } from '../types.js';
 import { namesCorsOrigin } from '../network-error.js';
+import type { SnoozeChoice } from '../view/snooze-choices.js';
+import type { NotificationAction } from './notification-extras.js';
+import { h } from './dom.js';
+import { NotificationRow, type RowContext } from './notification-row.js';
+import { followBell, parsePlacement } from './panel-placement.js';
 import { parseAllowedOrigins, safeHref } from './safe-href.js';
+import { acquireClient, claimsOf, releaseClient } from './shared-client.js';
 import { STYLES } from './styles.js';
 
 const PAGE_SIZE = 30;
 const ANNOUNCED_LIMIT = 1000;
 /** A cached token is replaced this long before its `exp` (at most), so no request carries a dying one. */
 const EXPIRY_MARGIN_MS = 30_000;
+/** "3 min ago" is rewritten this often while the panel is open. */
+const TIME_REFRESH_MS = 60_000;
 
 export interface HeraldNotificationEventDetail {
   notification: HeraldNotification;
@@ -33,109 +37,33 @@ export interface HeraldClickEventDetail extends HeraldNotificationEventDetail {
 export interface HeraldUnreadChangeEventDetail {
   count: number;
 }
-
 /**
- * One client per Herald and user for the whole page, whatever the number of elements: they
- * share its stream (itself shared with the other tabs). The token comes from whichever
- * element still holds the client.
+ * An action button of a notification (`data.actions`) was clicked. `event` is the action's
+ * event name for an event action; `href` the checked https URL of a link action (the element
+ * then follows it unless a listener calls `preventDefault()`).
  */
-interface SharedClient {
-  client: HeraldClient;
-  tokenSources: Set<TokenProvider>;
-}
-const sharedClients = new Map<string, SharedClient>();
-
-/**
- * A write that starts as the page navigates away (a click on an item marks it read while the
- * host follows its link) must still reach Herald: keepalive outlives the page.
- */
-const keepaliveFetch: typeof fetch = (input, init) =>
-  globalThis.fetch(input, init?.method && init.method !== 'GET' ? { ...init, keepalive: true } : init);
-
-function acquireClient(server: string, user: string, tokenSource: TokenProvider): HeraldClient {
-  const key = `${server}\n${user}`;
-  let entry = sharedClients.get(key);
-  if (!entry) {
-    const tokenSources = new Set<TokenProvider>();
-    const client = createHeraldClient({
-      url: server,
-      fetch: keepaliveFetch,
-      getToken: (context) => {
-        const first = tokenSources.values().next().value;
-        return first ? first(context) : undefined;
-      },
-      // The host page's tabs share one stream per Herald and user.
-      shareKey: `herald-inbox ${server} ${user}`,
-    });
-    entry = { client, tokenSources };
-    sharedClients.set(key, entry);
-    client.stream.start();
-  }
-  entry.tokenSources.add(tokenSource);
-  return entry.client;
+export interface HeraldActionEventDetail extends HeraldNotificationEventDetail {
+  label: string;
+  event: string | undefined;
+  href: string | undefined;
 }
 
-function releaseClient(client: HeraldClient, tokenSource: TokenProvider): void {
-  for (const [key, entry] of sharedClients) {
-    if (entry.client !== client) continue;
-    entry.tokenSources.delete(tokenSource);
-    if (entry.tokenSources.size === 0) {
-      entry.client.stream.close();
-      sharedClients.delete(key);
-    }
-  }
-}
-
-// Leaving the page hands the stream to another tab at once; back from the bfcache, resume.
-if (typeof addEventListener === 'function') {
-  addEventListener('pagehide', () => {
-    for (const entry of sharedClients.values()) entry.client.stream.close();
-  });
-  addEventListener('pageshow', (event) => {
-    if ((event as PageTransitionEvent).persisted) for (const entry of sharedClients.values()) entry.client.stream.start();
-  });
-}
-
-/** The JWT's claims, unverified: only to name the shared stream and to know when to ask again. */
-function claimsOf(token: string): { sub?: unknown; exp?: unknown; iat?: unknown } {
-  try {
-    const part = token.split('.')[1] ?? '';
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-    return JSON.parse(json) as { sub?: unknown; exp?: unknown; iat?: unknown };
-  } catch {
-    return {};
-  }
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-function newestFirst(a: HeraldNotification, b: HeraldNotification): number {
-  if (a.created_at !== b.created_at) return a.created_at > b.created_at ? -1 : 1;
-  return a.id > b.id ? -1 : a.id < b.id ? 1 : 0;
-}
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-function formatTime(iso: string): string {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : timeFormat.format(date);
-}
+/** What the filter buttons show: the whole inbox or only the unread part. */
+type PanelFilter = 'all' | 'unread';
+const EMPTY_TEXT: Record<PanelFilter, string> = { all: 'No notifications', unread: 'Nothing unread' };
 
 const BELL_ICON =
   '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z"/></svg>';
 
 export class HeraldInboxElement extends HTMLElement {
-  static readonly observedAttributes = ['server'];
+  static readonly observedAttributes = ['server', 'placement', 'allowed-origins'];
 
   #token: string | null = null;
   #tokenProvider: (() => Promise<string> | string) | null = null;
   #cached: { token: string; expiresAt: number } | null = null;
 
   #client: HeraldClient | null = null;
+  #state: InboxState | null = null;
   /** Whose inbox is shown: the `sub` of the token the element started with. */
   #user: string | null = null;
   #listeners: Array<() => void> = [];
@@ -143,19 +71,23 @@ export class HeraldInboxElement extends HTMLElement {
   #generation = 0;
   readonly #tokenSource: TokenProvider = (context) => this.#getToken(context.reason);
 
-  readonly #items = new Map<string, HeraldNotification>();
-  readonly #rows = new Map<string, HTMLLIElement>();
+  #filter: PanelFilter = 'all';
+  #snapshot: InboxSnapshot | null = null;
+  readonly #rows = new Map<string, NotificationRow>();
   /** Ids already announced with `herald-notification`: a replay or refetch never repeats one. */
   readonly #announced = new Set<string>();
   #unread: number | null = null;
-  #nextCursor: string | null = null;
-  #refetching: Promise<void> | null = null;
+  /** The state's count is the server's (a `ready` or a first page came), not its initial 0. */
+  #countKnown = false;
+  #stopFollowing: (() => void) | null = null;
+  #timeRefresh: ReturnType<typeof setInterval> | undefined;
 
   readonly #root: ShadowRoot;
   readonly #bell: HTMLButtonElement;
   readonly #badge: HTMLSpanElement;
   readonly #panel: HTMLDivElement;
-  readonly #state: HTMLSpanElement;
+  readonly #connection: HTMLSpanElement;
+  readonly #filters: HTMLButtonElement[];
   readonly #list: HTMLUListElement;
   readonly #empty: HTMLParagraphElement;
   readonly #error: HTMLParagraphElement;
@@ -176,26 +108,46 @@ export class HeraldInboxElement extends HTMLElement {
     this.#panel = h('div', { id: 'panel', class: 'panel', part: 'panel', role: 'dialog', 'aria-labelledby': 'heading', tabindex: '-1' });
     this.#panel.hidden = true;
     const header = h('header', { part: 'header' });
-    this.#state = h('span', { class: 'state', part: 'connection-state', 'data-testid': 'connection-state', 'data-state': 'closed' }, 'closed');
-    const readAll = h('button', { type: 'button', class: 'link', part: 'mark-all-read', 'data-testid': 'mark-all-read' }, 'Mark all read');
+    this.#connection = h('span', { class: 'state', part: 'connection-state', 'data-testid': 'connection-state', 'data-state': 'closed' }, 'closed');
     const close = h('button', { type: 'button', class: 'close', part: 'close', 'aria-label': 'Close notifications' }, '×');
-    header.append(h('h2', { id: 'heading' }, 'Notifications'), this.#state, readAll, close);
+    header.append(h('h2', { id: 'heading' }, 'Notifications'), this.#connection, close);
+
+    const toolbar = h('div', { class: 'toolbar', part: 'toolbar' });
+    const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Show' });
+    this.#filters = (['all', 'unread'] as const).map((filter) => {
+      const choice = h('button', { type: 'button', class: 'filter', part: 'filter', 'data-testid': `filter-${filter}`, 'data-filter': filter, 'aria-pressed': String(filter === 'all') }, filter === 'all' ? 'All' : 'Unread');
+      choice.addEventListener('click', () => this.#showFilter(filter));
+      return choice;
+    });
+    filters.append(...this.#filters);
+    const readAll = h('button', { type: 'button', class: 'link', part: 'mark-all-read', 'data-testid': 'mark-all-read' }, 'Mark all read');
+    toolbar.append(filters, readAll);
+
     this.#error = h('p', { class: 'error', part: 'error', role: 'alert' });
     this.#error.hidden = true;
+    const scroll = h('div', { class: 'scroll' });
     this.#list = h('ul', { part: 'list', 'aria-labelledby': 'heading' });
-    this.#empty = h('p', { class: 'note', part: 'empty' }, 'Loading…');
-    this.#more = h('button', { type: 'button', class: 'link more', part: 'load-more' }, 'Load more');
+    this.#empty = h('p', { class: 'note', part: 'empty', 'data-testid': 'empty' }, 'Loading…');
+    this.#more = h('button', { type: 'button', class: 'link more', part: 'load-more', 'data-testid': 'load-more' }, 'Load more');
     this.#more.hidden = true;
-    this.#panel.append(header, this.#error, this.#list, this.#empty, this.#more);
+    scroll.append(this.#list, this.#empty, this.#more);
+    // The place for controls under the list (the Web Push "Enable notifications" one); shown
+    // only once something is in it.
+    const footer = h('footer', { part: 'footer' });
+    footer.hidden = true;
+    this.#panel.append(header, toolbar, this.#error, scroll, footer);
     // Polite: an arrival is read out after what the user is doing, never interrupting it.
     this.#live = h('div', { class: 'sr', 'aria-live': 'polite', 'data-testid': 'announcer' });
-    this.#root.append(style, this.#bell, this.#panel, this.#live);
+    // Dims the page behind the sheet (phones only, by the stylesheet); a tap on it closes.
+    const scrim = h('div', { class: 'scrim', part: 'scrim', 'data-testid': 'scrim' });
+    scrim.addEventListener('click', () => this.close());
+    this.#root.append(style, this.#bell, this.#panel, scrim, this.#live);
     this.#bell.setAttribute('aria-label', 'Notifications');
 
     this.#bell.addEventListener('click', () => this.toggle());
     close.addEventListener('click', () => this.close());
-    readAll.addEventListener('click', () => this.#readAll());
-    this.#more.addEventListener('click', () => this.#loadMore());
+    readAll.addEventListener('click', () => this.#act('mark all read', (state) => state.readAll()));
+    this.#more.addEventListener('click', () => void this.#state?.loadMore());
     this.#root.addEventListener('keydown', (event) => {
       if ((event as KeyboardEvent).key === 'Escape' && this.open) {
         event.stopPropagation();
@@ -253,17 +205,25 @@ export class HeraldInboxElement extends HTMLElement {
 
   disconnectedCallback(): void {
     document.removeEventListener('pointerdown', this.#onOutside, true);
+    this.close(false);
     this.#stop();
   }
 
-  attributeChangedCallback(): void {
-    this.#restart();
+  attributeChangedCallback(name: string, old: string | null, value: string | null): void {
+    if (old === value) return;
+    if (name === 'server') this.#restart();
+    // Placement is read at every layout pass: one more pass applies it.
+    else if (name === 'placement' && this.open) this.#follow();
+    else if (name === 'allowed-origins') this.#render();
   }
 
   show(): void {
     if (this.open) return;
     this.#panel.hidden = false;
     this.#bell.setAttribute('aria-expanded', 'true');
+    this.#follow();
+    this.#refreshTimes();
+    this.#timeRefresh = setInterval(() => this.#refreshTimes(), TIME_REFRESH_MS);
     this.#panel.focus();
   }
 
@@ -273,6 +233,9 @@ export class HeraldInboxElement extends HTMLElement {
     const hadFocus = restoreFocus && this.#root.activeElement !== null && this.#root.activeElement !== this.#bell;
     this.#panel.hidden = true;
     this.#bell.setAttribute('aria-expanded', 'false');
+    this.#stopFollowing?.();
+    this.#stopFollowing = null;
+    clearInterval(this.#timeRefresh);
     // Focus goes back where it came from, not to the top of the host page.
     if (hadFocus) this.#bell.focus();
   }
@@ -285,6 +248,11 @@ export class HeraldInboxElement extends HTMLElement {
   readonly #onOutside = (event: Event): void => {
     if (this.open && !event.composedPath().includes(this)) this.close(false);
   };
+
+  #follow(): void {
+    this.#stopFollowing?.();
+    this.#stopFollowing = followBell(this.#bell, this.#panel, () => parsePlacement(this.getAttribute('placement')));
+  }
 
   async #getToken(reason: TokenRequestReason): Promise<string | null> {
     const provider = this.#tokenProvider;
@@ -329,33 +297,34 @@ export class HeraldInboxElement extends HTMLElement {
     this.#client = client;
     this.#user = user;
     const { stream } = client;
-    this.#showState(stream.state === 'closed' ? 'connecting' : stream.state);
-    // Every subscription is undone by #stop: the client may outlive this element.
-    const track = (off: () => void): void => {
-      this.#listeners.push(off);
-    };
-    track(stream.on('state', ({ newState }) => {
-      this.#showState(newState);
-      if (newState === 'open') this.#showError(undefined);
-    }));
-    track(stream.on('notification', (n) => {
-      this.#upsert(n);
-      this.#showUnread(n.unread_count);
-      this.#announce(n);
-    }));
-    track(stream.on('notification.updated', (update) => this.#applyUpdate(update)));
-    // Read changes are not replayed on resume: whenever a stream (re)opens, refetch.
-    track(stream.on('ready', (ready) => {
-      this.#showUnread(ready.unread_count);
-      void this.#refetch();
-    }));
-    track(stream.on('reset', () => void this.#refetch()));
-    track(stream.on('error', (err) => {
-      if (err.code === 'unauthorized' || err.code === 'forbidden') this.#showError('Herald refused the token.');
-      // A page origin Herald may not let in: say what to set rather than retry in silence.
-      else if (namesCorsOrigin(err)) this.#showError(err.message);
-    }));
-    void this.#refetch();
+    const state = new InboxState({ inbox: client.inbox, stream, pageSize: PAGE_SIZE, filter: { status: this.#filter } });
+    this.#state = state;
+    this.#showConnection(stream.state === 'closed' ? 'connecting' : stream.state);
+    // Every subscription is undone by #stop: the client may outlive this element. These are
+    // made before the state's own, so a `ready` is known here before the state redraws.
+    this.#listeners.push(
+      stream.on('ready', () => { this.#countKnown = true; }),
+      stream.on('state', ({ newState }) => {
+        this.#showConnection(newState);
+        if (newState === 'open') this.#showError(undefined);
+      }),
+      stream.on('error', (err) => {
+        if (err.code === 'unauthorized' || err.code === 'forbidden') this.#showError('Herald refused the token.');
+        // A page origin Herald may not let in: say what to set rather than retry in silence.
+        else if (namesCorsOrigin(err)) this.#showError(err.message);
+      }),
+      state.on('change', (snapshot) => {
+        this.#snapshot = snapshot;
+        this.#render();
+      }),
+      state.on('arrived', (notification) => this.#announce(notification)),
+      state.on('error', (err) => this.#showError(`Could not load notifications: ${describe(err)}`)),
+      () => state.dispose(),
+    );
+    // The state refetches whenever the stream (re)opens or resets; it loads the first page now.
+    void state.start().then(() => {
+      if (state === this.#state && this.#snapshot?.loaded) this.#showError(undefined);
+    });
   }
 
   #stop(): void {
@@ -364,86 +333,108 @@ export class HeraldInboxElement extends HTMLElement {
     this.#listeners = [];
     if (this.#client) releaseClient(this.#client, this.#tokenSource);
     this.#client = null;
+    this.#state = null;
     this.#user = null;
-    for (const row of this.#rows.values()) row.remove();
-    this.#rows.clear();
-    this.#items.clear();
-    this.#nextCursor = null;
-    this.#showState('closed');
+    this.#snapshot = null;
+    this.#countKnown = false;
+    this.#render();
+    this.#showConnection('closed');
   }
 
-  /** The first page from the server, merged: its statuses win, live arrivals stay. */
-  #refetch(): Promise<void> {
-    const client = this.#client;
-    if (!client) return Promise.resolve();
-    this.#refetching ??= client.inbox
-      .list({ limit: PAGE_SIZE })
-      .then((page) => {
-        if (client !== this.#client) return;
-        for (const item of page.items) this.#upsert(item);
-        this.#nextCursor ??= page.next_cursor;
-        this.#showUnread(page.unread_count);
-        this.#showError(undefined);
-      })
-      .catch((err: unknown) => this.#showError(`Could not load notifications: ${describe(err)}`))
-      .finally(() => {
-        this.#refetching = null;
-        this.#refreshEmpty();
-      });
-    return this.#refetching;
+  #showFilter(filter: PanelFilter): void {
+    if (filter === this.#filter) return;
+    this.#filter = filter;
+    for (const choice of this.#filters) choice.setAttribute('aria-pressed', String(choice.dataset.filter === filter));
+    void this.#state?.setFilter({ status: filter });
   }
 
-  #loadMore(): void {
-    const client = this.#client;
-    if (!client || !this.#nextCursor) return;
-    client.inbox
-      .list({ limit: PAGE_SIZE, cursor: this.#nextCursor })
-      .then((page) => {
-        for (const item of page.items) this.#upsert(item);
-        this.#nextCursor = page.next_cursor;
-        this.#refreshEmpty();
-      })
-      .catch((err: unknown) => this.#showError(`Could not load more: ${describe(err)}`));
+  /** Runs one action on the state; a refusal shows in the panel's error area, success clears it. */
+  #act(what: string, work: (state: InboxState) => Promise<void>): void {
+    const state = this.#state;
+    if (!state) return;
+    work(state)
+      .then(() => this.#showError(undefined))
+      .catch((err: unknown) => this.#showError(`Could not ${what}: ${describe(err)}`));
   }
 
-  #setStatus(id: string, status: 'read' | 'unread'): void {
-    const client = this.#client;
-    if (!client) return;
-    (status === 'read' ? client.inbox.markRead(id) : client.inbox.markUnread(id))
-      .then((change) => {
-        this.#upsert(change.notification);
-        this.#showUnread(change.unread_count);
-        this.#showError(undefined);
-      })
-      .catch((err: unknown) => this.#showError(`Could not mark it ${status}: ${describe(err)}`));
-  }
-
-  #readAll(): void {
-    this.#client?.inbox
-      .readAll()
-      .then((body) => {
-        this.#applyUpdate({ ids: [], status: 'read', archived: null, seen: null, all: true, unread_count: body.unread_count, notification: null });
-        this.#showError(undefined);
-      })
-      .catch((err: unknown) => this.#showError(`Could not mark all read: ${describe(err)}`));
-  }
-
-  #applyUpdate(update: NotificationUpdatedEvent): void {
-    if (update.notification) {
-      this.#upsert(update.notification);
-    } else {
-      for (const id of update.all ? [...this.#items.keys()] : update.ids) {
-        const item = this.#items.get(id);
-        if (!item) continue;
-        if (update.archived === true) {
-          this.#remove(id);
-          continue;
-        }
-        const status = update.status ?? item.status;
-        this.#upsert({ ...item, status, read_at: status === 'read' ? (item.read_at ?? new Date().toISOString()) : null });
+  readonly #rowHandlers = {
+    open: (id: string): void => {
+      const notification = this.#item(id);
+      if (!notification) return;
+      // The host decides where to go (to the checked href); reading it is the default it may cancel.
+      const href = safeHref(notification.data?.url, document.baseURI, parseAllowedOrigins(this.getAttribute('allowed-origins')));
+      const proceed = this.#emit('herald-click', { notification, href } satisfies HeraldClickEventDetail, true);
+      if (proceed && notification.status === 'unread') this.#act('mark it read', (state) => state.markRead(id));
+    },
+    toggleRead: (id: string): void => {
+      const read = this.#item(id)?.status === 'read';
+      this.#act(read ? 'mark it unread' : 'mark it read', (state) => (read ? state.markUnread(id) : state.markRead(id)));
+    },
+    archive: (id: string): void => this.#act('archive it', (state) => state.archive(id)),
+    snooze: (id: string, choice: SnoozeChoice): void => this.#act('snooze it', (state) => state.snooze(id, choice.until(new Date()))),
+    action: (id: string, action: NotificationAction, click: Event): void => {
+      const notification = this.#item(id);
+      if (!notification) return;
+      const detail: HeraldActionEventDetail = { notification, label: action.label, event: action.event, href: action.href };
+      // Cancelling keeps the link from being followed and the item unread: the host handles it.
+      if (!this.#emit('herald-action', detail, true)) {
+        click.preventDefault();
+        return;
       }
+      if (notification.status === 'unread') this.#act('mark it read', (state) => state.markRead(id));
+    },
+  };
+
+  #item(id: string): HeraldNotification | undefined {
+    return this.#snapshot?.items.find((item) => item.id === id);
+  }
+
+  /** Draws the snapshot: rows (reused by id, newest first), the badge, the empty note and "load more". */
+  #render(): void {
+    const snapshot = this.#snapshot;
+    const items = snapshot?.items ?? [];
+    const context: RowContext = { pageUrl: document.baseURI, allowedOrigins: parseAllowedOrigins(this.getAttribute('allowed-origins')), now: Date.now() };
+    const wanted = new Set(items.map((item) => item.id));
+    const active = this.#root.activeElement;
+    let refocus: { row: NotificationRow; control: string | undefined } | undefined;
+    let lostFocus = false;
+    for (const [id, row] of this.#rows) {
+      if (wanted.has(id)) continue;
+      const control = row.focusedControl(active);
+      if (control !== undefined) {
+        lostFocus = true;
+        // The item below takes the focus (or the one above at the end of the list).
+        const neighbour = [...this.#rows.values()].find((other) => other.element === (row.element.nextElementSibling ?? row.element.previousElementSibling));
+        if (neighbour && wanted.has(neighbour.element.dataset.id ?? '')) refocus = { row: neighbour, control };
+      }
+      row.element.remove();
+      this.#rows.delete(id);
     }
-    this.#showUnread(update.unread_count);
+    let cursor = this.#list.firstElementChild;
+    for (const item of items) {
+      let row = this.#rows.get(item.id);
+      if (!row) {
+        row = new NotificationRow(item.id, this.#rowHandlers);
+        this.#rows.set(item.id, row);
+      }
+      row.fill(item, context);
+      if (cursor !== row.element) this.#list.insertBefore(row.element, cursor);
+      else cursor = cursor.nextElementSibling;
+    }
+    if (refocus) refocus.row.focus(refocus.control);
+    else if (lostFocus) this.#panel.focus();
+
+    if (snapshot?.loaded) this.#countKnown = true;
+    if (snapshot && this.#countKnown) this.#showUnread(snapshot.unreadCount);
+    const loaded = snapshot?.loaded ?? false;
+    this.#empty.textContent = loaded ? EMPTY_TEXT[this.#filter] : 'Loading…';
+    this.#empty.hidden = items.length > 0;
+    this.#more.hidden = !snapshot?.hasMore;
+  }
+
+  #refreshTimes(): void {
+    const now = Date.now();
+    for (const row of this.#rows.values()) row.refreshTime(now);
   }
 
   #announce(notification: HeraldNotification): void {
@@ -468,93 +459,14 @@ export class HeraldInboxElement extends HTMLElement {
     this.#emit('herald-unread-change', { count } satisfies HeraldUnreadChangeEventDetail);
   }
 
-  #showState(state: StreamState): void {
-    this.#state.textContent = state;
-    this.#state.dataset.state = state;
+  #showConnection(state: StreamState): void {
+    this.#connection.textContent = state;
+    this.#connection.dataset.state = state;
   }
 
   #showError(message: string | undefined): void {
     this.#error.textContent = message ?? '';
     this.#error.hidden = message === undefined;
-  }
-
-  #refreshEmpty(): void {
-    this.#empty.textContent = this.#refetching ? 'Loading…' : 'No notifications';
-    this.#empty.hidden = this.#items.size > 0;
-    this.#more.hidden = this.#nextCursor === null;
-  }
-
-  #remove(id: string): void {
-    this.#rows.get(id)?.remove();
-    this.#rows.delete(id);
-    this.#items.delete(id);
-    this.#refreshEmpty();
-  }
-
-  /**
-   * Adds a row or updates the existing one in place, so a button that has keyboard focus
-   * keeps it when its item changes.
-   */
-  #upsert(notification: HeraldNotification): void {
-    if (notification.archived_at) {
-      this.#remove(notification.id);
-      return;
-    }
-    this.#items.set(notification.id, notification);
-    let row = this.#rows.get(notification.id);
-    if (!row) {
-      row = this.#createRow(notification.id);
-      this.#rows.set(notification.id, row);
-      this.#list.insertBefore(row, this.#nextSibling(notification));
-    }
-    this.#fillRow(row, notification);
-    this.#refreshEmpty();
-  }
-
-  #createRow(id: string): HTMLLIElement {
-    const row = h('li', { 'data-testid': 'notification', 'data-id': id });
-    const open = h('button', { type: 'button', class: 'open', 'data-testid': 'open' });
-    open.append(h('span', { class: 'title' }), h('span', { class: 'content' }), h('span', { class: 'meta' }));
-    const toggle = h('button', { type: 'button', class: 'toggle' });
-    row.append(open, toggle);
-    open.addEventListener('click', () => {
-      const notification = this.#items.get(id);
-      if (!notification) return;
-      // The host decides where to go (to the checked href); reading it is the default it may cancel.
-      const href = safeHref(notification.data?.url, document.baseURI, parseAllowedOrigins(this.getAttribute('allowed-origins')));
-      const proceed = this.#emit('herald-click', { notification, href } satisfies HeraldClickEventDetail, true);
-      if (proceed && notification.status === 'unread') this.#setStatus(id, 'read');
-    });
-    toggle.addEventListener('click', () => {
-      const notification = this.#items.get(id);
-      if (notification) this.#setStatus(id, notification.status === 'unread' ? 'read' : 'unread');
-    });
-    return row;
-  }
-
-  #fillRow(row: HTMLLIElement, notification: HeraldNotification): void {
-    const unread = notification.status === 'unread';
-    row.dataset.status = notification.status;
-    row.setAttribute('part', unread ? 'item item-unread' : 'item item-read');
-    const [open, toggle] = row.children as unknown as [HTMLButtonElement, HTMLButtonElement];
-    const [title, content, meta] = open.children as unknown as [HTMLElement, HTMLElement, HTMLElement];
-    title.textContent = notification.title ?? '';
-    title.hidden = !notification.title;
-    content.textContent = notification.content;
-    meta.textContent = `${unread ? 'Unread · ' : ''}${notification.type} · ${formatTime(notification.created_at)}`;
-    const label = notification.title ?? notification.content;
-    toggle.textContent = unread ? 'Mark read' : 'Mark unread';
-    toggle.dataset.testid = unread ? 'mark-read' : 'mark-unread';
-    toggle.setAttribute('part', unread ? 'mark-read' : 'mark-unread');
-    toggle.setAttribute('aria-label', `${unread ? 'Mark read' : 'Mark unread'}: ${label}`);
-  }
-
-  #nextSibling(notification: HeraldNotification): Element | null {
-    for (let candidate = this.#list.firstElementChild; candidate; candidate = candidate.nextElementSibling) {
-      const other = this.#items.get((candidate as HTMLElement).dataset.id ?? '');
-      if (other && other.id !== notification.id && newestFirst(notification, other) < 0) return candidate;
-    }
-    return null;
   }
 }
 
@@ -574,5 +486,6 @@ declare global {
     'herald-notification': CustomEvent<HeraldNotificationEventDetail>;
     'herald-unread-change': CustomEvent<HeraldUnreadChangeEventDetail>;
     'herald-click': CustomEvent<HeraldClickEventDetail>;
+    'herald-action': CustomEvent<HeraldActionEventDetail>;
   }
 }

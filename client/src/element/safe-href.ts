@@ -26,3 +26,15 @@ export function parseAllowedOrigins(attribute: string | null): string[] | null {
   if (attribute === null) return null;
   return attribute.split(/[\s,]+/).filter(Boolean).map((origin) => (origin === 'self' ? origin : origin.replace(/\/+$/, '')));
 }
+
+/**
+ * A link or image address a notification may carry (`data.actions[].url`, `data.avatar`):
+ * `safeHref`'s checks, and https only, without a user name or password (which would let
+ * `https://bank.example@evil.example` read as the bank). Anything else is not rendered.
+ */
+export function safeHttpsHref(value: unknown, pageUrl: string, allowedOrigins: readonly string[] | null): string | undefined {
+  const href = safeHref(value, pageUrl, allowedOrigins);
+  if (href === undefined) return undefined;
+  const url = new URL(href);
+  return url.protocol === 'https:' && url.username === '' && url.password === '' ? href : undefined;
+}

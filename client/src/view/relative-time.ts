@@ -1,3 +1,4 @@
+// Shared by the inbox page (web/) and <herald-inbox>: one wording of time for both.
 /**
  * "3 min ago" for the list: people scan an inbox by recency, not by clock time. The
  * absolute time goes in the element's title; `refreshRelativeTimes` keeps the text true

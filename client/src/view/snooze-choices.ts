@@ -1,3 +1,4 @@
+// The snooze choices of the inbox page (web/) and <herald-inbox>: the same offer in both.
 /** What the snooze button offers; times are the user's local ones. */
 export interface SnoozeChoice {
   key: string;
