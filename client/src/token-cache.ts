@@ -19,15 +19,19 @@ export function cacheTokens(source: TokenSource, clock: Clock = systemClock): To
   return ({ reason }) => {
     if (reason === 'connect' && cached && cached.expiresAt > clock.now()) return cached.token;
     if (reason !== 'connect') cached = undefined;
-    pending ??= (async () => {
-      try {
+    if (!pending) {
+      const fetching = (async () => {
         const token = await source();
         cached = { token, expiresAt: expiryOf(token) };
         return token;
-      } finally {
-        pending = undefined;
-      }
-    })();
+      })();
+      pending = fetching;
+      // Cleared once settled (a source that throws at once included): the next call asks again.
+      const clear = () => {
+        if (pending === fetching) pending = undefined;
+      };
+      fetching.then(clear, clear);
+    }
     return pending;
   };
 }
