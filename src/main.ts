@@ -26,7 +26,7 @@ import { Hub } from './sse/hub.js';
 import { isPostgresUrl, openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
-import type { Clock } from './sse/clock.js';
+import type { Clock } from './domain/clock.js';
 import { DatabaseClock } from './store/database-clock.js';
 
 /** A node's clock this far from the database's is logged (Herald keeps the database's time anyway). */

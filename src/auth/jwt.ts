@@ -1,6 +1,6 @@
 import { jwtVerify, SignJWT, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { HeraldError } from '../errors.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { VerificationKeys } from './keys.js';
 import { isValidUserId, parseGroups, parseScopes, type Principal } from './principal.js';
 

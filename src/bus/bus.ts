@@ -1,7 +1,7 @@
 // Fan-out between Herald nodes. Messages are hints: a node that misses, repeats or
 // reorders them still delivers every event exactly once, because it reads gaps from the
 // store (docs/architecture.md). The in-process bus serves the embedded default.
-import type { TopicEvent } from '../store/store.js';
+import type { Notification, TopicEvent } from '../domain/notification.js';
 
 /** The `notification.updated` payload that other tabs of the user receive. */
 export interface UpdatePayload {
@@ -12,7 +12,7 @@ export interface UpdatePayload {
   all: boolean;
   /** A snooze: the new time (null: awake). Absent on changes that do not touch it. */
   snoozed_until?: string | null;
-  notification: import('../store/store.js').Notification | null;
+  notification: Notification | null;
 }
 
 /** An inbox change with nothing changed but what `change` names (the rest null or empty). */

@@ -8,7 +8,9 @@ import { Socket } from 'node:net';
  * listeners bound to them: ~2.5 KB of an idle stream's ~10 KB. This hands the socket over
  * the way Node itself does for an `upgrade` request: the server's listeners come off, the
  * parser is freed, and the response lets go of the socket; the caller then writes to the
- * socket directly.
+ * socket directly. What the server did for the response it does in its place: a client
+ * that half-closes is answered in kind, and an ended stream lets its connection go once
+ * the last bytes are sent.
  *
  * The server's listeners are found by their function names (Node 20 to 24 name them
  * alike). When anything is not as expected (a Node version that differs, bytes the
@@ -81,5 +83,15 @@ export function detachStream(req: IncomingMessage, res: ServerResponse): Socket 
   socket.prependListener = Socket.prototype.prependListener;
   // Anything the client still sends (it should send nothing) is read and dropped.
   socket.resume();
+  socket.on('end', endToo);
+  socket.on('finish', destroyWhenSent);
   return socket;
+}
+
+function endToo(this: Socket): void {
+  if (this.writable) this.end();
+}
+
+function destroyWhenSent(this: Socket): void {
+  this.destroy();
 }

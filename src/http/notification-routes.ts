@@ -5,7 +5,7 @@ import { audienceOf } from '../auth/principal.js';
 import { HeraldError } from '../errors.js';
 import { NOTIFICATION_TYPE } from '../ingest/publish-request.js';
 import type { InboxService } from '../inbox/inbox-service.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { MAX_CANCEL_IDS, type NotificationStore } from '../store/store.js';
 import { MAX_AHEAD_MS, parseRfc3339, toIso } from '../domain/times.js';
 import { principalOf } from './authenticate.js';

@@ -3,7 +3,7 @@ import { PublishBody, toPublishRequest } from '../ingest/publish-request.js';
 import type { Config } from '../config.js';
 import type { NotificationPublisher } from '../ingest/publisher.js';
 import { principalOf, subjectKey } from './authenticate.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
 
 /** `POST /v1/notifications`: answered 202 only once the notifications are committed. */

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
-import { systemClock, type Clock } from '../sse/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { NotificationStore } from '../store/store.js';
 
 export interface SchedulerOptions {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { setImmediate } from 'node:timers/promises';
 import type { ExpiryPageStart, NotificationStore } from '../store/store.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { Hub } from './hub.js';
 
 export interface DueSweeperOptions {

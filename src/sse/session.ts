@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { UpdatePayload } from '../bus/bus.js';
 import type { MuteMatcher } from '../domain/preferences.js';
 import type { Audience, NotificationStore, TopicEvent } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../domain/clock.js';
 import { CursorFormat, hash32 } from './cursor.js';
 import { encodeComment, encodeEvent, notificationEventHead, notificationEventTail } from './encode.js';
 import { TopicPositions } from './topic-positions.js';
@@ -53,8 +53,6 @@ export interface StartPosition {
 export interface SessionDeps {
   /** Bytes the socket may hold unsent before the session is cut. */
   bufferLimit: number;
-  /** Live events held while a replay runs before the session is cut. */
-  pendingLimit: number;
   /** How long an ended stream's unsent bytes may take to leave before the connection is dropped (ms). */
   closeGraceMs: number;
   store: NotificationStore;
@@ -79,6 +77,18 @@ export interface SessionOptions {
 
 /** Rows read per store query, by a replay and by the hub's gap fill. */
 export const STORE_PAGE = 500;
+
+/**
+ * Live events a session holds while a replay runs (or before it starts) before it is cut
+ * as a slow consumer; it resumes by cursor. A reader whose replay never ends would
+ * otherwise hold every event of its topics in memory.
+ */
+export const MAX_HELD_EVENTS = 10_000;
+
+/** A reconnect hint (`retry:`) spread over `spreadMs`, so clients never return all at once. */
+export function retryHintMs(spreadMs: number): number {
+  return Math.floor(500 + Math.random() * spreadMs);
+}
 
 /** Sessions corked during this turn of the event loop; one setImmediate sends them all. */
 const corkedSessions: StreamSession[] = [];
@@ -292,7 +302,7 @@ export class StreamSession {
     if (this.closed) return;
     if (this.#pending !== null) {
       this.#pending.push(event);
-      if (this.#pending.length > this.#deps.pendingLimit) this.close('slow_consumer');
+      if (this.#pending.length > MAX_HELD_EVENTS) this.close('slow_consumer');
       return;
     }
     const sent = this.sentOn(event.topic);

@@ -4,7 +4,7 @@
 // or late by its error, and a token-bearing client would be refused by one node and not
 // another. The offset is measured against PostgreSQL's clock_timestamp() now and then, from
 // the round trip with the smallest delay (its error is at most half of that round trip).
-import { systemClock, type Clock } from '../sse/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 /** Round trips per measurement: the shortest one bounds the error best. */
 const SAMPLES = 3;

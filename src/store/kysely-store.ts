@@ -1,6 +1,6 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError, isDiskFull } from '../errors.js';
-import { neverBack, systemClock, type Clock } from '../sse/clock.js';
+import { neverBack, systemClock, type Clock } from '../domain/clock.js';
 import { GroupCommit, type BatchWriter } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
@@ -8,7 +8,7 @@ import { refusedText } from './pg-writer.js';
 import { publishWeight, toNotification } from './rows.js';
 import { notMutedBy, usersMutingIn } from './mutes.js';
 import { anyDue, nextDueAt } from './scheduled.js';
-import { KyselyWrites, type StoreWrites } from './writes.js';
+import type { StoreWrites } from './writes.js';
 import type { Database } from './schema.js';
 import type {
   Audience, CancelOutcome, ExpiredNotification, ExpiryPageStart, InboxPage, InboxQuery, Notification, NotificationStore, PublishRequest, PublishResult,
@@ -27,8 +27,8 @@ export interface KyselyStoreOptions {
   clock?: Clock;
   /** Scheduled rows one publisher may have waiting at once. */
   maxScheduledPerPublisher?: number;
-  /** Where writes besides publishes run (default: on `db`; a SQLite file's go to the writer thread). */
-  writes?: StoreWrites;
+  /** Where writes besides publishes run: on `db` (KyselyWrites), or a SQLite file's on the writer thread. */
+  writes: StoreWrites;
 }
 
 /**
@@ -54,7 +54,7 @@ export class KyselyNotificationStore implements NotificationStore {
     db: Kysely<Database>,
     dialect: Dialect,
     writer: BatchWriter<PublishRequest, PublishResult>,
-    options: KyselyStoreOptions = {},
+    options: KyselyStoreOptions,
   ) {
     this.#maxScheduledPerPublisher = options.maxScheduledPerPublisher ?? Infinity;
     this.#db = db;
@@ -62,7 +62,7 @@ export class KyselyNotificationStore implements NotificationStore {
     this.#writer = writer;
     this.#clock = neverBack(options.clock ?? systemClock);
     this.#publishes = new GroupCommit(writer, PUBLISH_BATCH, publishWeight);
-    this.#writes = options.writes ?? new KyselyWrites(db, dialect);
+    this.#writes = options.writes;
   }
 
   get epoch(): string {

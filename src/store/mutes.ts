@@ -1,23 +1,19 @@
 // Which users muted a notification type: asked when a publish is written and again when a
-// scheduled one is delivered (a mute set in between counts), on either database.
-import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+// scheduled one is delivered (a mute set in between counts), on either database, by the
+// publish statements' own lookup (sqlite-statements.ts, pg-statements.ts).
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { patternsMuting } from '../domain/preferences.js';
 import type { Dialect } from './migrations.js';
+import { kyselyPgStatements } from './pg-statements.js';
 import type { Database } from './schema.js';
+import { SQLITE_USERS_MUTING } from './sqlite-statements.js';
 
 /** The users among `users` whose muted types include `type` (by name or by a pattern that covers it). */
 export async function usersMutingIn(db: Kysely<Database>, dialect: Dialect, users: readonly string[], type: string): Promise<Set<string>> {
   if (users.length === 0) return new Set();
-  // The entries that would mute this type, looked up by the primary key: one statement
-  // whatever the number of recipients (arrays, so the SQL text does not vary with it).
-  const patterns = patternsMuting(type);
-  const query = dialect === 'postgres'
-    ? sql<{ user_id: string }>`select distinct user_id from muted_types
-        where user_id = any(${[...users]}::text[]) and pattern = any(${patterns}::text[])`
-    : sql<{ user_id: string }>`select distinct user_id from muted_types
-        where user_id in (select value from json_each(${JSON.stringify(users)}))
-          and pattern in (select value from json_each(${JSON.stringify(patterns)}))`;
-  const { rows } = await query.execute(db);
+  const question = { users, patterns: patternsMuting(type) };
+  if (dialect === 'postgres') return (await kyselyPgStatements(db).usersMuting([question]))[0] as Set<string>;
+  const { rows } = await db.executeQuery<{ user_id: string }>(CompiledQuery.raw(SQLITE_USERS_MUTING, [JSON.stringify(users), JSON.stringify(question.patterns)]));
   return new Set(rows.map((row) => row.user_id));
 }
 

@@ -6,12 +6,14 @@ import { KyselyNotificationStore } from './kysely-store.js';
 import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
 import { SqliteThreadWriter, type SpawnWriter } from './sqlite-thread-writer.js';
+import { kyselyPgStatements } from './pg-statements.js';
 import { PgPublishWriter } from './pg-writer.js';
+import { SqliteStatements } from './sqlite-statements.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
-import { remoteWrites } from './writes.js';
+import { KyselyWrites, remoteWrites } from './writes.js';
 import type { NotificationStore } from './store.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 
 /** `postgres://` selects PostgreSQL; anything else is a SQLite file (`sqlite:` prefix optional). */
 export function isPostgresUrl(url: string): boolean {
@@ -102,7 +104,8 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     const connect = pool.connect.bind(pool) as () => Promise<import('pg').PoolClient>;
     (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
       (args.length === 0 ? tagConnectionErrors(connect()) : (connect as (...a: unknown[]) => unknown)(...args));
-    return new KyselyNotificationStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', new PgPublishWriter(pool, options.clock), options);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return new KyselyNotificationStore(db, 'postgres', new PgPublishWriter(pool, options.clock), { ...options, writes: new KyselyWrites(db, 'postgres', kyselyPgStatements) });
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -121,7 +124,9 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   if (path === ':memory:' || path === '') {
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
-    return new KyselyNotificationStore(db, 'sqlite', new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn())), options);
+    const statements = new SqliteStatements(sqlite);
+    const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()));
+    return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes: new KyselyWrites(db, 'sqlite', () => statements) });
   }
   // A file gets a writer thread with its own connection: every write (publishes and the
   // others) waits for SQLite's lock and commits (an fsync each) there, never stalling the

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { RemovedNotification } from '../bus/bus.js';
 import type { Logger } from '../log.js';
-import type { Clock } from '../sse/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Metrics } from '../metrics.js';
 import type { Dialect } from './migrations.js';
 import type { Database } from './schema.js';

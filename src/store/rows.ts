@@ -4,6 +4,67 @@ import type { Database } from './schema.js';
 import type { Notification, PublishRequest } from './store.js';
 
 export type NotificationRow = Selectable<Database['notifications']>;
+/** A notification row as written: every column but the table's own `pk`. */
+export type StoredNotification = Omit<NotificationRow, 'pk'>;
+
+/**
+ * The columns every insert into notifications writes, in this order; each dialect's insert
+ * statements are generated from this list (sqlite-statements.ts, pg-statements.ts), so a
+ * new column is added here. `perRow` columns differ between the rows of one publish; the
+ * others are the publish's content, sent to the database once per publish however many
+ * recipients share it. `pg` is the column's PostgreSQL array element type.
+ */
+export const NOTIFICATION_COLUMNS = [
+  { name: 'id', perRow: true, pg: 'text' },
+  { name: 'topic', perRow: true, pg: 'text' },
+  { name: 'seq', perRow: true, pg: 'int8' },
+  { name: 'recipient', perRow: true, pg: 'text' },
+  { name: 'type', perRow: false, pg: 'text' },
+  { name: 'title', perRow: false, pg: 'text' },
+  { name: 'content', perRow: false, pg: 'text' },
+  { name: 'data', perRow: false, pg: 'text' },
+  { name: 'publisher', perRow: false, pg: 'text' },
+  { name: 'created_at', perRow: false, pg: 'text' },
+  { name: 'critical', perRow: false, pg: 'int4' },
+  { name: 'expires_at', perRow: false, pg: 'text' },
+] as const satisfies ReadonlyArray<{ name: keyof StoredNotification; perRow: boolean; pg: string }>;
+
+// A column of the table that the list leaves out fails to compile here.
+type Unlisted = Exclude<keyof StoredNotification, (typeof NOTIFICATION_COLUMNS)[number]['name']>;
+const _everyColumnListed: [Unlisted] extends [never] ? true : Unlisted = true;
+
+export const ROW_COLUMNS = NOTIFICATION_COLUMNS.filter((c) => c.perRow);
+export const PUBLISH_COLUMNS = NOTIFICATION_COLUMNS.filter((c) => !c.perRow);
+
+/** A row's values for the per-row columns, in ROW_COLUMNS order. */
+export function rowValues(row: StoredNotification): unknown[] {
+  return ROW_COLUMNS.map((c) => row[c.name]);
+}
+
+/** A row's values for the publish's columns, in PUBLISH_COLUMNS order. */
+export function publishValues(row: StoredNotification): unknown[] {
+  return PUBLISH_COLUMNS.map((c) => row[c.name]);
+}
+
+/** Whether two rows share their publish's columns, so one copy of them serves both. */
+export function samePublish(a: StoredNotification, b: StoredNotification): boolean {
+  return PUBLISH_COLUMNS.every((c) => a[c.name] === b[c.name]);
+}
+
+/** Splits rows into runs of consecutive rows that share their publish's columns, order kept. */
+export function runsOfPublish(rows: readonly StoredNotification[]): StoredNotification[][] {
+  const runs: StoredNotification[][] = [];
+  let run: StoredNotification[] = [];
+  for (const row of rows) {
+    if (run.length > 0 && !samePublish(run[0] as StoredNotification, row)) {
+      runs.push(run);
+      run = [];
+    }
+    run.push(row);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
 export type ReceiptColumns = { read_at: string | null; seen_at: string | null; archived_at: string | null; snoozed_until?: string | null };
 
 /** `now` (ISO) is when the reader looks: a snooze that ended by then shows as null. */

@@ -6,18 +6,23 @@
 // recipient (scheduled_targets). Rows a node of an earlier version wrote, content and all,
 // in scheduled_notifications are read and delivered beside them.
 import { newNotificationId } from './ids.js';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
-import { usersMutingIn } from './mutes.js';
-import { newNotification, targetsOf, toNotification } from './rows.js';
+import {
+  countByTopic, eventOfRow, keyClaims, keyPlans, keyResponse, mutingQuestion, parseKeyResponse, planPublish, takeSequences, takenKeys,
+} from './publish-plan.js';
+import type { PublishStatements } from './publish-statements.js';
+import { newNotification, toNotification, type StoredNotification } from './rows.js';
 import type { Database } from './schema.js';
 import type { CancelOutcome, PublishRequest, PublishResult, ScheduledNotification, TopicEvent } from './store.js';
 
 /** A waiting notification whole, from either layout. */
 type ScheduledRow = Selectable<Database['scheduled_notifications']>;
 type TargetRow = Selectable<Database['scheduled_targets']>;
-type StoredRow = Omit<Selectable<Database['notifications']>, 'pk'>;
+/** The publish statements of a transaction (on SQLite its connection's, on PostgreSQL the transaction's own). */
+export type StatementsIn = (trx: Kysely<Database>) => PublishStatements;
 
 /** Rows per insert statement: well under both databases' bound-parameter limits. */
 const INSERT_CHUNK = 500;
@@ -28,60 +33,46 @@ const INSERT_CHUNK = 500;
  * replay find them by id); the topic sequence waits for delivery.
  */
 export async function schedulePublish(
-  db: Kysely<Database>, request: PublishRequest, now: string, suppressed: readonly string[] = [], maxPending = Infinity,
+  db: Kysely<Database>, statementsIn: StatementsIn, request: PublishRequest, now: string, maxPending = Infinity,
 ): Promise<PublishResult> {
   const deliverAt = request.deliverAt as string;
   return db.transaction().execute(async (trx) => {
-    if (request.idempotencyKey !== null) {
-      // On PostgreSQL a key another transaction holds makes this wait for its commit.
-      const claimed = await trx.insertInto('idempotency_keys')
-        .values({ publisher: request.publisher, key: request.idempotencyKey, request_hash: request.requestHash, response: '', created_at: now })
-        .onConflict((oc) => oc.columns(['publisher', 'key']).doNothing())
-        .returning('key').executeTakeFirst();
-      if (!claimed) {
-        const existing = await trx.selectFrom('idempotency_keys').select(['request_hash', 'response'])
-          .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).executeTakeFirstOrThrow();
-        if (existing.request_hash !== request.requestHash) throw new HeraldError('idempotency_conflict');
-        return replayStored(trx, existing.response);
-      }
-    }
-    const targets = targetsOf(request);
+    const s = statementsIn(trx);
+    const claims = keyClaims([request]);
+    // On PostgreSQL a key another transaction holds makes this wait for its commit.
+    const claimed = await s.claimKeys(claims, now);
+    const [plan] = keyPlans([request], claimed, await s.readKeys(takenKeys(claims, claimed)));
+    if (plan?.kind === 'conflict') throw new HeraldError('idempotency_conflict');
+    if (plan?.kind === 'stored') return replayStored(trx, plan.response);
+    const [muted] = await s.usersMuting([mutingQuestion(request)]);
+    const publish = planPublish(request, muted as Set<string>, now);
+    const targets = publish.targets;
     // One publish to 1000 recipients stores 1000 rows, delivered up to a year later and
     // untouched by retention meanwhile: each publisher has a bound on what waits.
     if (Number.isFinite(maxPending) && (await pendingOf(trx, request.publisher)) + targets.length > maxPending) {
       throw new HeraldError('scheduled_quota_exceeded');
     }
-    const data = request.data === null ? null : JSON.stringify(request.data);
-    const shared = data === null ? null : (JSON.parse(data) as Record<string, unknown>);
     const publishId = newNotificationId();
-    const rows = targets.map(({ topic, recipient }) => ({
-      id: newNotificationId(), publish_id: publishId, topic, recipient, publisher: request.publisher, deliver_at: deliverAt,
-    }));
-    if (rows.length > 0) {
-      await trx.insertInto('scheduled_publishes').values({
-        id: publishId, publisher: request.publisher, type: request.type, title: request.title, content: request.content, data,
-        critical: request.critical ? 1 : 0, created_at: now, expires_at: request.expiresAt ?? null, remaining: rows.length,
-      }).execute();
+    if (targets.length > 0) {
+      await trx.insertInto('scheduled_publishes').values({ id: publishId, ...publish.content, remaining: targets.length }).execute();
     }
+    const rows = targets.map(({ id, topic, recipient }) => ({ id, publish_id: publishId, topic, recipient, publisher: request.publisher, deliver_at: deliverAt }));
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       await trx.insertInto('scheduled_targets').values(rows.slice(i, i + INSERT_CHUNK)).execute();
     }
     if (request.idempotencyKey !== null) {
-      // Who was suppressed is kept with the ids: a copy cancelled, expired or muted by the
-      // time of a replay is not one the first publish suppressed.
-      await trx.updateTable('idempotency_keys').set({ response: JSON.stringify({ ids: rows.map((r) => r.id), suppressed }) })
-        .where('publisher', '=', request.publisher).where('key', '=', request.idempotencyKey).execute();
+      await s.storeResponses([{ publisher: request.publisher, key: request.idempotencyKey, response: keyResponse(rows.map((r) => r.id), publish.suppressed) }]);
     }
-    const scheduled = rows.map((row): ScheduledNotification => ({
-      notification: newNotification(row.id, row.recipient, row.topic, request, shared, now), deliver_at: deliverAt,
+    const scheduled = targets.map(({ id, topic, recipient }): ScheduledNotification => ({
+      notification: newNotification(id, recipient, topic, request, publish.data, now), deliver_at: deliverAt,
     }));
-    return { events: [], scheduled, replayed: false };
+    return { events: [], scheduled, replayed: false, suppressed: publish.suppressed };
   });
 }
 
 /** The answer a key stored: those still waiting as scheduled, those delivered as events. */
 async function replayStored(db: Kysely<Database>, response: string): Promise<PublishResult> {
-  const { ids, suppressed } = JSON.parse(response) as { ids: string[]; suppressed?: string[] };
+  const { ids, suppressed } = parseKeyResponse(response);
   const waiting = new Map((ids.length === 0 ? [] : await waitingWithIds(db, ids)).map((r) => [r.id, r]));
   const delivered = new Map((await db.selectFrom('notifications').selectAll().where('id', 'in', ids).execute()).map((r) => [r.id, r]));
   const events: TopicEvent[] = [];
@@ -102,44 +93,37 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
  * PostgreSQL `SKIP LOCKED` lets several nodes deliver different rows at once. The ids
  * are unique in the notifications table too, so no row can ever be delivered twice.
  */
-export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: string, limit: number): Promise<TopicEvent[]> {
+export async function deliverDue(db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn, now: string, limit: number): Promise<TopicEvent[]> {
   return db.transaction().execute(async (trx) => {
+    const s = statementsIn(trx);
     const due = await claimDue(trx, dialect, now, limit);
     if (due.length === 0) return [];
     // One that expired before it was due (Herald was down past both) is dropped unseen; its
     // id is kept, so a cancel can answer that it expired.
-    const live = await withoutMuted(trx, dialect, due.filter((row) => !expiredAt(row, now)));
+    const live = await withoutMuted(s, due.filter((row) => !expiredAt(row, now)));
     const dropped = due.filter((row) => expiredAt(row, now)).map(({ id, publisher, created_at }) => ({ id, publisher, created_at }));
     for (let i = 0; i < dropped.length; i += INSERT_CHUNK) {
       await trx.insertInto('expired_scheduled').values(dropped.slice(i, i + INSERT_CHUNK))
         .onConflict((oc) => oc.column('id').doNothing()).execute();
     }
-    // Within a topic, earlier due times take lower sequence numbers (the claim's order).
+    // Within a topic, earlier due times take lower sequence numbers (the claim's order);
+    // rows are written topic by topic.
     const byTopic = new Map<string, ScheduledRow[]>();
     for (const row of live) {
       const list = byTopic.get(row.topic);
       if (list) list.push(row);
       else byTopic.set(row.topic, [row]);
     }
-    const heads = await advanceHeads(trx, dialect, new Map([...byTopic].map(([topic, rows]) => [topic, rows.length])));
-    const events: TopicEvent[] = [];
-    const inserts: StoredRow[] = [];
-    for (const [topic, rows] of byTopic) {
-      let seq = (heads.get(topic) as number) - rows.length;
-      for (const row of rows) {
-        seq += 1;
-        const stored: StoredRow = {
-          id: row.id, topic, seq, recipient: row.recipient, type: row.type, title: row.title, content: row.content,
-          data: row.data, publisher: row.publisher, created_at: now, expires_at: row.expires_at, critical: row.critical,
-        };
-        inserts.push(stored);
-        events.push({ topic, seq, notification: toNotification(stored, null), critical: row.critical === 1 });
-      }
-    }
-    for (let i = 0; i < inserts.length; i += INSERT_CHUNK) {
-      await trx.insertInto('notifications').values(inserts.slice(i, i + INSERT_CHUNK)).execute();
-    }
-    return events;
+    const ordered = [...byTopic.values()].flat();
+    const topics = ordered.map((row) => row.topic);
+    // Topics locked in name order, as a publish locks them: the two cannot deadlock.
+    const seqs = takeSequences(topics, await s.advanceHeads(countByTopic(topics)));
+    const rows = ordered.map((row, i): StoredNotification => ({
+      id: row.id, topic: row.topic, seq: seqs[i] as number, recipient: row.recipient, type: row.type, title: row.title, content: row.content,
+      data: row.data, publisher: row.publisher, created_at: now, expires_at: row.expires_at, critical: row.critical,
+    }));
+    await s.insertNotifications(rows);
+    return rows.map((row): TopicEvent => ({ ...eventOfRow(row), critical: row.critical === 1 }));
   });
 }
 
@@ -147,7 +131,7 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, now: st
  * Drops the private copies whose recipient muted their type since they were scheduled: a
  * mute is judged at delivery, as for a publish. Critical ones are delivered anyway.
  */
-async function withoutMuted(db: Kysely<Database>, dialect: Dialect, rows: ScheduledRow[]): Promise<ScheduledRow[]> {
+async function withoutMuted(s: PublishStatements, rows: ScheduledRow[]): Promise<ScheduledRow[]> {
   const recipientsByType = new Map<string, string[]>();
   for (const row of rows) {
     if (row.recipient === null || row.critical === 1) continue;
@@ -155,37 +139,11 @@ async function withoutMuted(db: Kysely<Database>, dialect: Dialect, rows: Schedu
     if (list) list.push(row.recipient);
     else recipientsByType.set(row.type, [row.recipient]);
   }
-  const muted = new Set<string>();
-  for (const [type, users] of recipientsByType) {
-    for (const user of await usersMutingIn(db, dialect, users, type)) muted.add(`${type}\n${user}`);
-  }
+  if (recipientsByType.size === 0) return rows;
+  const types = [...recipientsByType.keys()];
+  const answers = await s.usersMuting(types.map((type) => ({ users: recipientsByType.get(type) as string[], patterns: patternsMuting(type) })));
+  const muted = new Set(types.flatMap((type, i) => [...(answers[i] as Set<string>)].map((user) => `${type}\n${user}`)));
   return muted.size === 0 ? rows : rows.filter((row) => row.recipient === null || row.critical === 1 || !muted.has(`${row.type}\n${row.recipient}`));
-}
-
-/**
- * Moves each topic's head by its count and answers the new heads. On PostgreSQL in one
- * statement that locks the topics in the database's name order, exactly as the publish
- * path does (src/store/pg-writer.ts), so a delivery and a publish cannot deadlock. SQLite
- * has one writer and no such risk.
- */
-async function advanceHeads(db: Kysely<Database>, dialect: Dialect, counts: Map<string, number>): Promise<Map<string, number>> {
-  const heads = new Map<string, number>();
-  if (dialect === 'postgres') {
-    const result = await sql<{ name: string; head: number | string }>`insert into topics (name, head)
-      select t.name, t.n from unnest(${[...counts.keys()]}::text[], ${[...counts.values()]}::int8[]) as t(name, n)
-      order by t.name
-      on conflict (name) do update set head = topics.head + excluded.head
-      returning name, head`.execute(db);
-    for (const row of result.rows) heads.set(row.name, Number(row.head));
-    return heads;
-  }
-  for (const [topic, n] of counts) {
-    const { head } = await db.insertInto('topics').values({ name: topic, head: n })
-      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ head: eb('topics.head', '+', n) })))
-      .returning('head').executeTakeFirstOrThrow();
-    heads.set(topic, Number(head));
-  }
-  return heads;
 }
 
 /**

@@ -59,7 +59,7 @@ function decodeOutcome(wire: WireOutcome, request: PublishRequest): Outcome<Publ
   return 'written' in wire ? { ok: true, value: rebuild(request, wire.written) } : wire;
 }
 
-/** The events a new publish wrote, as the writer built them (sqlite-writer.ts): same targets, same data. */
+/** The events a new publish wrote, as the writer built them (planPublish, writtenRows): same targets, same data. */
 function rebuild(request: PublishRequest, written: Written): PublishResult {
   const muted = new Set(written.suppressed);
   const kept = muted.size === 0 ? request : { ...request, recipients: (request.recipients ?? []).filter((r) => !muted.has(r)) };

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
 import { encodeOutcomes, encodeError, type WriterAnswer, type WriterRequest } from './sqlite-thread-writer.js';
+import { SqliteStatements } from './sqlite-statements.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import { KyselyWrites } from './writes.js';
 
@@ -13,8 +14,10 @@ const sqlite = await openSqliteHandle(path, synchronous);
 const db = sqliteKysely(sqlite);
 // Publish batches hold Kysely's one connection while they run, so they never land inside
 // another write's transaction.
-const writer = new SqlitePublishWriter(sqlite, (fn) => db.connection().execute(async () => fn()));
-const writes = new KyselyWrites(db, 'sqlite');
+const statements = new SqliteStatements(sqlite);
+const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()));
+// Scheduled delivery runs the same statements, inside its Kysely transaction on this connection.
+const writes = new KyselyWrites(db, 'sqlite', () => statements);
 
 function answer(id: number, work: Promise<Omit<WriterAnswer, 'id'>>): void {
   work.then(

@@ -9,9 +9,9 @@ import { toMuteEntry } from '../domain/preferences.js';
 import type { Audience } from '../domain/topics.js';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
-import { notMutedBy, usersMutingIn } from './mutes.js';
+import { notMutedBy } from './mutes.js';
 import { toNotification } from './rows.js';
-import { cancelScheduled, deliverDue, schedulePublish } from './scheduled.js';
+import { cancelScheduled, deliverDue, schedulePublish, type StatementsIn } from './scheduled.js';
 import type { Database } from './schema.js';
 import type { PurgedNotifications } from './retention.js';
 import type { CancelOutcome, Notification, PublishRequest, PublishResult, StateChange, TopicEvent } from './store.js';
@@ -67,9 +67,12 @@ export class KyselyWrites implements StoreWrites {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
 
-  constructor(db: Kysely<Database>, dialect: Dialect) {
+  readonly #statementsIn: StatementsIn;
+
+  constructor(db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#statementsIn = statementsIn;
   }
 
   async updateState(audience: Audience, id: string, change: StateChange, now: string): Promise<Notification | null> {
@@ -163,14 +166,9 @@ export class KyselyWrites implements StoreWrites {
     });
   }
 
-  /** Scheduled publishes are rare: their mute check is a query of its own, before the write. */
-  async schedule(request: PublishRequest, now: string, maxPending: number): Promise<PublishResult> {
-    const recipients = request.recipients;
-    const muting = recipients && !request.critical ? await usersMutingIn(this.#db, this.#dialect, recipients, request.type) : new Set<string>();
-    const kept = recipients && muting.size > 0 ? { ...request, recipients: recipients.filter((r) => !muting.has(r)) } : request;
-    const suppressed = recipients?.filter((r) => muting.has(r)) ?? [];
-    const result = await schedulePublish(this.#db, kept, now, suppressed, maxPending);
-    return result.replayed ? result : { ...result, suppressed };
+  /** Scheduled publishes are rare: stored (with their mute check) in a transaction of their own. */
+  schedule(request: PublishRequest, now: string, maxPending: number): Promise<PublishResult> {
+    return schedulePublish(this.#db, this.#statementsIn, request, now, maxPending);
   }
 
   cancelScheduled(publisher: string, id: string, now: string): Promise<CancelOutcome> {
@@ -184,7 +182,7 @@ export class KyselyWrites implements StoreWrites {
   }
 
   deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
-    return deliverDue(this.#db, this.#dialect, now, limit);
+    return deliverDue(this.#db, this.#dialect, this.#statementsIn, now, limit);
   }
 
   async purgeNotifications(cutoff: string, limit: number): Promise<PurgedNotifications> {

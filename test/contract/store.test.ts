@@ -437,6 +437,22 @@ for (const backend of backends) {
       const heads = await store.heads(recipients.map((r) => `user:${r}`));
       assert.deepEqual([...heads.values()], recipients.map((_, i) => expectedSeq(i)));
     });
+
+    test('publishes sharing a transaction each keep their own content on every row, read back as answered', async (t) => {
+      const store = await backend.open(t);
+      const before = publishTransactions(store);
+      const results = await Promise.all([
+        store.publish(request({ recipients: ['alice', 'bob'], type: 'a.one', title: 'One', content: 'first', data: { n: 1 } })),
+        store.publish(request({ recipients: ['alice', 'bob'], type: 'a.two', content: 'second', critical: true, expires_at: new Date(Date.now() + 86_400_000).toISOString() })),
+        store.publish(request({ topic: 'broadcast', content: 'third' })),
+        store.publish(request({ recipients: ['bob'], content: 'fourth', data: { n: 4 } })),
+      ]);
+      assert.ok(publishTransactions(store) - before <= 2, `${publishTransactions(store) - before} transactions for 4 publishes`);
+      const answered = results.flatMap((r) => r.events);
+      const read = await Promise.all(answered.map(async (e) => (await store.eventsAfter(e.topic, e.seq - 1, 1))[0]));
+      assert.deepEqual(read.map((e) => e?.notification), answered.map((e) => e.notification));
+      assert.deepEqual(read.map((e) => e?.critical), answered.map((e) => e.notification.content === 'second'));
+    });
   });
 }
 

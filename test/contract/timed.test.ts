@@ -166,6 +166,19 @@ for (const backend of backends) {
       assert.deepEqual((await store.deliverDue(isoAt(clock, 5_000), 100)).map((e) => e.topic), ['user:alice']);
     });
 
+    test('one delivery of several publishes stores each its own content, answered as read back, a type muted meanwhile left out', async (t) => {
+      const { store, clock } = await backend.open(t);
+      await store.publish(request(clock, { recipients: ['alice', 'bob'], type: 'promo.sale', content: 'one', data: { n: 1 }, deliver_at: isoAt(clock, 1_000) }));
+      await store.publish(request(clock, { topic: 'broadcast', content: 'two', deliver_at: isoAt(clock, 2_000) }));
+      await store.publish(request(clock, { recipients: ['alice', 'bob'], content: 'three', critical: true, deliver_at: isoAt(clock, 3_000) }));
+      await store.setMutedTypes('bob', ['promo.*']);
+      const delivered = await store.deliverDue(isoAt(clock, 5_000), 100);
+      assert.deepEqual(delivered.map((e) => [e.topic, e.seq, e.notification.content]).sort(),
+        [['broadcast', 1, 'two'], ['user:alice', 1, 'one'], ['user:alice', 2, 'three'], ['user:bob', 1, 'three']]);
+      const read = await Promise.all(delivered.map(async (e) => (await store.eventsAfter(e.topic, e.seq - 1, 1))[0]));
+      assert.deepEqual(read, delivered.map((e) => ({ ...e, critical: e.critical === true })));
+    });
+
     test('deliverDue delivers only what is due, and each notification once', async (t) => {
       const { store, clock } = await backend.open(t);
       await store.publish(request(clock, { recipients: ['alice'], content: 'first', deliver_at: isoAt(clock, 5_000) }));

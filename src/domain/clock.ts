@@ -1,4 +1,4 @@
-/** Time as the hub and sessions see it; tests pass a clock they move themselves. */
+/** Time as every part of Herald reads it (hub, store, tokens, scheduler); tests pass a clock they move themselves. */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

@@ -1,0 +1,103 @@
+// The publish statements on SQLite: prepared once and reused, synchronous, run on the
+// writer's connection inside the transaction of whoever calls them. Many rows go in one
+// statement over a JSON array (json_each), not one call per row.
+import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, StoredKey } from './publish-plan.js';
+import type { PublishStatements } from './publish-statements.js';
+import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
+import { NOTIFICATION_COLUMNS, ROW_COLUMNS, publishValues, rowValues, runsOfPublish, type NotificationRow, type StoredNotification } from './rows.js';
+
+const COLUMN_LIST = NOTIFICATION_COLUMNS.map((c) => c.name).join(', ');
+
+/** One notification: every column a parameter, in NOTIFICATION_COLUMNS order. */
+const INSERT_ONE = `insert into notifications (${COLUMN_LIST}) values (${NOTIFICATION_COLUMNS.map(() => '?').join(', ')})`;
+
+/**
+ * A publish's rows: the per-row columns from a JSON array of arrays (rowValues), the
+ * publish's columns once, as parameters before it (publishValues).
+ */
+const INSERT_RUN = `insert into notifications (${COLUMN_LIST})
+  select ${NOTIFICATION_COLUMNS.map((c) => (c.perRow ? `json_extract(value, '$[${ROW_COLUMNS.indexOf(c)}]')` : '?')).join(', ')}
+  from json_each(?) order by key`;
+
+/** The recipients whose entries mute the type, by primary key (patternsMuting); mutes.ts asks it too. */
+export const SQLITE_USERS_MUTING = `select distinct user_id from muted_types
+  where user_id in (select value from json_each(?)) and pattern in (select value from json_each(?))`;
+
+// (`where true` tells SQLite's parser an upsert's ON CONFLICT is not a join's ON.)
+const SQL = {
+  claimKeys: `insert into idempotency_keys (publisher, key, request_hash, response, created_at)
+    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), '', ? from json_each(?) where true
+    on conflict (publisher, key) do nothing returning publisher, key`,
+  readKeys: `select k.publisher, k.key, k.request_hash, k.response from json_each(?) u
+    join idempotency_keys k on k.publisher = json_extract(u.value, '$[0]') and k.key = json_extract(u.value, '$[1]')`,
+  storeResponse: 'update idempotency_keys set response = ? where publisher = ? and key = ?',
+  advanceHead: `insert into topics (name, head) values (?, ?)
+    on conflict (name) do update set head = topics.head + excluded.head returning name, head`,
+  advanceHeads: `insert into topics (name, head) select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(?) where true
+    on conflict (name) do update set head = topics.head + excluded.head returning name, head`,
+  insertOne: INSERT_ONE,
+  insertRun: INSERT_RUN,
+  usersMuting: SQLITE_USERS_MUTING,
+  byIds: 'select * from notifications where id in (select value from json_each(?))',
+};
+
+type Prepared = Record<keyof typeof SQL, SqliteStatement>;
+
+export class SqliteStatements implements PublishStatements<true> {
+  readonly #sqlite: SqliteDatabase;
+  #prepared: Prepared | null = null;
+
+  constructor(sqlite: SqliteDatabase) {
+    this.#sqlite = sqlite;
+  }
+
+  /** Prepared on first use: the tables exist only after the migrations ran. */
+  get #s(): Prepared {
+    return (this.#prepared ??= Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, this.#sqlite.prepare(text)])) as Prepared);
+  }
+
+  claimKeys(claims: readonly KeyClaim[], now: string): KeyRef[] {
+    if (claims.length === 0) return [];
+    return this.#s.claimKeys.all([now, JSON.stringify(claims.map((c) => [c.publisher, c.key, c.requestHash]))]) as KeyRef[];
+  }
+
+  readKeys(keys: readonly KeyRef[]): StoredKey[] {
+    if (keys.length === 0) return [];
+    const rows = this.#s.readKeys.all([JSON.stringify(keys.map((k) => [k.publisher, k.key]))]) as Array<{ publisher: string; key: string; request_hash: string; response: string }>;
+    return rows.map((row) => ({ publisher: row.publisher, key: row.key, requestHash: row.request_hash, response: row.response }));
+  }
+
+  storeResponses(responses: readonly KeyResponse[]): void {
+    for (const { publisher, key, response } of responses) this.#s.storeResponse.run([response, publisher, key]);
+  }
+
+  // One writer: SQLite's topics need no lock order; a single topic skips the JSON.
+  advanceHeads(counts: ReadonlyMap<string, number>): Map<string, number> {
+    if (counts.size === 0) return new Map();
+    const rows = (counts.size === 1
+      ? this.#s.advanceHead.all([...counts][0] as [string, number])
+      : this.#s.advanceHeads.all([JSON.stringify([...counts])])) as Array<{ name: string; head: number | bigint }>;
+    return new Map(rows.map((row) => [row.name, Number(row.head)]));
+  }
+
+  insertNotifications(rows: readonly StoredNotification[]): void {
+    for (const run of runsOfPublish(rows)) {
+      const first = run[0] as StoredNotification;
+      if (run.length === 1) this.#s.insertOne.run(NOTIFICATION_COLUMNS.map((c) => first[c.name]));
+      else this.#s.insertRun.run([...publishValues(first), JSON.stringify(run.map(rowValues))]);
+    }
+  }
+
+  usersMuting(questions: ReadonlyArray<MutingQuestion | null>): Array<Set<string>> {
+    return questions.map((question) => {
+      if (question === null || question.users.length === 0) return new Set<string>();
+      const rows = this.#s.usersMuting.all([JSON.stringify(question.users), JSON.stringify(question.patterns)]) as Array<{ user_id: string }>;
+      return new Set(rows.map((row) => row.user_id));
+    });
+  }
+
+  notificationsByIds(ids: readonly string[]): NotificationRow[] {
+    if (ids.length === 0) return [];
+    return this.#s.byIds.all([JSON.stringify(ids)]) as NotificationRow[];
+  }
+}
