@@ -105,6 +105,15 @@ export function frameworkAppTests(example: 'react' | 'vue'): void {
     await page.locator('herald-inbox [data-testid="notification"]', { hasText: 'from the bell' }).waitFor();
   });
 
+  test(`${example}: an item clicked in <HeraldInbox> reaches the app's open handler with its checked link, which it follows`, async (t) => {
+    const { h, context } = await setup(t);
+    await publishAccepted(h, { recipients: [USER], type: 'comment', content: 'on project 42', data: { url: '/projects/42' } });
+    const page = await openApp(context);
+    await page.locator('herald-inbox [data-testid="bell"]').click();
+    await page.locator('herald-inbox [data-testid="notification"]', { hasText: 'on project 42' }).locator('[data-testid="open"]').click();
+    await page.waitForURL(`${app.origin}/projects/42`);
+  });
+
   test(`${example}: a new notification re-renders the badge and the feed, not the rest of the app`, async (t) => {
     const { h, context } = await setup(t);
     const page = await openApp(context);
