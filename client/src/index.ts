@@ -13,8 +13,10 @@ export {
   type InboxStateEventMap,
   type InboxStateOptions,
 } from './inbox-state.js';
+export { InboxStore, inboxStore, type InboxStoreOptions, type InboxStoreSnapshot } from './inbox-store.js';
 export { HeraldStream, type HeraldStreamOptions } from './stream.js';
 export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';
+export { cacheTokens, type TokenSource } from './token-cache.js';
 export * from './types.js';
 
 export interface HeraldClientOptions extends HeraldStreamOptions {

@@ -1,0 +1,6 @@
+// Counts each component's renders in window.heraldRenders, so you can watch in the console
+// (and the tests check) that a change re-renders only the components that read it.
+export function countRender(name) {
+  const counts = (globalThis.heraldRenders ??= {});
+  counts[name] = (counts[name] ?? 0) + 1;
+}
