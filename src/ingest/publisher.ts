@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
-import type { NotificationStore, PublishRequest, PublishResult, TopicEvent } from '../store/store.js';
+import type { NotificationStore, Outcome, PublishRequest, PublishResult, TopicEvent } from '../store/store.js';
 
 export type PublishSource = 'http' | 'amqp' | 'cli';
 
@@ -32,6 +32,21 @@ export class NotificationPublisher {
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
     // The store leaves out recipients who muted the type, in the write's own transaction.
     const result = await this.#store.publish(request);
+    return this.#committed(request, result, source);
+  }
+
+  /**
+   * Publishes each request, all in one transaction (one commit answers them all), and
+   * answers one outcome per request, in order: a request that fails fails alone.
+   */
+  async publishBatch(requests: readonly PublishRequest[], source: PublishSource): Promise<Array<Outcome<PublishOutcome>>> {
+    const outcomes = await this.#store.publishBatch(requests);
+    return Promise.all(outcomes.map(async (outcome, i): Promise<Outcome<PublishOutcome>> => (
+      outcome.ok ? { ok: true, value: await this.#committed(requests[i] as PublishRequest, outcome.value, source) } : outcome
+    )));
+  }
+
+  async #committed(request: PublishRequest, result: PublishResult, source: PublishSource): Promise<PublishOutcome> {
     const firstDue = result.scheduled?.[0]?.deliver_at;
     if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {

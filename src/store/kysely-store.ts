@@ -1,7 +1,7 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError, isDiskFull } from '../errors.js';
 import { neverBack, systemClock, type Clock } from '../domain/clock.js';
-import { GroupCommit, type BatchWriter } from './group-commit.js';
+import { GroupCommit, type BatchWriter, type Outcome } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { refusedText } from './pg-writer.js';
@@ -115,6 +115,21 @@ export class KyselyNotificationStore implements NotificationStore {
       });
     }
     return this.#noteDisk(this.#publishes.submit(request));
+  }
+
+  async publishBatch(requests: readonly PublishRequest[]): Promise<Array<Outcome<PublishResult>>> {
+    const now = requests.filter((request) => request.deliverAt == null);
+    const written = await this.#noteDisk(this.#publishes.submitTogether(now));
+    let next = 0;
+    const outcomes: Array<Outcome<PublishResult>> = [];
+    for (const request of requests) {
+      if (request.deliverAt == null) {
+        outcomes.push(written[next++] as Outcome<PublishResult>);
+        continue;
+      }
+      outcomes.push(await this.publish(request).then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error })));
+    }
+    return outcomes;
   }
 
   /** Scheduled publishes are rare: stored (with their mute check) on the write path of their own. */
