@@ -69,6 +69,18 @@ for (const backend of backends) {
       assert.equal((await store.eventsAfter('user:alice', 0, 10)).length, 1);
     });
 
+    test('items of one type leave out, each, only their own recipients who muted it', async (t) => {
+      const store = await backend.open(t);
+      await store.setMutedTypes('bob', ['digest']);
+      const outcomes = await store.publishBatch([
+        request({ recipients: ['alice', 'bob'] }),
+        request({ recipients: ['carol'] }),
+        request({ recipients: ['bob', 'dave'], type: 'alert' }),
+      ]);
+      assert.deepEqual(outcomes.map((o) => stored(o).suppressed), [['bob'], [], []]);
+      assert.deepEqual(outcomes.map((o) => stored(o).events.map((e) => e.notification.recipient)), [['alice'], ['carol'], ['bob', 'dave']]);
+    });
+
     test('a scheduled item is held for later while the batch\'s other items are delivered now', async (t) => {
       const store = await backend.open(t);
       const deliverAt = new Date(Date.now() + 3_600_000).toISOString();
