@@ -15,7 +15,7 @@
 // from HERALD_TEST_PG_URL, read from .tmp/services.env when it is not set (start it with
 // `bash scripts/services/up.sh`). BENCH_CPU_PROF_DIR=<dir> also writes the Herald server's
 // CPU profile there (`http` mode; `node --cpu-prof` profiles `store` mode).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -28,6 +28,7 @@ import { openStore } from '../src/store/open-store.js';
 import type { NotificationStore } from '../src/store/store.js';
 import { startHerald } from '../test/helpers/herald.js';
 import { createPgDatabase } from '../test/helpers/services.js';
+import { RESULTS_DIR } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 32);
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const mode = args.includes('http') ? 'http' : 'store';
   const backends = (['sqlite', 'postgres'] as const).filter((b) => args.includes(b));
+  const rows: string[] = [];
   for (const backend of backends.length > 0 ? backends : (['sqlite', 'postgres'] as const)) {
     const runs: Result[] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -183,6 +185,22 @@ async function main(): Promise<void> {
       `; batches of ${BATCH_SIZE} from ${BATCH_PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.batch)))} notifications/s` +
       (mode === 'http' ? ` (server CPU ${median(runs.map((r) => r.batchCpuUs ?? NaN)).toFixed(1)} µs each)` : '') +
       (mode === 'store' ? `; event-loop delay p99 while ingesting, median ${median(runs.map((r) => r.loopP99Ms ?? NaN)).toFixed(1)} ms` : ''));
+    const cpu = median(runs.map((r) => r.batchCpuUs ?? NaN));
+    rows.push(`| ${backend} | ${Math.round(median(runs.map((r) => r.ingest)))} | ${Math.round(median(runs.map((r) => r.fanout)))} | ` +
+      `${Math.round(median(runs.map((r) => r.batch)))} | ${Number.isFinite(cpu) ? cpu.toFixed(1) : '–'} |`);
+  }
+  if (mode === 'http') {
+    // Kept for docs/benchmarks.md (bench/report.ts), like request-cost.md.
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(`${RESULTS_DIR}/ingest-store.md`, [
+      `Herald over HTTP (synchronous=FULL on SQLite), median of ${RUNS} runs, measured ${new Date().toISOString().slice(0, 10)}: ` +
+      `${PUBLISHERS} publishers sending single-recipient publishes; one ${FANOUT_RECIPIENTS}-recipient publish; ` +
+      `${BATCH_PUBLISHERS} publishers sending batches of ${BATCH_SIZE} (\`POST /v1/notifications/batch\`), ${BATCHES} batches in all.`,
+      '',
+      `| store | publishes, notifications/s | ${FANOUT_RECIPIENTS}-recipient publish, rows/s | batches, notifications/s | server CPU per batched notification, µs |`,
+      '|---|---|---|---|---|',
+      ...rows,
+    ].join('\n') + '\n');
   }
 }
 

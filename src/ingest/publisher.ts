@@ -32,7 +32,11 @@ export class NotificationPublisher {
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
     // The store leaves out recipients who muted the type, in the write's own transaction.
     const result = await this.#store.publish(request);
-    return this.#committed(request, result, source);
+    const hints: Array<Promise<void>> = [];
+    const outcome = this.#committed(request, result, hints);
+    if (!result.replayed) this.#metrics.published.inc({ source }, result.events.length);
+    await Promise.all(hints);
+    return outcome;
   }
 
   /**
@@ -41,18 +45,26 @@ export class NotificationPublisher {
    */
   async publishBatch(requests: readonly PublishRequest[], source: PublishSource): Promise<Array<Outcome<PublishOutcome>>> {
     const outcomes = await this.#store.publishBatch(requests);
-    return Promise.all(outcomes.map(async (outcome, i): Promise<Outcome<PublishOutcome>> => (
-      outcome.ok ? { ok: true, value: await this.#committed(requests[i] as PublishRequest, outcome.value, source) } : outcome
-    )));
+    const hints: Array<Promise<void>> = [];
+    let published = 0;
+    const answers = outcomes.map((outcome, i): Outcome<PublishOutcome> => {
+      if (!outcome.ok) return outcome;
+      if (!outcome.value.replayed) published += outcome.value.events.length;
+      return { ok: true, value: this.#committed(requests[i] as PublishRequest, outcome.value, hints) };
+    });
+    // Counted once for the batch: a labelled counter hashes its labels on every call.
+    if (published > 0) this.#metrics.published.inc({ source }, published);
+    await Promise.all(hints);
+    return answers;
   }
 
-  async #committed(request: PublishRequest, result: PublishResult, source: PublishSource): Promise<PublishOutcome> {
+  /** What a committed publish answers; its bus hints join `hints`. */
+  #committed(request: PublishRequest, result: PublishResult, hints: Array<Promise<void>>): PublishOutcome {
     const firstDue = result.scheduled?.[0]?.deliver_at;
     if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {
-      this.#metrics.published.inc({ source }, result.events.length);
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
-      await Promise.all(result.events.map((event) => this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
+      for (const event of result.events) hints.push(this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {}));
     }
     return { ...result, suppressed: result.replayed ? replayedSuppressed(request, result) : result.suppressed ?? [] };
   }

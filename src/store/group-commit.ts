@@ -136,7 +136,7 @@ export class GroupCommit<Q, R> {
     }
   }
 
-  /** Each request in a transaction of its own: its own outcome, its failure its alone. */
+  /** Each request in a transaction of its own, so a failure is that request's alone. */
   async #eachAlone(requests: readonly Q[]): Promise<Outcome<R>[]> {
     const outcomes: Outcome<R>[] = [];
     for (const request of requests) {

@@ -118,8 +118,8 @@ export class KyselyNotificationStore implements NotificationStore {
   }
 
   async publishBatch(requests: readonly PublishRequest[]): Promise<Array<Outcome<PublishResult>>> {
-    const now = requests.filter((request) => request.deliverAt == null);
-    const written = await this.#noteDisk(this.#publishes.submitTogether(now));
+    const immediate = requests.filter((request) => request.deliverAt == null);
+    const written = await this.#noteDisk(this.#publishes.submitTogether(immediate));
     let next = 0;
     const outcomes: Array<Outcome<PublishResult>> = [];
     for (const request of requests) {
