@@ -3,6 +3,7 @@
 // counted open at its `event: ready`. Needs nothing but Node (bench:profile needs sseload).
 //   npm run bench:profile-open                 # prints the ramp time and the top functions
 //   OPENS=5000 TOP=40 npm run bench:profile-open
+//   BROADCAST_BACKLOG=50000 npm run bench:profile-open   # with that many broadcasts stored first
 // The profile covers the whole process, start-up included (module loading and migrations
 // show at the top of the list; the open path is what follows them). It stays in a temporary
 // folder, printed at the end.
@@ -21,6 +22,18 @@ import { formatSummary } from './profile-summary.js';
 const OPENS = Number(process.env.OPENS ?? 2000);
 const CONCURRENCY = Number(process.env.OPEN_CONCURRENCY ?? 128);
 const TOP = Number(process.env.TOP ?? 30);
+const BACKLOG = Number(process.env.BROADCAST_BACKLOG ?? 0);
+
+/** Stores `count` broadcast notifications, 500 per batch publish. */
+async function storeBacklog(port: number, token: string, count: number): Promise<void> {
+  for (let stored = 0; stored < count; stored += 500) {
+    const notifications = Array.from({ length: Math.min(500, count - stored) }, (_, i) => ({ topic: 'broadcast', type: 'backlog', content: `backlog ${stored + i}` }));
+    const res = await fetch(`http://127.0.0.1:${port}/v1/notifications/batch`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ notifications }),
+    });
+    if (res.status !== 200) throw new Error(`the backlog's batch answered ${res.status}: ${await res.text()}`);
+  }
+}
 
 function openStream(port: number, token: string, sockets: Socket[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,7 +63,7 @@ async function main(): Promise<void> {
     env: {
       PATH: process.env.PATH ?? '', HERALD_HOST: '127.0.0.1', HERALD_PORT: String(port), HERALD_DATABASE_URL: join(dir, 'herald.db'),
       HERALD_JWT_SECRET: secret, HERALD_LOG_LEVEL: process.env.HERALD_LOG_LEVEL ?? 'info', HERALD_DRAIN_MS: '0',
-      HERALD_MAX_CONNECTIONS: '1000000', HERALD_MAX_CONNECTIONS_PER_IP: '1000000', HERALD_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      HERALD_PUBLISH_RATE_PER_MINUTE: '10000000', HERALD_MAX_CONNECTIONS: '1000000', HERALD_MAX_CONNECTIONS_PER_IP: '1000000', HERALD_MAX_CONNECTIONS_PER_ADDRESS: '0',
     },
   });
   // Its log lines go to a pipe that is read, as under systemd or Docker.
@@ -58,12 +71,13 @@ async function main(): Promise<void> {
   const sockets: Socket[] = [];
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || null, 'herald to answer', 60_000);
+    if (BACKLOG > 0) await storeBacklog(port, await mintToken(secret, { sub: 'backlog', scope: 'publish', ttlS: 3600 }), BACKLOG);
     let next = 0;
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < OPENS) await openStream(port, tokens[next++] as string, sockets);
     }));
-    console.log(`${OPENS} streams open in ${((performance.now() - t0) / 1000).toFixed(2)} s (${CONCURRENCY} at a time)`);
+    console.log(`${OPENS} streams open in ${((performance.now() - t0) / 1000).toFixed(2)} s (${CONCURRENCY} at a time, ${BACKLOG} broadcasts stored)`);
   } finally {
     // SIGTERM: Herald exits normally, which is when V8 writes the profile.
     const exited = new Promise((resolve) => child.once('exit', resolve));
