@@ -369,19 +369,27 @@ async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[
 }
 
 /**
- * The reader's unread notifications: the topics' live notifications, counted from the
- * (topic, pk, expires_at) index alone, less those hidden by the reader's mutes, counted per
+ * The reader's unread notifications: the topics' live notifications, from the topics' row
+ * counts and the index of expiring rows, less those hidden by the reader's mutes, counted per
  * muted entry from the (topic, type, …) index alone, less the ones this reader read,
  * archived or snoozed among the rest, found from the reader's own receipts. A stream open or
  * a count then costs index pages, never a read of every row of a long broadcast topic.
  */
 async function countUnread(db: Kysely<Database>, dialect: Dialect, audience: Audience, now: string, mutedTypes: readonly string[]): Promise<number> {
   const topics = [...audience.topics];
-  const live = await db.selectFrom('notifications as n')
+  // The topics' stored rows (head less what retention deleted) less their expired ones,
+  // from the index of rows that have an expiry: constant in a topic's backlog.
+  const stored = await db.selectFrom('topics')
+    .select(sql<number | string | null>`sum(head - deleted)`.as('count'))
+    .where('name', 'in', topics)
+    .executeTakeFirstOrThrow();
+  const expired = await db.selectFrom('notifications as n')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
     .where('n.topic', 'in', topics)
-    .where(notExpired(now))
+    .where('n.expires_at', 'is not', null)
+    .where('n.expires_at', '<=', now)
     .executeTakeFirstOrThrow();
+  const live = { count: Number(stored.count ?? 0) - Number(expired.count) };
   const matches = typeMatches(mutedTypes, dialect);
   let hidden = 0;
   if (matches.length > 0) {
