@@ -377,7 +377,7 @@ async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[
  */
 async function countUnread(db: Kysely<Database>, dialect: Dialect, audience: Audience, now: string, mutedTypes: readonly string[]): Promise<number> {
   const topics = [...audience.topics];
-  // The topics' stored rows (head less what retention deleted) less their expired ones,
+  // The topics' stored rows (head less the rows deleted) less their expired ones,
   // from the index of rows that have an expiry: constant in a topic's backlog.
   const stored = await db.selectFrom('topics')
     .select(sql<number | string | null>`sum(head - deleted)`.as('count'))
