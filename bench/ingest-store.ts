@@ -5,12 +5,17 @@
 //
 //   npm run build && node dist/bench/ingest-store.js [store|http] [sqlite|postgres ...]
 //
+// The batch figure: BATCH_PUBLISHERS (4) publishers each sending batches of BATCH_SIZE (500)
+// single-recipient notifications (POST /v1/notifications/batch in `http` mode,
+// NotificationPublisher.publishBatch in `store` mode), BENCH_BATCHES (40) batches in all;
+// notifications committed per second, and in `http` mode the server's CPU per notification.
+//
 // `store` drives NotificationPublisher in this process (the store and the ingest path, no
 // HTTP); `http` starts Herald on a random port and POSTs /v1/notifications. PostgreSQL comes
 // from HERALD_TEST_PG_URL, read from .tmp/services.env when it is not set (start it with
 // `bash scripts/services/up.sh`). BENCH_CPU_PROF_DIR=<dir> also writes the Herald server's
 // CPU profile there (`http` mode; `node --cpu-prof` profiles `store` mode).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -23,11 +28,15 @@ import { openStore } from '../src/store/open-store.js';
 import type { NotificationStore } from '../src/store/store.js';
 import { startHerald } from '../test/helpers/herald.js';
 import { createPgDatabase } from '../test/helpers/services.js';
+import { RESULTS_DIR } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 32);
 const PUBLISHES = Number(process.env.BENCH_PUBLISHES ?? 6000);
 const FANOUT_RECIPIENTS = 1000;
+const BATCH_PUBLISHERS = Number(process.env.BATCH_PUBLISHERS ?? 4);
+const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 500);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 40);
 const LIMITS = { maxRecipients: FANOUT_RECIPIENTS, maxContentBytes: 65536, maxDataBytes: 16384 };
 
 type Backend = 'sqlite' | 'postgres';
@@ -70,6 +79,10 @@ const recipients = Array.from({ length: FANOUT_RECIPIENTS }, (_, i) => `member-$
 interface Result {
   ingest: number;
   fanout: number;
+  /** Notifications per second committed by batch publishes. */
+  batch: number;
+  /** `http` mode: the server's CPU (user + system) per batched notification, µs. */
+  batchCpuUs?: number;
   /** `store` mode: p99 of this process's event-loop delay while ingesting, what every stream's delivery waits behind. */
   loopP99Ms?: number;
 }
@@ -95,7 +108,12 @@ async function storeScenario(backend: Backend): Promise<Result> {
       await publisher.publish(request, 'http');
       times.push(performance.now() - t0);
     }
-    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), loopP99Ms: loop.percentile(99) / 1e6 };
+    const batchOf = (b: number) => Array.from({ length: BATCH_SIZE }, (_, i) => one(b * BATCH_SIZE + i));
+    const batch = BATCH_SIZE * await concurrentPublishes(async (b) => {
+      const outcomes = await publisher.publishBatch(batchOf(b), 'http');
+      if (!outcomes.every((o) => o.ok)) throw new Error('a batch item failed');
+    }, BATCHES, BATCH_PUBLISHERS);
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), batch, loopP99Ms: loop.percentile(99) / 1e6 };
   } finally {
     await store?.close();
     await db.drop();
@@ -125,9 +143,21 @@ async function httpScenario(backend: Backend): Promise<Result> {
       await post({ recipients, type: 'bench', content: `fan-out ${i}` });
       times.push(performance.now() - t0);
     }
+    const postBatch = async (b: number) => {
+      const notifications = Array.from({ length: BATCH_SIZE }, (_, i) => one(b * BATCH_SIZE + i));
+      const res = await fetch(`${herald.url}/v1/notifications/batch`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ notifications }),
+      });
+      const answer = await res.json() as { results?: Array<{ status: number }> };
+      if (res.status !== 200 || !answer.results?.every((r) => r.status === 202)) throw new Error(`batch answered ${res.status}: ${JSON.stringify(answer).slice(0, 300)}`);
+    };
+    await concurrentPublishes(postBatch, BATCH_PUBLISHERS, BATCH_PUBLISHERS); // warm-up
+    const cpuBefore = await herald.metric('herald_process_cpu_seconds_total');
+    const batch = BATCH_SIZE * await concurrentPublishes(postBatch, BATCHES, BATCH_PUBLISHERS);
+    const batchCpuUs = ((await herald.metric('herald_process_cpu_seconds_total')) - cpuBefore) * 1e6 / (BATCHES * BATCH_SIZE);
     // A clean exit, so the server writes its CPU profile.
     if (process.env.BENCH_CPU_PROF_DIR) await herald.kill('SIGTERM');
-    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000) };
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), batch, batchCpuUs };
   } finally {
     await herald.stop();
     await db.drop();
@@ -139,16 +169,38 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const mode = args.includes('http') ? 'http' : 'store';
   const backends = (['sqlite', 'postgres'] as const).filter((b) => args.includes(b));
+  const rows: string[] = [];
   for (const backend of backends.length > 0 ? backends : (['sqlite', 'postgres'] as const)) {
     const runs: Result[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const result = mode === 'http' ? await httpScenario(backend) : await storeScenario(backend);
       runs.push(result);
-      console.log(JSON.stringify({ mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout), loopP99Ms: result.loopP99Ms }));
+      console.log(JSON.stringify({
+        mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout), batchPerS: Math.round(result.batch),
+        batchCpuUs: result.batchCpuUs === undefined ? undefined : Number(result.batchCpuUs.toFixed(1)), loopP99Ms: result.loopP99Ms,
+      }));
     }
     console.log(`${mode} ${backend}: ${PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.ingest)))} notifications/s; ` +
       `${FANOUT_RECIPIENTS}-recipient publish, median ${Math.round(median(runs.map((r) => r.fanout)))} stored notifications/s` +
+      `; batches of ${BATCH_SIZE} from ${BATCH_PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.batch)))} notifications/s` +
+      (mode === 'http' ? ` (server CPU ${median(runs.map((r) => r.batchCpuUs ?? NaN)).toFixed(1)} µs each)` : '') +
       (mode === 'store' ? `; event-loop delay p99 while ingesting, median ${median(runs.map((r) => r.loopP99Ms ?? NaN)).toFixed(1)} ms` : ''));
+    const cpu = median(runs.map((r) => r.batchCpuUs ?? NaN));
+    rows.push(`| ${backend} | ${Math.round(median(runs.map((r) => r.ingest)))} | ${Math.round(median(runs.map((r) => r.fanout)))} | ` +
+      `${Math.round(median(runs.map((r) => r.batch)))} | ${Number.isFinite(cpu) ? cpu.toFixed(1) : '–'} |`);
+  }
+  if (mode === 'http') {
+    // Kept for docs/benchmarks.md (bench/report.ts), like request-cost.md.
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(`${RESULTS_DIR}/ingest-store.md`, [
+      `Herald over HTTP (synchronous=FULL on SQLite), median of ${RUNS} runs, measured ${new Date().toISOString().slice(0, 10)}: ` +
+      `${PUBLISHERS} publishers sending single-recipient publishes; one ${FANOUT_RECIPIENTS}-recipient publish; ` +
+      `${BATCH_PUBLISHERS} publishers sending batches of ${BATCH_SIZE} (\`POST /v1/notifications/batch\`), ${BATCHES} batches in all.`,
+      '',
+      `| store | publishes, notifications/s | ${FANOUT_RECIPIENTS}-recipient publish, rows/s | batches, notifications/s | server CPU per batched notification, µs |`,
+      '|---|---|---|---|---|',
+      ...rows,
+    ].join('\n') + '\n');
   }
 }
 

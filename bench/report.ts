@@ -685,6 +685,8 @@ function costSection(): string {
   const parts: string[] = [];
   const cost = `${RESULTS_DIR}/request-cost.md`;
   if (existsSync(cost)) parts.push(`### CPU per request (\`npm run bench:request-cost\`)\n\n${readFileSync(cost, 'utf8').trim()}\n`);
+  const store = `${RESULTS_DIR}/ingest-store.md`;
+  if (existsSync(store)) parts.push(`### Publishes, large publishes and batches (\`npm run build && node dist/bench/ingest-store.js http sqlite postgres\`)\n\n${readFileSync(store, 'utf8').trim()}\n`);
   const fanout = `${RESULTS_DIR}/fanout-cpu.md`;
   if (existsSync(fanout)) parts.push(`### CPU per broadcast delivery (\`npm run bench:fanout-cpu\`)\n\n${readFileSync(fanout, 'utf8').trim()}\n`);
   const profiles = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => /^profile-.*\.txt$/.test(f)).sort(beforeFirst) : [];

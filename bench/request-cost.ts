@@ -107,12 +107,15 @@ async function startServer(level: string): Promise<Server> {
   const port = await freePort();
   const secret = randomBytes(32).toString('base64url');
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    stdio: 'ignore',
+    // Its log lines go to a pipe that another process reads, as under systemd or Docker
+    // (writing to /dev/null would hide what writing them costs).
+    stdio: ['ignore', 'pipe', 'ignore'],
     env: {
       PATH: process.env.PATH ?? '', HERALD_HOST: '127.0.0.1', HERALD_PORT: String(port), HERALD_DATABASE_URL: join(dir, 'herald.db'),
       HERALD_JWT_SECRET: secret, HERALD_LOG_LEVEL: level, HERALD_SQLITE_SYNCHRONOUS: 'normal', HERALD_PUBLISH_RATE_PER_MINUTE: '10000000',
     },
   });
+  child.stdout?.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || null, 'herald to answer', 60_000);
   return { url, secret, dir, child };

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 const NEEDS = {
   'dist/test/contract/': ['postgres'],
   'dist/test/e2e/preferences.test': ['postgres'],
+  'dist/test/e2e/batch-publish.test': ['postgres'],
   'dist/test/e2e/scheduled.test': ['postgres'],
   'dist/test/e2e/expiry.test': ['postgres'],
   'dist/test/e2e/snooze.test': ['postgres'],

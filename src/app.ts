@@ -25,6 +25,7 @@ import { InboxService } from './inbox/inbox-service.js';
 import { preferenceRoutes } from './http/preference-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
+import { batchPublishRoute } from './http/batch-publish-route.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
 import type { Metrics } from './metrics.js';
@@ -189,6 +190,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps);
   streamRoute(app, deps);
   publishRoute(app, deps);
+  batchPublishRoute(app, deps);
   const inbox = new InboxService(deps.store, deps.bus, app.log);
   notificationRoutes(app, { ...deps, inbox });
   preferenceRoutes(app, { ...deps, inbox });

@@ -93,6 +93,8 @@ export interface Config {
   /** Body limit of POST requests, bytes. Default 1 MiB. */
   readonly maxBodyBytes: number;
   readonly maxRecipients: number;
+  /** Notifications per batch publish (POST /v1/notifications/batch). Default 500. */
+  readonly maxBatch: number;
   readonly maxContentBytes: number;
   readonly maxDataBytes: number;
   /** Publishes per minute per token sub. Default 6000. */
@@ -354,6 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: str(env, 'HERALD_METRICS_TOKEN'),
     maxBodyBytes: int(env, 'HERALD_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxRecipients: int(env, 'HERALD_MAX_RECIPIENTS', 1000, 1, 100000),
+    maxBatch: int(env, 'HERALD_MAX_BATCH', 500, 1, 10000),
     maxContentBytes: int(env, 'HERALD_MAX_CONTENT_BYTES', 64 * 1024, 1, 16 * 1024 * 1024),
     maxDataBytes: int(env, 'HERALD_MAX_DATA_BYTES', 16 * 1024, 2, 16 * 1024 * 1024),
     publishRatePerMinute: int(env, 'HERALD_PUBLISH_RATE_PER_MINUTE', 6000, 1, 10000000),

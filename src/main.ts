@@ -122,6 +122,9 @@ async function openMigratedStore(config: Config, clock: Clock | undefined): Prom
 /** `herald serve`: a Herald on the configured address, with the development banner when it applies. */
 export async function startHerald(config: Config): Promise<RunningHerald> {
   const log = createLogger(config.logLevel);
+  // The crash's reason joins the JSON log (Node still prints it and exits); the lines
+  // gathered before it are written on 'exit'.
+  process.on('uncaughtExceptionMonitor', (err, origin) => log.fatal({ err, origin }, 'uncaught exception: the process stops'));
   log.info({ config: describeConfig(config) }, 'starting herald');
   for (const { name, closest } of unknownVariables()) {
     log.warn({ variable: name }, `${name} is not a Herald setting and is ignored${closest ? `; did you mean ${closest}?` : ''}`);

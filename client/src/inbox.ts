@@ -1,6 +1,8 @@
 import { withTrailingSlash } from './stream.js';
 import { networkError } from './network-error.js';
-import { HeraldError, type HeraldNotification, type InboxStatus, type Preferences, type TokenProvider } from './types.js';
+import {
+  HeraldError, type BatchItemResult, type HeraldNotification, type InboxStatus, type Preferences, type PublishAnswer, type PublishBody, type TokenProvider,
+} from './types.js';
 
 export interface InboxOptions {
   /** Base URL of Herald, e.g. `https://herald.example.com`. */
@@ -132,6 +134,25 @@ export class HeraldInbox {
    */
   async cancelScheduled(id: string): Promise<void> {
     await this.#request<undefined>('DELETE', `v1/notifications/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * For publishers (a token with the `publish` scope): publishes one notification, answered
+   * once it is stored. Rejects with the server's code (`invalid_request`, `idempotency_conflict`, …).
+   */
+  publish(body: PublishBody): Promise<PublishAnswer> {
+    return this.#request('POST', 'v1/notifications', body);
+  }
+
+  /**
+   * For publishers: publishes many notifications in one request (at most the server's
+   * HERALD_MAX_BATCH, default 500). The valid ones are stored in one transaction; resolves
+   * with one result per item, in order, each stored (`status` 202) or failed alone
+   * (`status` and `error`). Rejects only when the batch as a whole is refused.
+   */
+  async publishBatch(notifications: readonly PublishBody[]): Promise<BatchItemResult[]> {
+    const answer = await this.#request<{ results: BatchItemResult[] }>('POST', 'v1/notifications/batch', { notifications });
+    return answer.results;
   }
 
   #patch(id: string, body: Record<string, unknown>): Promise<InboxChange> {

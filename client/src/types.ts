@@ -72,6 +72,36 @@ export interface Preferences {
   muted_types: string[];
 }
 
+/** A publish (`POST /v1/notifications`, one item of a batch); needs a token with the `publish` scope. */
+export interface PublishBody {
+  /** User ids, each getting its own notification; or `topic` instead. */
+  recipients?: string[];
+  /** `broadcast` or `group:<name>`; or `recipients` instead. */
+  topic?: string;
+  type: string;
+  title?: string | null;
+  content: string;
+  data?: Record<string, unknown> | null;
+  /** The same key with the same body answers the first publish again; with another body, `idempotency_conflict`. */
+  idempotency_key?: string;
+  critical?: boolean;
+  /** RFC 3339: delivered then. */
+  deliver_at?: string;
+  /** RFC 3339: no longer listed, counted or replayed from then on. */
+  expires_at?: string;
+}
+
+/** What a publish stored: one notification per recipient (or one for a topic), and the recipients left out for muting the type. */
+export interface PublishAnswer {
+  notifications: Array<HeraldNotification & { deliver_at?: string }>;
+  suppressed: string[];
+}
+
+/** One item's answer in a batch publish: stored (202), or its own error. */
+export type BatchItemResult =
+  | ({ status: 202 } & PublishAnswer)
+  | { status: number; error: { code: ErrorCode | (string & {}); message: string } };
+
 /** A `preferences.updated` stream event: the preferences changed (in any tab or device). */
 export interface PreferencesUpdatedEvent extends Preferences {
   unread_count: number;

@@ -410,3 +410,29 @@ test('inbox state: the snoozed view drops an item when its snooze ends, even whi
   clock.advance(1_000);
   assert.deepEqual(ids(state), []);
 });
+
+test('publishBatch posts the items as {"notifications": [...]} and resolves with each item\'s result in order', async (t) => {
+  const fake = await fakeHerald(t);
+  const stored = { status: 202, notifications: [notification('n1')], suppressed: [] };
+  const refused = { status: 400, error: { code: 'invalid_request', message: 'content: Expected string.' } };
+  fake.routes.set('POST /v1/notifications/batch', (res) => json(res, 200, { results: [stored, refused] }));
+  const items = [{ recipients: ['alice'], type: 'digest', content: 'hi' }, { recipients: ['bob'], type: 'digest', content: '' }];
+  const results = await new HeraldInbox({ url: fake.url }).publishBatch(items);
+  assert.deepEqual(results, [stored, refused]);
+  assert.deepEqual(fake.requests.at(-1), { method: 'POST', url: '/v1/notifications/batch', body: { notifications: items } });
+});
+
+test('publishBatch of a batch refused as a whole rejects with the server\'s code', async (t) => {
+  const fake = await fakeHerald(t);
+  fake.routes.set('POST /v1/notifications/batch', (res) => json(res, 400, { error: { code: 'invalid_request', message: 'At most 500 notifications per batch' } }));
+  await assert.rejects(new HeraldInbox({ url: fake.url }).publishBatch([]), { code: 'invalid_request', status: 400 });
+});
+
+test('publish posts one body and resolves with what was stored', async (t) => {
+  const fake = await fakeHerald(t);
+  const answer = { notifications: [notification('n1')], suppressed: [] };
+  fake.routes.set('POST /v1/notifications', (res) => json(res, 202, answer));
+  const body = { recipients: ['alice'], type: 'alert', content: 'hi' };
+  assert.deepEqual(await new HeraldInbox({ url: fake.url }).publish(body), answer);
+  assert.deepEqual(fake.requests.at(-1), { method: 'POST', url: '/v1/notifications', body });
+});

@@ -4,6 +4,7 @@
 // (fix the command line), 1 for a failure (the server, database or broker said no).
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HeraldStream, type HeraldError as ClientError } from '../../client/src/index.js';
@@ -176,6 +177,62 @@ async function dataOption(value: string): Promise<Record<string, unknown>> {
   return data as Record<string, unknown>;
 }
 
+const SINGLE_PUBLISH_OPTIONS = ['to', 'topic', 'content', 'title', 'data', 'idempotency-key', 'amqp', 'deliver-at', 'expires-at', 'critical'];
+
+/** `publish --batch`: the file's lines in requests of --batch-size, each line's result printed in order. */
+async function publishBatchFile(values: Values, config: () => Config): Promise<number> {
+  const mixed = SINGLE_PUBLISH_OPTIONS.find((name) => values[name] !== undefined);
+  if (mixed) throw new UsageError(`--batch takes each notification from its file: drop --${mixed} (put it in the lines)`);
+  const file = String(values.batch);
+  if (file === '-' && values.token === '-') throw new UsageError('--batch - and --token - both read stdin: give the token in HERALD_TOKEN');
+  const size = Number(values['batch-size'] ?? 500);
+  if (!Number.isInteger(size) || size < 1 || size > 10000) throw new UsageError(`--batch-size must be a whole number from 1 to 10000 (got "${values['batch-size']}")`);
+  const url = baseUrl(values);
+  const lines = await batchLines(file);
+  if (lines.length === 0) throw new UsageError(`--batch ${file} has no notification in it (one JSON object per line)`);
+  const token = await tokenFor(values, config, 'cli', 'publish');
+  let failed = 0;
+  for (let start = 0; start < lines.length; start += size) {
+    const chunk = lines.slice(start, start + size);
+    const res = await request(`${url}/v1/notifications/batch`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ notifications: chunk.map((line) => line.body) }),
+    });
+    const text = await res.text();
+    if (res.status !== 200) {
+      throw new Failure(`lines ${chunk[0]?.line}-${chunk.at(-1)?.line}: ${res.status} ${describeError(text)}${res.status === 401 ? refusedHint() : ''}${start > 0 ? ` (lines before ${chunk[0]?.line} were sent)` : ''}`);
+    }
+    const { results } = JSON.parse(text) as { results: Array<{ status: number }> };
+    results.forEach((result, i) => {
+      if (result.status !== 202) failed += 1;
+      process.stdout.write(`${JSON.stringify({ line: chunk[i]?.line, ...result })}\n`);
+    });
+  }
+  if (failed > 0) throw new Failure(`${failed} of ${lines.length} notifications were not stored (their lines above say why)`);
+  return 0;
+}
+
+/** The non-blank lines of a JSON-lines file (or stdin), each parsed, with its line number. */
+async function batchLines(file: string): Promise<Array<{ line: number; body: unknown }>> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin('--batch -') : await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--batch cannot read ${file}: ${cause(err)}`);
+  }
+  const out: Array<{ line: number; body: unknown }> = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    try {
+      out.push({ line: i + 1, body: JSON.parse(raw) });
+    } catch (err) {
+      throw new UsageError(`--batch ${file} line ${i + 1} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  return out;
+}
+
 async function publishAmqp(url: string, config: () => Config, body: Record<string, unknown>): Promise<number> {
   const exchange = config().amqpIngestExchange;
   const { Connection } = await import('rabbitmq-client');
@@ -262,8 +319,12 @@ const commands: Record<string, Command> = {
   },
   publish: {
     summary: 'Publish a notification through the HTTP API (or RabbitMQ with --amqp).',
-    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--deliver-at <time>] [--expires-at <time>] [--critical] [--idempotency-key <k>] [--url <base>] [--token -] [--amqp <amqp-url>]',
+    usage: 'herald publish (--to <user>[,<user>] | --topic broadcast|group:<name>) --content <text> [--type <type>] [--title <t>] [--data <json>|-] [--deliver-at <time>] [--expires-at <time>] [--critical] [--idempotency-key <k>] [--url <base>] [--token -] [--amqp <amqp-url>]  |  herald publish --batch <file.jsonl|-> [--batch-size <n, default 500>] [--url <base>] [--token -]',
     details: [
+      '  --batch <file>       one publish body (JSON, as POST /v1/notifications takes it) per line, sent',
+      '                       --batch-size lines per request to POST /v1/notifications/batch; prints one',
+      '                       result per line, in order ({"line": n, "status": 202, ...} or an error); exits 1',
+      '                       when any line failed',
       '  --deliver-at <time>  deliver later, at this RFC 3339 time (2026-12-01T09:00:00Z); the answer gives the',
       '                       ids, and DELETE /v1/notifications/<id> cancels one before then',
       '  --expires-at <time>  from this RFC 3339 time on it is no longer listed, counted or streamed (must be',
@@ -274,8 +335,10 @@ const commands: Record<string, Command> = {
       to: { type: 'string' }, topic: { type: 'string' }, type: { type: 'string', default: 'message' }, content: { type: 'string' },
       title: { type: 'string' }, data: { type: 'string' }, 'idempotency-key': { type: 'string' }, url: urlOption, token: { type: 'string' },
       amqp: { type: 'string' }, 'deliver-at': { type: 'string' }, 'expires-at': { type: 'string' }, critical: { type: 'boolean' },
+      batch: { type: 'string' }, 'batch-size': { type: 'string' },
     },
     async run(values, config) {
+      if (typeof values.batch === 'string') return publishBatchFile(values, config);
       if (typeof values.to !== 'string' && typeof values.topic !== 'string') throw new UsageError('--to <user> or --topic <topic> is required');
       if (typeof values.content !== 'string') throw new UsageError('--content <text> is required');
       const url = typeof values.amqp === 'string' ? '' : baseUrl(values);

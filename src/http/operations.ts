@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { installOpenApi } from './openapi.js';
 
 /** Routes refused while overloaded, by `METHOD url-template`, with their label in the metric. */
-const SHED: Record<string, string> = { 'GET /v1/stream': 'stream', 'POST /v1/notifications': 'publish' };
+const SHED: Record<string, string> = { 'GET /v1/stream': 'stream', 'POST /v1/notifications': 'publish', 'POST /v1/notifications/batch': 'publish' };
 
 const MIB = 1024 * 1024;
 /** How often load is sampled: a node recovers (and /readyz turns ready) within this of the load easing. */

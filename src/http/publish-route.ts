@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PublishBody, toPublishRequest } from '../ingest/publish-request.js';
 import type { Config } from '../config.js';
-import type { NotificationPublisher } from '../ingest/publisher.js';
+import type { NotificationPublisher, PublishOutcome } from '../ingest/publisher.js';
 import { principalOf, subjectKey } from './authenticate.js';
 import type { Clock } from '../domain/clock.js';
 import { AUTH_ERRORS, responses, Responses } from './schemas.js';
@@ -33,7 +33,12 @@ export function publishRoute(app: FastifyInstance, deps: PublishRouteDeps): void
     }
     const publishRequest = toPublishRequest(body, principal.sub, deps.config, deps.hub.clock.now());
     const result = await deps.publisher.publish(publishRequest, 'http');
-    const scheduled = (result.scheduled ?? []).map((s) => ({ ...s.notification, deliver_at: s.deliver_at }));
-    return reply.status(202).send({ notifications: [...result.events.map((e) => e.notification), ...scheduled], suppressed: result.suppressed });
+    return reply.status(202).send(publishAnswer(result));
   });
+}
+
+/** A publish's answer body: the notifications it stored (scheduled ones with their deliver_at), and whom it left out. */
+export function publishAnswer(result: PublishOutcome): { notifications: unknown[]; suppressed: string[] } {
+  const scheduled = (result.scheduled ?? []).map((s) => ({ ...s.notification, deliver_at: s.deliver_at }));
+  return { notifications: [...result.events.map((e) => e.notification), ...scheduled], suppressed: result.suppressed };
 }

@@ -87,6 +87,16 @@ export const Responses = {
       description: 'Recipients who muted this type and got nothing (no item, no event, no count change); [] for a topic or a critical publish.',
     }),
   }),
+  batchPublished: Type.Object({
+    results: Type.Array(Type.Object({
+      status: Type.Integer({ description: '202: this item was stored (committed with every other stored item of the batch); 4xx/5xx: it was not, and `error` says why.' }),
+      notifications: Type.Optional(Type.Array(PublishedNotificationSchema, { description: 'As `POST /v1/notifications` answers them; with status 202 only.' })),
+      suppressed: Type.Optional(Type.Array(Type.String(), { description: 'As `POST /v1/notifications` answers it; with status 202 only.' })),
+      error: Type.Optional(ErrorBody.properties.error),
+    }, { description: 'One item\'s answer: `notifications` and `suppressed` when stored, `error` when not.' }), {
+      description: 'One per item of the request, in its order.',
+    }),
+  }),
   preferences: Type.Object({
     muted_types: Type.Array(Type.String(), { description: 'Muted types and `<prefix>.*` entries, sorted, without duplicates.' }),
   }),

@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
-import type { NotificationStore, PublishRequest, PublishResult, TopicEvent } from '../store/store.js';
+import type { NotificationStore, Outcome, PublishRequest, PublishResult, TopicEvent } from '../store/store.js';
 
 export type PublishSource = 'http' | 'amqp' | 'cli';
 
@@ -32,12 +32,39 @@ export class NotificationPublisher {
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
     // The store leaves out recipients who muted the type, in the write's own transaction.
     const result = await this.#store.publish(request);
+    const hints: Array<Promise<void>> = [];
+    const outcome = this.#committed(request, result, hints);
+    if (!result.replayed) this.#metrics.published.inc({ source }, result.events.length);
+    await Promise.all(hints);
+    return outcome;
+  }
+
+  /**
+   * Publishes each request, all in one transaction (one commit answers them all), and
+   * answers one outcome per request, in order: a request that fails fails alone.
+   */
+  async publishBatch(requests: readonly PublishRequest[], source: PublishSource): Promise<Array<Outcome<PublishOutcome>>> {
+    const outcomes = await this.#store.publishBatch(requests);
+    const hints: Array<Promise<void>> = [];
+    let published = 0;
+    const answers = outcomes.map((outcome, i): Outcome<PublishOutcome> => {
+      if (!outcome.ok) return outcome;
+      if (!outcome.value.replayed) published += outcome.value.events.length;
+      return { ok: true, value: this.#committed(requests[i] as PublishRequest, outcome.value, hints) };
+    });
+    // Counted once for the batch: a labelled counter hashes its labels on every call.
+    if (published > 0) this.#metrics.published.inc({ source }, published);
+    await Promise.all(hints);
+    return answers;
+  }
+
+  /** What a committed publish answers; its bus hints join `hints`. */
+  #committed(request: PublishRequest, result: PublishResult, hints: Array<Promise<void>>): PublishOutcome {
     const firstDue = result.scheduled?.[0]?.deliver_at;
     if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {
-      this.#metrics.published.inc({ source }, result.events.length);
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
-      await Promise.all(result.events.map((event) => this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {})));
+      for (const event of result.events) hints.push(this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {}));
     }
     return { ...result, suppressed: result.replayed ? replayedSuppressed(request, result) : result.suppressed ?? [] };
   }

@@ -25,10 +25,14 @@ export interface GroupCommitLimits {
   maxWeight: number;
 }
 
+/**
+ * Requests that commit in the same transaction: one publish, or a batch publish's valid
+ * items (never split between two transactions, however heavy).
+ */
 interface Pending<Q, R> {
-  request: Q;
+  requests: readonly Q[];
   weight: number;
-  resolve(value: R): void;
+  settle(outcomes: Outcome<R>[]): void;
   reject(error: unknown): void;
 }
 
@@ -57,8 +61,24 @@ export class GroupCommit<Q, R> {
   }
 
   submit(request: Q): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ request, weight: this.#weigh(request), resolve, reject });
+    return this.submitTogether([request]).then(([outcome]) => {
+      if (outcome?.ok) return outcome.value;
+      throw outcome ? outcome.error : new Error('the batch writer answered too few outcomes');
+    });
+  }
+
+  /**
+   * Requests written in one transaction (with others queued beside them), answered one
+   * outcome each, in order, once it committed. Rejects when none could be written (the
+   * database is away). Should one request's data fail the transaction, each is written
+   * alone instead, so only that one fails.
+   */
+  submitTogether(requests: readonly Q[]): Promise<Outcome<R>[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return new Promise<Outcome<R>[]>((settle, reject) => {
+      let weight = 0;
+      for (const request of requests) weight += this.#weigh(request);
+      this.#queue.push({ requests, weight, settle, reject });
       // Busy: the running loop takes it next. Idle: commit at the end of this turn of the
       // event loop, with whatever else arrived in it (no timer).
       this.#draining ??= this.#drain();
@@ -83,10 +103,12 @@ export class GroupCommit<Q, R> {
 
   #takeBatch(): Pending<Q, R>[] {
     let count = 0;
+    let requests = 0;
     let weight = 0;
     for (const item of this.#queue) {
-      if (count > 0 && (count >= this.#limits.maxRequests || weight + item.weight > this.#limits.maxWeight)) break;
+      if (count > 0 && (requests + item.requests.length > this.#limits.maxRequests || weight + item.weight > this.#limits.maxWeight)) break;
       count += 1;
+      requests += item.requests.length;
       weight += item.weight;
     }
     return this.#queue.splice(0, count);
@@ -95,23 +117,33 @@ export class GroupCommit<Q, R> {
   async #commit(batch: Pending<Q, R>[]): Promise<void> {
     let outcomes: Outcome<R>[];
     try {
-      outcomes = await this.#writer.write(batch.map((item) => item.request));
+      outcomes = await this.#writer.write(batch.flatMap((item) => item.requests));
     } catch (err) {
       // The database is away: every request would fail alone too, so don't retry each.
-      if (batch.length === 1 || isUnreachable(err)) {
+      if (isUnreachable(err) || (batch.length === 1 && (batch[0] as Pending<Q, R>).requests.length === 1)) {
         for (const item of batch) item.reject(err);
         return;
       }
       // One request's data failed the whole transaction (nothing was written): write each
       // alone, so only that one fails. Rare, so its cost does not matter.
-      for (const item of batch) await this.#commit([item]);
+      for (const item of batch) item.settle(await this.#eachAlone(item.requests));
       return;
     }
     this.#transactions += 1;
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) item.resolve(outcome.value);
-      else item.reject(outcome ? outcome.error : new Error('the batch writer answered too few outcomes'));
-    });
+    let at = 0;
+    for (const item of batch) {
+      item.settle(item.requests.map((): Outcome<R> => outcomes[at++] ?? { ok: false, error: new Error('the batch writer answered too few outcomes') }));
+    }
+  }
+
+  /** Each request in a transaction of its own, so a failure is that request's alone. */
+  async #eachAlone(requests: readonly Q[]): Promise<Outcome<R>[]> {
+    const outcomes: Outcome<R>[] = [];
+    for (const request of requests) {
+      outcomes.push(await new Promise<Outcome<R>>((resolve) => {
+        void this.#commit([{ requests: [request], weight: this.#weigh(request), settle: ([o]) => resolve(o as Outcome<R>), reject: (error) => resolve({ ok: false, error }) }]);
+      }));
+    }
+    return outcomes;
   }
 }

@@ -1,7 +1,7 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError, isDiskFull } from '../errors.js';
 import { neverBack, systemClock, type Clock } from '../domain/clock.js';
-import { GroupCommit, type BatchWriter } from './group-commit.js';
+import { GroupCommit, type BatchWriter, type Outcome } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { refusedText } from './pg-writer.js';
@@ -119,6 +119,21 @@ export class KyselyNotificationStore implements NotificationStore {
       });
     }
     return this.#noteDisk(this.#publishes.submit(request));
+  }
+
+  async publishBatch(requests: readonly PublishRequest[]): Promise<Array<Outcome<PublishResult>>> {
+    const immediate = requests.filter((request) => request.deliverAt == null);
+    const written = await this.#noteDisk(this.#publishes.submitTogether(immediate));
+    let next = 0;
+    const outcomes: Array<Outcome<PublishResult>> = [];
+    for (const request of requests) {
+      if (request.deliverAt == null) {
+        outcomes.push(written[next++] as Outcome<PublishResult>);
+        continue;
+      }
+      outcomes.push(await this.publish(request).then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error })));
+    }
+    return outcomes;
   }
 
   /** Scheduled publishes are rare: stored (with their mute check) on the write path of their own. */
@@ -362,19 +377,27 @@ async function mutedTypesOf(db: Kysely<Database>, user: string): Promise<string[
 }
 
 /**
- * The reader's unread notifications: the topics' live notifications, counted from the
- * (topic, pk, expires_at) index alone, less those hidden by the reader's mutes, counted per
+ * The reader's unread notifications: the topics' live notifications, from the topics' row
+ * counts and the index of expiring rows, less those hidden by the reader's mutes, counted per
  * muted entry from the (topic, type, …) index alone, less the ones this reader read,
  * archived or snoozed among the rest, found from the reader's own receipts. A stream open or
  * a count then costs index pages, never a read of every row of a long broadcast topic.
  */
 async function countUnread(db: Kysely<Database>, dialect: Dialect, audience: Audience, now: string, mutedTypes: readonly string[]): Promise<number> {
   const topics = [...audience.topics];
-  const live = await db.selectFrom('notifications as n')
+  // The topics' stored rows (head less the rows deleted) less their expired ones,
+  // from the index of rows that have an expiry: constant in a topic's backlog.
+  const stored = await db.selectFrom('topics')
+    .select(sql<number | string | null>`sum(head - deleted)`.as('count'))
+    .where('name', 'in', topics)
+    .executeTakeFirstOrThrow();
+  const expired = await db.selectFrom('notifications as n')
     .select((eb) => eb.fn.countAll<number | string>().as('count'))
     .where('n.topic', 'in', topics)
-    .where(notExpired(now))
+    .where('n.expires_at', 'is not', null)
+    .where('n.expires_at', '<=', now)
     .executeTakeFirstOrThrow();
+  const live = { count: Number(stored.count ?? 0) - Number(expired.count) };
   const matches = typeMatches(mutedTypes, dialect);
   let hidden = 0;
   if (matches.length > 0) {

@@ -194,6 +194,35 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('scheduled_targets_publisher').on('scheduled_targets').column('publisher').execute();
       },
     },
+    '0012_topic_live_counts': {
+      async up(db: Kysely<unknown>) {
+        // A stream's unread count starts from its topics' live notifications. Counted from
+        // the topic's index, that read every row of a long broadcast topic at each open;
+        // kept instead as the head (every row a topic ever took) less `deleted` (rows since
+        // deleted), less the expired ones, found in an index of only the rows that have an
+        // expiry. Rows written before this migration are counted once, here. A trigger keeps
+        // `deleted`, so every delete counts, a node of an earlier version's retention too.
+        await db.schema.alterTable('topics').addColumn('deleted', dialect === 'postgres' ? 'bigint' : 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await sql`update topics set deleted = head - (select count(*) from notifications n where n.topic = topics.name)`.execute(db);
+        await sql`create index notifications_topic_expiring on notifications (topic, expires_at) where expires_at is not null`.execute(db);
+        if (dialect === 'postgres') {
+          // Once per statement, per topic; the topics locked first in name order, the order
+          // publishes lock them in, so a purge and a publish never wait on each other in a cycle.
+          await sql.raw(`create function herald_count_deleted() returns trigger language plpgsql as $$
+            begin
+              perform 1 from topics where name in (select topic from gone) order by name for update;
+              update topics t set deleted = t.deleted + g.n
+                from (select topic, count(*) as n from gone group by topic) g where t.name = g.topic;
+              return null;
+            end $$`).execute(db);
+          await sql`create trigger notifications_deleted_count after delete on notifications
+            referencing old table as gone for each statement execute function herald_count_deleted()`.execute(db);
+        } else {
+          await sql`create trigger notifications_deleted_count after delete on notifications
+            begin update topics set deleted = deleted + 1 where name = old.topic; end`.execute(db);
+        }
+      },
+    },
   };
 }
 

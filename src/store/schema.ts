@@ -4,7 +4,8 @@ import type { Generated } from 'kysely';
 // sequence numbers and row positions are 64-bit integers (returned as numbers).
 export interface Database {
   herald_meta: { key: string; value: string };
-  topics: { name: string; head: number };
+  /** `head`: the last sequence number taken; `deleted`: rows retention removed (head - deleted rows are stored). */
+  topics: { name: string; head: number; deleted: Generated<number> };
   notifications: {
     pk: Generated<number>;
     id: string;

@@ -88,11 +88,25 @@ export class SqliteStatements implements PublishStatements<true> {
     }
   }
 
+  // Questions with the same patterns (publishes of one type: a batch's, most often) share
+  // one statement over all their users, rather than one statement each.
   usersMuting(questions: ReadonlyArray<MutingQuestion | null>): Array<Set<string>> {
+    const byPatterns = new Map<string, { patterns: readonly string[]; users: Set<string> }>();
+    for (const question of questions) {
+      if (question === null || question.users.length === 0) continue;
+      const key = JSON.stringify(question.patterns);
+      const group = byPatterns.get(key) ?? byPatterns.set(key, { patterns: question.patterns, users: new Set() }).get(key) as { patterns: readonly string[]; users: Set<string> };
+      for (const user of question.users) group.users.add(user);
+    }
+    const muting = new Map<string, Set<string>>();
+    for (const [key, { patterns, users }] of byPatterns) {
+      const rows = this.#s.usersMuting.all([JSON.stringify([...users]), JSON.stringify(patterns)]) as Array<{ user_id: string }>;
+      muting.set(key, new Set(rows.map((row) => row.user_id)));
+    }
     return questions.map((question) => {
-      if (question === null || question.users.length === 0) return new Set<string>();
-      const rows = this.#s.usersMuting.all([JSON.stringify(question.users), JSON.stringify(question.patterns)]) as Array<{ user_id: string }>;
-      return new Set(rows.map((row) => row.user_id));
+      const found = question === null ? undefined : muting.get(JSON.stringify(question.patterns));
+      if (question === null || found === undefined || found.size === 0) return new Set<string>();
+      return new Set(question.users.filter((user) => found.has(user)));
     });
   }
 

@@ -1,9 +1,10 @@
 // The storage interface. SQLite and PostgreSQL implement it; nothing outside src/store
 // knows which one runs.
 import type { Audience } from '../domain/topics.js';
+import type { Outcome } from './group-commit.js';
 import type { RetentionStore } from './retention.js';
 
-export type { Audience };
+export type { Audience, Outcome };
 
 export type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
 import type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
@@ -126,6 +127,13 @@ export interface NotificationStore {
    * Throws HeraldError('idempotency_conflict') when the key was used with another body.
    */
   publish(request: PublishRequest): Promise<PublishResult>;
+  /**
+   * publish() for each request, in one transaction for all of them (one commit answers them
+   * all; scheduled ones are stored each in its own, as publish() stores them). One outcome
+   * per request, in order: a request that fails (a key's conflict) fails alone. Rejects
+   * only when nothing could be stored (the database is away).
+   */
+  publishBatch(requests: readonly PublishRequest[]): Promise<Array<Outcome<PublishResult>>>;
   /**
    * Events of a topic with seq > afterSeq, in sequence order. With a reader, each carries
    * that user's read/seen/archived state (a resumed stream shows what was already read),

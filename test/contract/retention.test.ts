@@ -94,6 +94,21 @@ for (const backend of backends) {
       assert.deepEqual((await store.listInbox(audience('bob'), ALL)).items, []);
     });
 
+    test('the unread count after a purge counts only what is kept: each topic\'s count of stored rows follows the deletes', async (t) => {
+      const { store } = await backend.open(t);
+      await store.publish(request({ topic: 'broadcast', content: 'old 1' }));
+      await store.publish(request({ topic: 'broadcast', content: 'old 2' }));
+      await store.publish(request({ recipients: ['carol'], content: 'old private' }));
+      const cutoff = await boundary();
+      await store.publish(request({ topic: 'broadcast', content: 'new' }));
+      await store.publish(request({ recipients: ['carol'], content: 'new private' }));
+      assert.equal((await store.unreadSnapshot(audience('carol'))).unread, 5);
+      assert.equal((await store.retention().purgeNotifications(cutoff, 100)).notifications, 3);
+      assert.equal((await store.unreadSnapshot(audience('carol'))).unread, 2);
+      await store.publish(request({ topic: 'broadcast', content: 'after the purge' }));
+      assert.equal((await store.unreadSnapshot(audience('carol'))).unread, 3);
+    });
+
     test('purges and the retention lease succeed while publishes commit beside them', async (t) => {
       // On SQLite publishes commit on another connection (the writer thread): a purge that
       // read its batch and then deleted it would fail whenever one committed in between.

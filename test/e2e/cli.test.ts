@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -250,6 +250,30 @@ describe('publish with delivery options, against a running server', () => {
     assert.deepEqual(JSON.parse(critical.stdout).suppressed, []);
     assert.deepEqual((await inbox('crit-cli')).map((n) => n.content), ['recall']);
   });
+
+  test('publish --batch file.jsonl stores every valid line in requests of --batch-size, prints each line\'s result in order, exits 1 for the bad one', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-batch-cli-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'digest.jsonl');
+    writeFileSync(file, [
+      '{"recipients":["batch-cli"],"type":"digest","content":"one"}',
+      '',
+      '{"recipients":["batch-cli"],"type":"Not A Type","content":"two"}',
+      '{"recipients":["batch-cli"],"type":"digest","content":"three"}',
+    ].join('\n'));
+    const result = herald(['publish', '--batch', file, '--batch-size', '2'], env);
+    assert.equal(result.status, 1);
+    assertOneLine(result.stderr, /^herald: 1 of 3 notifications were not stored/);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { line: number; status: number; error?: { code: string } });
+    assert.deepEqual(lines.map((l) => [l.line, l.status, l.error?.code]), [[1, 202, undefined], [3, 400, 'invalid_request'], [4, 202, undefined]]);
+    assert.deepEqual((await inbox('batch-cli')).map((n) => n.content), ['three', 'one']);
+  });
+});
+
+test('publish --batch with --to: exit 2, one line saying the lines carry the recipients', () => {
+  const result = herald(['publish', '--batch', 'x.jsonl', '--to', 'alice'], { HERALD_JWT_SECRET: randomBytes(32).toString('base64url') });
+  assert.equal(result.status, 2);
+  assertOneLine(result.stderr, /--batch takes each notification from its file: drop --to/);
 });
 
 test('publish --deliver-at tomorrow: exit 2, one line naming --deliver-at', () => {

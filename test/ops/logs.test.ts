@@ -2,6 +2,7 @@
 // Kibana needs, the request's http/url fields with credentials redacted, and one id that
 // ties a request's lines together.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startHerald, type HeraldProcess } from '../helpers/herald.js';
 import { waitFor } from '../helpers/wait.js';
@@ -78,5 +79,49 @@ describe('ECS logs', () => {
     const listening = lines.find((l) => l.message === 'listening') as Line;
     assert.equal(listening.port, herald.port);
     assert.equal(listening.url.full, herald.url);
+  });
+});
+
+describe('log lines written in batches', () => {
+  const logModule = new URL('../../src/log.js', import.meta.url).href;
+
+  /** A node process that logs with Herald's logger and then runs `then`; its stdout lines as they come. */
+  function loggingProcess(then: string): { lines: string[]; exited: Promise<number | null>; kill(): void } {
+    const code = `import { createLogger } from ${JSON.stringify(logModule)};
+      const log = createLogger('info');
+      for (let i = 0; i < 3; i++) log.info({ i }, 'gathered line');
+      ${then}`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let partial = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+    child.stderr.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('close', (status) => resolve(status)));
+    return { lines, exited, kill: () => child.kill() };
+  }
+
+  test('a quiet process still writes its lines soon, without exiting', async (t) => {
+    const proc = loggingProcess('setInterval(() => {}, 1000);');
+    t.after(async () => {
+      proc.kill();
+      await proc.exited;
+    });
+    await waitFor(() => proc.lines.filter((l) => l.includes('gathered line')).length === 3 || null, 'the three lines');
+  });
+
+  test('a process that exits at once writes every line it logged', async () => {
+    const proc = loggingProcess('process.exit(0);');
+    assert.equal(await proc.exited, 0);
+    assert.equal(proc.lines.filter((l) => l.includes('gathered line')).length, 3);
+  });
+
+  test('a process that crashes (an uncaught exception) writes every line it logged', async () => {
+    const proc = loggingProcess("setImmediate(() => { throw new Error('boom'); });");
+    assert.equal(await proc.exited, 1);
+    assert.equal(proc.lines.filter((l) => l.includes('gathered line')).length, 3);
   });
 });

@@ -63,6 +63,18 @@ describe('overload shedding', () => {
     assert.equal((await fetch(`${herald.url}/v1/notifications`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   });
 
+  test('a batch publish gets 503 overloaded with Retry-After, as a single publish does', async (t) => {
+    await overload(t);
+    const token = await herald.token('pat', { scope: 'publish' });
+    const res = await fetch(`${herald.url}/v1/notifications/batch`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ notifications: [{ recipients: ['pat'], type: 'load.test', content: 'refused' }] }),
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '7');
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'overloaded');
+  });
+
   test('/readyz says overloaded, herald_overloaded is 1 and herald_overload_shed_total counts each refusal', async (t) => {
     const before = await herald.metric('herald_overload_shed_total{reason="eventLoopDelay",route="stream"}');
     await overload(t);
