@@ -25,6 +25,7 @@ import { InboxService } from './inbox/inbox-service.js';
 import { preferenceRoutes } from './http/preference-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
+import { pushRoutes, type PushSettings } from './http/push-routes.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
 import type { Metrics } from './metrics.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   mintDevToken: ((user: string) => Promise<string>) | null;
   /** Built inbox page (web/dist); not served when missing. */
   webRoot: string;
+  /** Web Push; null (or absent) when it is off: its routes answer 404. */
+  push?: PushSettings | null;
 }
 
 /**
@@ -192,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const inbox = new InboxService(deps.store, deps.bus, app.log);
   notificationRoutes(app, { ...deps, inbox });
   preferenceRoutes(app, { ...deps, inbox });
+  pushRoutes(app, { ...deps, inbox, push: deps.push ?? null });
   devRoutes(app, deps);
   browserModuleRoutes(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);
