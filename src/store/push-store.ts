@@ -130,16 +130,16 @@ export class KyselyPushStore implements PushStore {
   }
 
   async notificationsFor(pairs: ReadonlyArray<readonly [string, string]>): Promise<Map<string, PushedNotification>> {
-    const wanted = new Map(pairs.map(([user, id]) => [id, user]));
+    const wanted = new Set(pairs.map(([user, id]) => `${user}\n${id}`));
     const found = new Map<string, PushedNotification>();
-    for (const page of pages([...wanted.keys()])) {
+    for (const page of pages([...new Set(pairs.map(([, id]) => id))])) {
       // The receipt is the recipient's: a private notification has no other reader.
       const rows = await this.#db.selectFrom('notifications as n')
         .leftJoin('receipts as r', (join) => join.onRef('r.notification_pk', '=', 'n.pk').onRef('r.user_id', '=', 'n.recipient'))
         .selectAll('n').select(['r.read_at', 'r.seen_at', 'r.archived_at', 'r.snoozed_until'])
         .where('n.id', 'in', page).execute();
       for (const row of rows) {
-        if (row.recipient === null || wanted.get(row.id) !== row.recipient) continue;
+        if (row.recipient === null || !wanted.has(`${row.recipient}\n${row.id}`)) continue;
         found.set(row.id, { notification: toNotification(row, row), critical: Number(row.critical) === 1 });
       }
     }
