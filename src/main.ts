@@ -232,7 +232,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     pushSender = new PushSender({
       store, readTokens, metrics, log, ...timing,
       client: new PushClient({ timeoutMs: config.pushTimeoutMs, maxSockets: config.pushConcurrency, allowedOrigins: config.pushAllowedOrigins }),
-      seenHere: (user, sinceMs) => presence?.seenHereSince(user, sinceMs) ?? false,
+      presence,
       options: {
         delayMs: config.pushDelayMs, ttlS: config.pushTtlS, concurrency: config.pushConcurrency, vapid,
         inboxUrl: `${config.publicOrigin ?? url}/`,

@@ -37,7 +37,11 @@ const Base64Url = (description: string) => Type.String({ minLength: 1, maxLength
 
 const SubscriptionBody = Type.Object({
   endpoint: Type.String({ minLength: 1, maxLength: MAX_ENDPOINT_LENGTH, description: 'The push service URL the browser gave.' }),
-  expirationTime: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 8.64e15 }), Type.Null()], { description: 'When the subscription ends (ms since the epoch), or null.' })),
+  // One schema with both types, not a union: with type coercion on, a union's integer
+  // branch would turn null into 0.
+  expirationTime: Type.Optional(Type.Unsafe<number | null>({
+    type: ['integer', 'null'], minimum: 0, maximum: 8.64e15, description: 'When the subscription ends (ms since the epoch), or null.',
+  })),
   keys: Type.Object({
     p256dh: Base64Url('The browser\'s P-256 public key (base64url, 65 bytes).'),
     auth: Base64Url('The browser\'s auth secret (base64url, 16 bytes).'),

@@ -21,6 +21,8 @@ export interface PresenceListener {
 export const HOLD_MS = 60_000;
 /** Open streams' times are renewed this often: far inside HOLD_MS. */
 const RENEW_MS = HOLD_MS / 3;
+/** How often changes are written by default, ms. */
+const FLUSH_MS = 250;
 /** Closed users are remembered here this long for the node's own decisions; the store keeps them longer. */
 const LOCAL_MEMORY_MS = 10 * 60_000;
 
@@ -30,7 +32,7 @@ export interface PresenceOptions {
   node: string;
   log: Logger;
   clock?: Clock;
-  /** How often changes are written, ms (default 1000): a decision on another node sees a change this late at most. */
+  /** How often changes are written, ms (default 250): a decision on another node sees a change this late at most. */
   flushMs?: number;
 }
 
@@ -51,6 +53,11 @@ export class PresenceRecorder implements PresenceListener {
     this.#clock = options.clock ?? systemClock;
   }
 
+  /** This node's name in the store. */
+  get node(): string {
+    return this.#options.node;
+  }
+
   opened(user: string): void {
     this.#open.add(user);
     this.#closedAt.delete(user);
@@ -63,7 +70,10 @@ export class PresenceRecorder implements PresenceListener {
     this.#dirty.add(user);
   }
 
-  /** True when the user has a stream open here now, or had one at or after `sinceMs`: this node's own answer, not yet written perhaps. */
+  /**
+   * True when the user has a stream open here now, or had one at or after `sinceMs`: this
+   * node's own answer, exact where its record in the store may lag a flush behind.
+   */
   seenHereSince(user: string, sinceMs: number): boolean {
     return this.#open.has(user) || (this.#closedAt.get(user) ?? -Infinity) >= sinceMs;
   }
@@ -71,10 +81,10 @@ export class PresenceRecorder implements PresenceListener {
   start(): void {
     const tick = (): void => {
       void this.flush().finally(() => {
-        if (this.#timer !== null) this.#timer = setTimeout(tick, this.#options.flushMs ?? 1000).unref();
+        if (this.#timer !== null) this.#timer = setTimeout(tick, this.#options.flushMs ?? FLUSH_MS).unref();
       });
     };
-    this.#timer = setTimeout(tick, this.#options.flushMs ?? 1000).unref();
+    this.#timer = setTimeout(tick, this.#options.flushMs ?? FLUSH_MS).unref();
   }
 
   /** Writes what changed, and every open user's time when it is due for renewal. */

@@ -44,8 +44,8 @@ export interface PushSenderDeps {
   store: NotificationStore;
   client: PushClient;
   readTokens: ReadTokens;
-  /** This node's own knowledge of open streams (ahead of what it has written). */
-  seenHere: (user: string, sinceMs: number) => boolean;
+  /** This node's own knowledge of its open streams (exact, where its record in the store may lag); null: it holds none. */
+  presence: { node: string; seenHereSince(user: string, sinceMs: number): boolean } | null;
   metrics: Metrics;
   log: Logger;
   clock?: Clock;
@@ -146,7 +146,8 @@ export class PushSender {
     const found = await this.#push.notificationsFor(jobs.map((job) => [job.user_id, job.notification_id] as const));
     const [subscriptions, presence, muted] = await Promise.all([
       this.#push.subscriptionsOfUsers(users),
-      this.#push.lastPresence(jobs.filter((job) => job.policy !== 'always').map((job) => job.user_id)),
+      // Other nodes' records; this node's own streams are answered from its memory.
+      this.#push.lastPresence(jobs.filter((job) => job.policy !== 'always').map((job) => job.user_id), this.#deps.presence?.node),
       this.#muted(jobs, found),
     ]);
     const decisions: PushDecision[] = jobs.map((job) => {
@@ -156,7 +157,7 @@ export class PushSender {
         policy: job.policy, queuedAt: job.created_at, pushed, now: nowIso, subscriptions: subs.length,
         muted: muted.has(`${job.user_id}\n${job.notification_id}`),
         presentUntil: presence.get(job.user_id),
-        seenHere: job.policy !== 'always' && this.#deps.seenHere(job.user_id, Date.parse(job.created_at)),
+        seenHere: job.policy !== 'always' && (this.#deps.presence?.seenHereSince(job.user_id, Date.parse(job.created_at)) ?? false),
       });
       if (reason !== null) this.#deps.metrics.pushSkipped.inc({ reason });
       return { job, subscriptionIds: reason === null ? subs.map((s) => s.id) : [] };

@@ -48,8 +48,11 @@ export interface PushStore {
   settle(settlement: PushSettlement): Promise<void>;
   /** `entries`: [user, until] pairs this node saw; kept for users with a subscription only. */
   recordPresence(node: string, entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
-  /** For each of these users some node recorded, the latest time one had them with a stream open (ISO). */
-  lastPresence(users: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * For each of these users some node recorded, the latest time one had them with a stream
+   * open (ISO); `exceptNode`'s records are left out (that node asks its own memory instead).
+   */
+  lastPresence(users: readonly string[], exceptNode?: string): Promise<Map<string, string>>;
   /** The recipients' notifications with their own read/seen/archived state, keyed by id; another user's or a gone one is absent. */
   notificationsFor(pairs: ReadonlyArray<readonly [user: string, id: string]>): Promise<Map<string, PushedNotification>>;
   stats(): Promise<PushQueueStats>;
@@ -119,11 +122,12 @@ export class KyselyPushStore implements PushStore {
     return this.#writes.recordPresence(node, entries);
   }
 
-  async lastPresence(users: readonly string[]): Promise<Map<string, string>> {
+  async lastPresence(users: readonly string[], exceptNode?: string): Promise<Map<string, string>> {
     const latest = new Map<string, string>();
     for (const page of pages([...new Set(users)])) {
-      const rows = await this.#db.selectFrom('push_presence').select((eb) => ['user_id', eb.fn.max('until').as('until')])
-        .where('user_id', 'in', page).groupBy('user_id').execute();
+      let query = this.#db.selectFrom('push_presence').select((eb) => ['user_id', eb.fn.max('until').as('until')]).where('user_id', 'in', page);
+      if (exceptNode !== undefined) query = query.where('node_id', '<>', exceptNode);
+      const rows = await query.groupBy('user_id').execute();
       for (const row of rows) latest.set(row.user_id, row.until);
     }
     return latest;
