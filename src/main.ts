@@ -234,7 +234,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
       client: new PushClient({ timeoutMs: config.pushTimeoutMs, maxSockets: config.pushConcurrency, allowedOrigins: config.pushAllowedOrigins }),
       presence,
       options: {
-        delayMs: config.pushDelayMs, ttlS: config.pushTtlS, concurrency: config.pushConcurrency, vapid,
+        delayMs: config.pushDelayMs, ttlS: config.pushTtlS, concurrency: config.pushConcurrency, timeoutMs: config.pushTimeoutMs, vapid,
         inboxUrl: `${config.publicOrigin ?? url}/`,
       },
     });

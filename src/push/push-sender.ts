@@ -22,10 +22,13 @@ import { pushPayload } from './push-payload.js';
 import { answerMeans, remainingTtlS, retryDelayMs, skipReason, stateSkip, type SendResult } from './push-policy.js';
 import type { ReadTokens } from './read-token.js';
 
-/** How long a claimed row is this node's: far longer than a send may take (HERALD_PUSH_TIMEOUT_MS ≤ 120 s). */
+/** The shortest time a claimed batch is this node's (longer when its sends could take longer, see #leaseMs). */
 export const LEASE_MS = 5 * 60_000;
 /** A read token outlives its push's TTL by this much: a click on a push shown late still marks it read. */
 const READ_TOKEN_GRACE_MS = 3600_000;
+/** A VAPID token is signed for this long (RFC 8292 allows 24 h) and reused per push service until an hour before it ends. */
+const VAPID_TOKEN_S = 12 * 3600;
+const VAPID_RENEW_MS = 3600_000;
 
 export interface PushSenderOptions {
   delayMs: number;
@@ -34,7 +37,9 @@ export interface PushSenderOptions {
   /** The inbox page, opened on click when a notification's data.url is not an https URL. */
   inboxUrl: string;
   vapid: VapidKeys & { subject: string };
-  /** Rows claimed per pass (default: 4 × concurrency). */
+  /** Longest wait for one push service's answer, ms (HERALD_PUSH_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Rows claimed per pass (default: 16 × concurrency: fewer, larger transactions). */
   batchSize?: number;
   /** Longest pause between two looks at the queue, ms (default: a quarter of the delay, 50..1000). */
   pollMs?: number;
@@ -58,17 +63,22 @@ export class PushSender {
   readonly #clock: Clock;
   readonly #batchSize: number;
   readonly #pollMs: number;
+  /** How long a claim holds its rows: twice what a batch whose every send times out would take. */
+  readonly #leaseMs: number;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<number> | null = null;
   #again = false;
   #closed = false;
+  /** The VAPID Authorization header per push service origin (its `aud`), and when it stops being used. */
+  readonly #vapidHeaders = new Map<string, { header: string; renewAt: number }>();
 
   constructor(deps: PushSenderDeps) {
     this.#deps = deps;
     this.#push = deps.store.push();
     this.#clock = deps.clock ?? systemClock;
-    this.#batchSize = deps.options.batchSize ?? deps.options.concurrency * 4;
+    this.#batchSize = deps.options.batchSize ?? deps.options.concurrency * 16;
     this.#pollMs = deps.options.pollMs ?? Math.min(1000, Math.max(50, Math.floor(deps.options.delayMs / 4)));
+    this.#leaseMs = Math.max(LEASE_MS, 2 * Math.ceil(this.#batchSize / deps.options.concurrency) * deps.options.timeoutMs);
   }
 
   start(): void {
@@ -129,7 +139,7 @@ export class PushSender {
     const now = this.#clock.now();
     const nowIso = new Date(now).toISOString();
     if (!(await this.#push.anyDue(nowIso))) return 0;
-    const jobs = await this.#push.claim(nowIso, new Date(now + LEASE_MS).toISOString(), this.#batchSize);
+    const jobs = await this.#push.claim(nowIso, new Date(now + this.#leaseMs).toISOString(), this.#batchSize);
     if (jobs.length === 0) return 0;
     const decisions = jobs.filter((job) => job.subscription_id === null);
     const retries = jobs.filter((job) => job.subscription_id !== null);
@@ -270,11 +280,13 @@ export class PushSender {
     const { options, readTokens } = this.#deps;
     const readToken = await readTokens.mint({ user: job.user_id, notificationId: job.notification_id }, now + ttlS * 1000 + READ_TOKEN_GRACE_MS);
     const payload = pushPayload({ notification: pushed.notification, unreadCount: badge, readToken, inboxUrl: options.inboxUrl });
+    // No vapidDetails (nor web-push's global ones, never set): the Authorization header is
+    // VAPID's, from a token signed once per push service rather than once per push.
     const details = webpush.generateRequestDetails(
       { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
       payload,
       {
-        vapidDetails: { subject: options.vapid.subject, publicKey: options.vapid.publicKey, privateKey: options.vapid.privateKey },
+        headers: { Authorization: this.#vapidHeader(new URL(subscription.endpoint).origin, now) },
         TTL: ttlS,
         urgency: pushed.critical ? 'high' : 'normal',
         // RFC 8030 §5.4: at most 32 base64url characters; a UUID's hex digits are 32.
@@ -283,6 +295,17 @@ export class PushSender {
       },
     );
     return { headers: details.headers as Record<string, string | number>, body: details.body };
+  }
+
+  /** `vapid t=…, k=…` for a push service: web-push signs it (ES256, `aud` its origin); reused until an hour before it expires. */
+  #vapidHeader(audience: string, now: number): string {
+    const cached = this.#vapidHeaders.get(audience);
+    if (cached && cached.renewAt > now) return cached.header;
+    const { vapid } = this.#deps.options;
+    const expiresAtS = Math.floor(now / 1000) + VAPID_TOKEN_S;
+    const header = webpush.getVapidHeaders(audience, vapid.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm', expiresAtS).Authorization;
+    this.#vapidHeaders.set(audience, { header, renewAt: expiresAtS * 1000 - VAPID_RENEW_MS });
+    return header;
   }
 
   /** Each user's unread count now: the badge a push sets (private and broadcast notifications; groups are a token's, unknown here). */
