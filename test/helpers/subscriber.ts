@@ -23,6 +23,11 @@ export class ResumingSubscriber {
   failedAttempts = 0;
   resets = 0;
   lastId: string | undefined;
+  /**
+   * The stream has started: its `ready` event arrived. Not the 200 alone: the headers go out
+   * before the server reads where a new stream starts, and a notification committed in
+   * between is before that start, as for any client that connects after it.
+   */
   open = false;
   onNotification: ((n: ReceivedNotification) => void) | null = null;
   #stopped = new AbortController();
@@ -50,7 +55,6 @@ export class ResumingSubscriber {
         } else {
           this.#stream = stream;
           this.connects++;
-          this.open = true;
           await stream.ended;
         }
       } catch {
@@ -67,6 +71,7 @@ export class ResumingSubscriber {
 
   #onEvent(event: RecordedEvent): void {
     if (event.id !== undefined) this.lastId = event.id;
+    if (event.event === 'ready') this.open = true;
     if (event.event === 'reset') this.resets++;
     if (event.event !== 'notification') return;
     const data = event.data as { id: string; recipient: string | null; content: string };

@@ -9,6 +9,7 @@ import { Connection } from 'rabbitmq-client';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { publish } from '../helpers/publish.js';
 import { createAmqpVhost, createPgDatabase, lockServices, queueDepth, rabbitmqctl, withPg } from '../helpers/services.js';
+import { tallyDelivery } from '../helpers/delivery-check.js';
 import { ResumingSubscriber } from '../helpers/subscriber.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -122,21 +123,8 @@ test('a node frozen for 40 s and thawed: new streams open elsewhere, nothing is 
   const stored = await withPg(db.url, async (client) => (await client.query<{ content: string; n: string }>(
     "select content, count(*) as n from notifications where type = 'frozen.test' group by content having count(*) > 1")).rows);
   assert.deepEqual(stored, [], 'nothing stored twice');
-  let lost = 0;
-  let duplicated = 0;
-  let outOfOrder = 0;
-  for (const s of subscribers) {
-    const seen = new Map<string, number>();
-    let previous: number | null = null;
-    for (const r of s.received) {
-      seen.set(r.content, (seen.get(r.content) ?? 0) + 1);
-      if (previous !== null && r.seq !== previous + 1) outOfOrder++;
-      previous = r.seq;
-    }
-    for (const [key, user] of accepted) if (user === s.user && !seen.has(key)) lost++;
-    for (const count of seen.values()) if (count > 1) duplicated += count - 1;
-  }
-  console.log(`[frozen] ${JSON.stringify({ accepted: accepted.size, newcomerOpenMs, lost, duplicated, outOfOrder, resets: subscribers.reduce((n, s) => n + s.resets, 0) })}`);
-  assert.deepEqual({ lost, duplicated, outOfOrder }, { lost: 0, duplicated: 0, outOfOrder: 0 });
+  const { lost, duplicated, unexpected, outOfOrder, resets } = tallyDelivery(subscribers, accepted, 'frozen', (user) => [`last-${user}`]);
+  console.log(`[frozen] ${JSON.stringify({ accepted: accepted.size, newcomerOpenMs, lost, duplicated, unexpected, outOfOrder, resets })}`);
+  assert.deepEqual({ lost, duplicated, unexpected, outOfOrder }, { lost: 0, duplicated: 0, unexpected: 0, outOfOrder: 0 });
   assert.equal(await queueDepth(vhost.vhost, 'herald.ingest.dlq'), 0, 'no message was dead-lettered');
 });

@@ -13,6 +13,7 @@ import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { createNodeNetworks, netnsList, startRelay, type NodeNetwork, type Relay } from '../helpers/netns.js';
 import { publish } from '../helpers/publish.js';
 import { scaleOutBackends, withPg } from '../helpers/services.js';
+import { tallyDelivery, waitForDelivery } from '../helpers/delivery-check.js';
 import { ResumingSubscriber } from '../helpers/subscriber.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -166,35 +167,15 @@ async function connectionsPerNode(cluster: Cluster): Promise<number[]> {
  * equals the database's rows for them.
  */
 async function checkDelivery(load: Load, subscribers: ResumingSubscriber[], databaseUrl: string, timeoutMs = 60_000) {
-  const accepted = [...load.outcomes].filter(([, o]) => o.accepted);
-  const expectedFor = (user: string) => new Set(accepted.filter(([, o]) => o.user === user).map(([key]) => key));
-  await waitFor(() => subscribers.every((s) => {
-    const got = new Set(s.received.map((r) => r.content));
-    return [...expectedFor(s.user)].every((key) => got.has(key));
-  }), 'every accepted notification at every subscriber', timeoutMs, 100).catch(() => {});
-  let lost = 0;
-  let duplicated = 0;
-  let unexpected = 0;
-  let outOfOrder = 0;
-  let resets = 0;
-  for (const s of subscribers) {
-    const seen = new Map<string, number>();
-    let previousSeq: number | null = null;
-    for (const r of s.received) {
-      seen.set(r.content, (seen.get(r.content) ?? 0) + 1);
-      if (r.recipient !== s.user || load.outcomes.get(r.content)?.user !== s.user) unexpected++;
-      if (previousSeq !== null && r.seq !== previousSeq + 1) outOfOrder++;
-      previousSeq = r.seq;
-    }
-    for (const key of expectedFor(s.user)) if (!seen.has(key)) lost++;
-    for (const count of seen.values()) if (count > 1) duplicated += count - 1;
-    resets += s.resets;
-  }
+  const accepted = new Map([...load.outcomes].filter(([, o]) => o.accepted).map(([key, o]) => [key, o.user]));
+  await waitForDelivery(subscribers, accepted, timeoutMs);
+  const { lost, duplicated, unexpected, outOfOrder, resets } = tallyDelivery(subscribers, accepted, 'partitions');
+  const expectedCount = (user: string) => [...accepted.values()].filter((u) => u === user).length;
   const stored = await withPg(databaseUrl, async (client) =>
     (await client.query<{ recipient: string; n: number }>('select recipient, count(*)::int as n from notifications group by recipient')).rows);
   const storedFor = new Map(stored.map((row) => [row.recipient, row.n]));
-  const countMismatches = USERS.filter((user) => (storedFor.get(user) ?? 0) !== expectedFor(user).size).length;
-  const figures = { accepted: accepted.length, abandoned: load.outcomes.size - accepted.length, refused: load.refused, refusedBy: load.refusedBy, lost, duplicated, unexpected, outOfOrder, resets, countMismatches };
+  const countMismatches = USERS.filter((user) => (storedFor.get(user) ?? 0) !== expectedCount(user)).length;
+  const figures = { accepted: accepted.size, abandoned: load.outcomes.size - accepted.size, refused: load.refused, refusedBy: load.refusedBy, lost, duplicated, unexpected, outOfOrder, resets, countMismatches };
   assert.equal(lost, 0, `lost ${JSON.stringify(figures)}`);
   assert.equal(duplicated, 0, `duplicated ${JSON.stringify(figures)}`);
   assert.equal(unexpected, 0, `unexpected ${JSON.stringify(figures)}`);
