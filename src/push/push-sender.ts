@@ -250,7 +250,8 @@ export class PushSender {
     }
     const means = answerMeans(status);
     if (means === 'retry') {
-      const at = now + retryDelayMs(job.attempts, retryAfterMs);
+      // Retry-After counts from the answer, not from when the request was made.
+      const at = this.#clock.now() + retryDelayMs(job.attempts, retryAfterMs);
       if (remainingTtlS(Date.parse(job.created_at), options.ttlS, pushed.notification.expires_at, at) === null) {
         metrics.pushSent.inc({ result: 'expired' });
         settlement.finished.push(job.id);
