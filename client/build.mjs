@@ -2,7 +2,8 @@
 // self-contained browser module, dist/browser/herald-client.js (esbuild, eventsource-parser
 // included), which Herald serves at GET /herald-client.js for pages without a bundler, and
 // dist/browser/herald-inbox.js, the <herald-inbox> element with the SDK inside, served at
-// GET /herald-inbox.js.
+// GET /herald-inbox.js, and dist/browser/herald-sw.js, the Web Push service worker (a classic
+// script, so other origins' workers can importScripts it), served at GET /herald-sw.js.
 // Run by `npm pack` (prepack) and by the repository's `npm run build`.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -25,12 +26,12 @@ try {
   process.exit(1);
 }
 
-const browserModule = (entry, file) =>
+const browserModule = (entry, file, format = 'esm') =>
   build({
     entryPoints: [join(here, 'src', ...entry)],
     outfile: join(next, 'browser', file),
     bundle: true,
-    format: 'esm',
+    format,
     platform: 'browser',
     target: ['es2022'],
     minify: true,
@@ -40,6 +41,7 @@ const browserModule = (entry, file) =>
 try {
   await browserModule(['index.ts'], 'herald-client.js');
   await browserModule(['element', 'herald-inbox.ts'], 'herald-inbox.js');
+  await browserModule(['sw', 'herald-sw.ts'], 'herald-sw.js', 'iife');
 } catch {
   // esbuild already printed the errors.
   await rm(next, { recursive: true, force: true });

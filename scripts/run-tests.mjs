@@ -21,6 +21,8 @@ const NEEDS = {
   'dist/test/e2e/scheduled.test': ['postgres'],
   'dist/test/e2e/expiry.test': ['postgres'],
   'dist/test/e2e/snooze.test': ['postgres'],
+  'dist/test/e2e/web-push.test': ['postgres'],
+  'dist/test/e2e/web-push-nodes.test': ['postgres'],
   'dist/test/ops/retention-load.test': ['postgres'],
   'dist/test/ops/overload.test': ['rabbitmq'],
   'dist/test/ops/queue-metrics.test': ['rabbitmq'],

@@ -26,6 +26,7 @@ import { preferenceRoutes } from './http/preference-routes.js';
 import { installOperations } from './http/operations.js';
 import { publishRoute } from './http/publish-route.js';
 import { batchPublishRoute } from './http/batch-publish-route.js';
+import { pushRoutes, type PushSettings } from './http/push-routes.js';
 import { streamRoute } from './http/stream-route.js';
 import type { NotificationPublisher } from './ingest/publisher.js';
 import type { Metrics } from './metrics.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   mintDevToken: ((user: string) => Promise<string>) | null;
   /** Built inbox page (web/dist); not served when missing. */
   webRoot: string;
+  /** Web Push; null (or absent) when it is off: its routes answer 404. */
+  push?: PushSettings | null;
 }
 
 /**
@@ -194,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const inbox = new InboxService(deps.store, deps.bus, app.log);
   notificationRoutes(app, { ...deps, inbox });
   preferenceRoutes(app, { ...deps, inbox });
+  pushRoutes(app, { ...deps, inbox, push: deps.push ?? null });
   devRoutes(app, deps);
   browserModuleRoutes(app);
   if (deps.tickets) ticketRoutes(app, deps, deps.tickets);

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { closest, distance } from 'fastest-levenshtein';
+import { vapidPairProblem, vapidSubjectProblem } from './push/vapid-keys.js';
 
 export interface Config {
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -132,6 +133,28 @@ export interface Config {
   readonly retentionBatchSize: number;
   /** Test-only routes under /test/ (e.g. stalling the event loop); never in production. Default false. */
   readonly testKnobs: boolean;
+  /**
+   * Web Push VAPID public key (base64url raw P-256). Null with the private key: push is off,
+   * except in development mode, where `herald serve` generates a pair beside the database.
+   */
+  readonly vapidPublicKey: string | null;
+  /** Web Push VAPID private key (base64url); set exactly when the public key is. */
+  readonly vapidPrivateKey: string | null;
+  /** `mailto:` or `https:` contact push services see in each push's VAPID token; required with the keys. */
+  readonly vapidSubject: string | null;
+  /**
+   * Exact origins (`http://127.0.0.1:9000`) Herald may POST pushes to besides the https
+   * origins of the known push services: the only way to allow http or loopback.
+   */
+  readonly pushAllowedOrigins: readonly string[];
+  /** How long an `auto` push waits for the user to look (read, see, or have a stream open), ms. Default 10000. */
+  readonly pushDelayMs: number;
+  /** How long a push service keeps trying to deliver a push (its TTL; never past expires_at), seconds. Default 86400. */
+  readonly pushTtlS: number;
+  /** Pushes this node sends at once. Default 32. */
+  readonly pushConcurrency: number;
+  /** Longest wait for a push service's answer (connect included), ms. Default 10000. */
+  readonly pushTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -159,7 +182,7 @@ function str(env: Env, name: string): string | null {
  */
 const NO_BLANK = [
   'HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL', 'HERALD_TICKET_SECRET', 'HERALD_METRICS_TOKEN',
-  'HERALD_JWT_AUDIENCE', 'HERALD_JWT_ISSUER',
+  'HERALD_JWT_AUDIENCE', 'HERALD_JWT_ISSUER', 'HERALD_VAPID_PUBLIC_KEY', 'HERALD_VAPID_PRIVATE_KEY', 'HERALD_VAPID_SUBJECT',
 ] as const;
 
 function refuseBlank(env: Env): void {
@@ -369,7 +392,38 @@ export function loadConfig(env: Env = process.env): Config {
     amqpBusExchange: str(env, 'HERALD_AMQP_BUS_EXCHANGE') ?? 'herald.bus',
     amqpPrefetch: int(env, 'HERALD_AMQP_PREFETCH', 64, 1, 10000),
     ...operationsConfig(env),
+    ...pushConfig(env),
   });
+}
+
+/** Web Push (DESIGN §8): keys, the origins pushes may go to, and the sender's pace. */
+function pushConfig(env: Env) {
+  const vapidPublicKey = str(env, 'HERALD_VAPID_PUBLIC_KEY');
+  const vapidPrivateKey = str(env, 'HERALD_VAPID_PRIVATE_KEY');
+  const vapidSubject = str(env, 'HERALD_VAPID_SUBJECT');
+  if ((vapidPublicKey === null) !== (vapidPrivateKey === null)) {
+    const missing = vapidPublicKey === null ? 'HERALD_VAPID_PUBLIC_KEY' : 'HERALD_VAPID_PRIVATE_KEY';
+    throw new ConfigError(`${missing} is not set but its pair is: set both VAPID keys (herald vapid-keys prints a pair) or neither`);
+  }
+  if (vapidPublicKey !== null && vapidPrivateKey !== null) {
+    const problem = vapidPairProblem(vapidPublicKey, vapidPrivateKey);
+    if (problem) throw new ConfigError(problem);
+    if (vapidSubject === null) throw new ConfigError('HERALD_VAPID_SUBJECT is required with the VAPID keys: a mailto: address or https: URL push services can reach you at');
+  }
+  if (vapidSubject !== null) {
+    const problem = vapidSubjectProblem(vapidSubject);
+    if (problem) throw new ConfigError(problem);
+  }
+  return {
+    vapidPublicKey,
+    vapidPrivateKey,
+    vapidSubject,
+    pushAllowedOrigins: Object.freeze(originList(env, 'HERALD_PUSH_ALLOWED_ORIGINS')),
+    pushDelayMs: int(env, 'HERALD_PUSH_DELAY_MS', 10000, 0, 24 * 3600 * 1000),
+    pushTtlS: int(env, 'HERALD_PUSH_TTL_S', 86400, 0, 28 * 24 * 3600),
+    pushConcurrency: int(env, 'HERALD_PUSH_CONCURRENCY', 32, 1, 1000),
+    pushTimeoutMs: int(env, 'HERALD_PUSH_TIMEOUT_MS', 10000, 100, 120000),
+  };
 }
 
 /**
@@ -405,7 +459,7 @@ function operationsConfig(env: Env) {
   };
 }
 
-const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken', 'ticketSecret']);
+const SECRET_KEYS = new Set(['jwtSecret', 'metricsToken', 'ticketSecret', 'vapidPrivateKey']);
 
 /** The config as printed at start: secrets masked, credentials stripped from URLs. */
 export function describeConfig(config: Config): Record<string, unknown> {

@@ -7,6 +7,7 @@ export const ERRORS = {
   invalid_mute_pattern: { status: 400, message: 'A muted type must be a notification type or a prefix ending in ".*".' },
   invalid_time: { status: 400, message: 'A time is malformed or out of range.' },
   deliver_after_expiry: { status: 400, message: 'deliver_at must be before expires_at.' },
+  push_endpoint_not_allowed: { status: 400, message: 'Herald sends pushes only to https endpoints of the known push services (FCM, Mozilla, Apple, Windows) and to origins listed in HERALD_PUSH_ALLOWED_ORIGINS.' },
   duplicate_cookie: { status: 400, message: 'More than one herald_token cookie was sent, so which account is meant is unclear; clear this site\'s cookies and sign in again.' },
   invalid_token: { status: 401, message: 'The access token is missing, malformed, expired or not signed by a trusted key.' },
   insufficient_scope: { status: 403, message: 'The token lacks the scope this endpoint needs.' },

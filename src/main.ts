@@ -1,6 +1,7 @@
 // The composition root: config -> backends -> app -> listen; drain on SIGTERM. Every
 // Herald is put together here: `herald serve`, the in-process test harness (with a few
 // parts swapped, see HeraldOverrides) and the tools.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -28,6 +29,12 @@ import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
 import type { Clock } from './domain/clock.js';
 import { DatabaseClock } from './store/database-clock.js';
+import { DEV_VAPID_SUBJECT, loadOrCreateDevVapidKeys } from './push/dev-vapid.js';
+import { PresenceRecorder } from './push/presence.js';
+import { PushClient } from './push/push-client.js';
+import { PushSender } from './push/push-sender.js';
+import { ReadTokens } from './push/read-token.js';
+import type { VapidKeys } from './push/vapid-keys.js';
 
 /** A node's clock this far from the database's is logged (Herald keeps the database's time anyway). */
 const CLOCK_WARN_MS = 2000;
@@ -45,6 +52,9 @@ export interface RunningHerald {
   dueSweeper: DueSweeper;
   retention: Retention;
   metrics: Metrics;
+  /** Web Push's sender and this node's record of who has a stream open; null when push is off. */
+  pushSender: PushSender | null;
+  presence: PresenceRecorder | null;
   /** Drains streams over config.drainMs, then closes everything. */
   shutdown(): Promise<void>;
 }
@@ -57,7 +67,7 @@ export interface HeraldOverrides {
   bus?: Bus;
   /** Wraps the store every part uses (tests make calls fail or wait); the real one is closed at shutdown. */
   wrapStore?(store: NotificationStore): NotificationStore;
-  /** Leaves the scheduler, the due sweeper and retention unstarted: tests run them by hand. */
+  /** Leaves the scheduler, the due sweeper, retention, the push sender and presence unstarted: tests run them by hand. */
   manualBackground?: boolean;
   log?: Logger;
   /** The inbox page's files (default: the built web/dist). */
@@ -100,12 +110,20 @@ export function tokenVerifier(config: Config, secret: string | null, clock?: Clo
   return createTokenVerifier({ keys, audience: config.jwtAudience, issuer: config.jwtIssuer, clockToleranceS: config.jwtClockToleranceS, ...(clock ? { clock } : {}) });
 }
 
+/** The VAPID pair and subject when push is on (all three configured). */
+function vapidOf(config: Config): (VapidKeys & { subject: string }) | null {
+  if (config.vapidPublicKey === null || config.vapidPrivateKey === null || config.vapidSubject === null) return null;
+  return { publicKey: config.vapidPublicKey, privateKey: config.vapidPrivateKey, subject: config.vapidSubject };
+}
+
 /** The store, migrated; a database that cannot be reached stops the start with one line naming it. */
 async function openMigratedStore(config: Config, clock: Clock | undefined): Promise<NotificationStore> {
   let store: NotificationStore | null = null;
   try {
     store = await openStore(config.databaseUrl, {
       sqliteSynchronous: config.sqliteSynchronous, maxScheduledPerPublisher: config.maxScheduledPerPublisher, ...(clock ? { clock } : {}),
+      // With push on, publishes queue push decisions in their own transaction.
+      push: vapidOf(config) ? { delayMs: config.pushDelayMs } : null,
     });
     await store.migrate();
     return store;
@@ -130,7 +148,10 @@ export async function startHerald(config: Config): Promise<RunningHerald> {
     log.warn({ variable: name }, `${name} is not a Herald setting and is ignored${closest ? `; did you mean ${closest}?` : ''}`);
   }
   const secret = config.jwtSecret ?? (config.devMode ? loadOrCreateDevSecret(config.databaseUrl) : null);
-  const herald = await createHerald({ ...config, jwtSecret: secret }, { log });
+  // Development mode pushes with a pair it keeps beside the database, as it does its secret.
+  const devVapid = config.devMode && config.vapidPublicKey === null ? loadOrCreateDevVapidKeys(config.databaseUrl) : null;
+  const vapid = devVapid ? { vapidPublicKey: devVapid.publicKey, vapidPrivateKey: devVapid.privateKey, vapidSubject: config.vapidSubject ?? DEV_VAPID_SUBJECT } : {};
+  const herald = await createHerald({ ...config, jwtSecret: secret, ...vapid }, { log });
   if (config.devMode && secret !== null) {
     const token = await mintToken(secret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
     // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
@@ -162,12 +183,16 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   await databaseClock?.start(() => realStore.databaseTimeMs(), CLOCK_MEASURE_MS, (err) => log.warn({ err }, 'could not read the database\'s clock; keeping the last offset'));
   const { bus, amqp } = overrides.bus ? { bus: overrides.bus, amqp: null } : openBus(config, log);
   const timing = clock ? { clock } : {};
-  const hub = new Hub({ store, bus, options: config, log, metrics, ...timing });
+  const vapid = vapidOf(config);
+  const presence = vapid ? new PresenceRecorder({ store: store.push(), node: randomUUID(), log, ...timing }) : null;
+  const hub = new Hub({ store, bus, options: config, log, metrics, ...timing, ...(presence ? { presence } : {}) });
   await hub.start();
   // Delivers what fell due while Herald was down at its first look, then as things fall due.
   const scheduler = new Scheduler({ store, bus, log, metrics, ...timing });
   const dueSweeper = new DueSweeper({ store, hub, log, ...timing });
-  const publisher = new NotificationPublisher(store, bus, metrics, scheduler);
+  // The sender is made once the node's URL is known (its pushes link to the inbox page).
+  let pushSender: PushSender | null = null;
+  const publisher = new NotificationPublisher(store, bus, metrics, scheduler, { wake: () => pushSender?.wake() });
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const retention = new Retention(store.retention(), {
     retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
@@ -179,6 +204,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     scheduler.start();
     dueSweeper.start();
     retention.start();
+    presence?.start();
   }
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
   metrics.probes.writerHeap = async () => (await realStore.writerHeap?.()) ?? null;
@@ -189,11 +215,13 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   });
   if (!tickets.sharedKey) log.warn('stream tickets are signed with a per-process key: set HERALD_TICKET_SECRET so every node accepts them');
   const devSecret = config.devMode ? secret : null;
+  const readTokens = vapid ? new ReadTokens(vapid.privateKey, () => (clock ?? Date).now()) : null;
   const app = await buildApp({
     config, store, bus, hub, publisher, metrics, log, authenticate, tickets,
     authenticateStream: createAuthenticateStream(authenticate, tickets, metrics),
     mintDevToken: devSecret ? (user) => mintToken(devSecret, { sub: user, scope: 'subscribe', ttlS: 12 * 3600 }) : null,
     webRoot: overrides.webRoot ?? WEB_ROOT,
+    push: vapid && readTokens ? { publicKey: vapid.publicKey, readTokens, allowedOrigins: config.pushAllowedOrigins } : null,
   });
   await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
@@ -204,6 +232,24 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, port }, 'listening');
+  if (vapid && readTokens) {
+    pushSender = new PushSender({
+      store, readTokens, metrics, log, ...timing,
+      client: new PushClient({ timeoutMs: config.pushTimeoutMs, maxSockets: config.pushConcurrency, allowedOrigins: config.pushAllowedOrigins }),
+      presence,
+      options: {
+        delayMs: config.pushDelayMs, ttlS: config.pushTtlS, concurrency: config.pushConcurrency, timeoutMs: config.pushTimeoutMs, vapid,
+        inboxUrl: `${config.publicOrigin ?? url}/`,
+      },
+    });
+    const pushStore = store.push();
+    metrics.probes.push = async () => {
+      const stats = await pushStore.stats();
+      const oldest = stats.oldestCreatedAt === null ? null : Date.parse(stats.oldestCreatedAt);
+      return { depth: stats.depth, subscriptions: stats.subscriptions, oldestAgeS: oldest === null ? 0 : Math.max(0, ((clock ?? Date).now() - oldest) / 1000) };
+    };
+    if (!overrides.manualBackground) pushSender.start();
+  }
 
   let shuttingDown: Promise<void> | null = null;
   const shutdown = (): Promise<void> => {
@@ -221,8 +267,11 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
       clearTimeout(cut);
       await ingest?.close();
       await scheduler.close();
+      await pushSender?.close();
       await dueSweeper.close();
       await hub.close();
+      // The streams just closed are recorded as closed: pushes decided elsewhere see it.
+      await presence?.close();
       databaseClock?.close();
       await bus.close();
       await amqp?.close();
@@ -231,5 +280,5 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     })();
     return shuttingDown;
   };
-  return { app, url, store, bus, hub, publisher, scheduler, dueSweeper, retention, metrics, shutdown };
+  return { app, url, store, bus, hub, publisher, scheduler, dueSweeper, retention, metrics, pushSender, presence, shutdown };
 }

@@ -2,6 +2,7 @@ import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CLOSE_REASONS } from './sse/session.js';
 import type { WriterHeap } from './store/store.js';
+import { SEND_RESULTS, SKIP_REASONS } from './push/push-policy.js';
 
 /** Depth of the AMQP ingest queue and of its dead-letter queue, as the broker reports them. */
 export interface QueueDepths {
@@ -20,11 +21,20 @@ export interface MetricProbes {
   queues?: () => Promise<QueueDepths>;
   /** The SQLite writer thread's heap; null without one. */
   writerHeap?: () => Promise<WriterHeap | null>;
+  push?: () => Promise<PushDepths>;
+}
+
+/** The push queue and subscriptions as the store counts them (src/push/). */
+export interface PushDepths {
+  depth: number;
+  /** Age of the oldest waiting row, seconds (0 when none waits). */
+  oldestAgeS: number;
+  subscriptions: number;
 }
 
 /** The label values each labelled counter starts with, at 0. */
 const PUBLISH_SOURCES = ['http', 'amqp', 'cli', 'scheduled'] as const;
-const RETENTION_KINDS = ['notifications', 'states', 'idempotency_keys', 'tickets'] as const;
+const RETENTION_KINDS = ['notifications', 'states', 'idempotency_keys', 'tickets', 'push'] as const;
 
 /** Herald's Prometheus metrics, one registry per process (tests build several apps). */
 export class Metrics {
@@ -125,13 +135,55 @@ export class Metrics {
   });
   readonly retentionDeleted = new Counter({
     name: 'herald_retention_deleted_total',
-    help: 'Rows deleted by retention, by kind (notifications, states, idempotency_keys, tickets).',
+    help: 'Rows deleted by retention, by kind (notifications, states, idempotency_keys, tickets, push: ended push subscriptions and stale presence).',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
   readonly clockOffset = new Gauge({
     name: 'herald_clock_offset_seconds',
     help: 'The database\'s clock minus this node\'s (PostgreSQL): Herald judges time by the database\'s; far from 0, fix the node\'s NTP.',
+    registers: [this.registry],
+  });
+  // Web Push: read from the store once per scrape, with a bound (like the broker's depths).
+  readonly pushQueueDepth = new Gauge({
+    name: 'herald_push_queue_depth',
+    help: 'Rows in the durable push queue (decisions waiting for their delay, and sends waiting or being retried), for the whole deployment.',
+    registers: [this.registry],
+    collect: async () => {
+      const probe = this.probes.push;
+      if (!probe) return;
+      try {
+        const depths = await withTimeout(probe(), 2000);
+        this.pushQueueDepth.set(depths.depth);
+        this.pushQueueOldestAge.set(depths.oldestAgeS);
+        this.pushSubscriptions.set(depths.subscriptions);
+      } catch {
+        // Kept at their last values; herald_ready says when the database is away.
+      }
+    },
+  });
+  readonly pushQueueOldestAge = new Gauge({
+    name: 'herald_push_queue_oldest_age_seconds',
+    help: 'Age of the oldest row in the push queue (0 when empty): grows when pushes are not sent, e.g. a push service failing or no node sending.',
+    registers: [this.registry],
+  });
+  readonly pushSubscriptions = new Gauge({ name: 'herald_push_subscriptions', help: 'Web Push subscriptions stored, for the whole deployment.', registers: [this.registry] });
+  readonly pushSent = new Counter({
+    name: 'herald_push_sent_total',
+    help: 'Pushes this node sent to push services, by result: sent (201/202), gone (404/410: the subscription is deleted), retried (429, 5xx or no answer), dropped (any other answer), expired (the TTL ran out first), refused (the endpoint failed the origin guard: no request).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly pushSkipped = new Counter({
+    name: 'herald_push_skipped_total',
+    help: 'Queued notifications this node decided not to push, by reason (present: the user had a stream open; read, seen, archived, snoozed: the user dealt with it; muted; expired; gone; no_subscription).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly pushLatency = new Histogram({
+    name: 'herald_push_latency_seconds',
+    help: 'From a notification\'s creation to a push service taking its push (an `auto` push\'s delay included).',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 300],
     registers: [this.registry],
   });
   readonly retentionLastSuccess = new Gauge({
@@ -149,6 +201,8 @@ export class Metrics {
     for (const reason of CLOSE_REASONS) this.closed.inc({ reason }, 0);
     this.resets.inc({ reason: 'unknown_cursor' }, 0);
     for (const kind of RETENTION_KINDS) this.retentionDeleted.inc({ kind }, 0);
+    for (const result of SEND_RESULTS) this.pushSent.inc({ result }, 0);
+    for (const reason of SKIP_REASONS) this.pushSkipped.inc({ reason }, 0);
   }
 }
 

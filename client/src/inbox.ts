@@ -1,17 +1,7 @@
-import { withTrailingSlash } from './stream.js';
-import { networkError } from './network-error.js';
-import {
-  HeraldError, type BatchItemResult, type HeraldNotification, type InboxStatus, type Preferences, type PublishAnswer, type PublishBody, type TokenProvider,
-} from './types.js';
+import { ApiRequester, type ApiOptions } from './api.js';
+import type { BatchItemResult, HeraldNotification, InboxStatus, Preferences, PublishAnswer, PublishBody } from './types.js';
 
-export interface InboxOptions {
-  /** Base URL of Herald, e.g. `https://herald.example.com`. */
-  url: string | URL;
-  /** Asked for a JWT before each request; asked again once after a 401. */
-  getToken?: TokenProvider;
-  /** `fetch` implementation. Default `globalThis.fetch`. */
-  fetch?: typeof fetch;
-}
+export type InboxOptions = ApiOptions;
 
 export interface ListQuery {
   /**
@@ -46,14 +36,10 @@ export interface InboxPage {
  * `too_many_mutes`, `not_found`) and the HTTP `status`.
  */
 export class HeraldInbox {
-  readonly #base: string;
-  readonly #getToken: TokenProvider | undefined;
-  readonly #fetch: typeof fetch;
+  readonly #api: ApiRequester;
 
   constructor(options: InboxOptions) {
-    this.#base = withTrailingSlash(options.url);
-    this.#getToken = options.getToken;
-    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#api = new ApiRequester(options);
   }
 
   list(query: ListQuery = {}): Promise<InboxPage> {
@@ -159,38 +145,7 @@ export class HeraldInbox {
     return this.#request('PATCH', `v1/notifications/${encodeURIComponent(id)}`, body);
   }
 
-  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(path, this.#base).toString();
-    let response = await this.#send(method, url, body, 'connect');
-    if ((response.status === 401 || response.status === 403) && this.#getToken) {
-      void response.body?.cancel().catch(() => {});
-      response = await this.#send(method, url, body, 'unauthorized');
-    }
-    const text = await response.text();
-    let parsed: unknown = undefined;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new HeraldError(error?.code ?? 'http_error', error?.message ?? `${method} ${path}: ${response.status}`, response.status);
-    }
-    return parsed as T;
-  }
-
-  async #send(method: string, url: string, body: unknown, reason: 'connect' | 'unauthorized'): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    const token = await this.#getToken?.({ reason });
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    try {
-      return await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (err) {
-      throw networkError(err, url);
-    }
+  #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#api.request<T>(method, path, body);
   }
 }

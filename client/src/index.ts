@@ -1,4 +1,5 @@
 import { HeraldInbox } from './inbox.js';
+import { HeraldPush } from './push.js';
 import { HeraldStream, type HeraldStreamOptions } from './stream.js';
 import { canShareAcrossTabs, SharedHeraldStream } from './tabs.js';
 import type { NotificationStream } from './types.js';
@@ -14,6 +15,7 @@ export {
   type InboxStateOptions,
 } from './inbox-state.js';
 export { InboxStore, inboxStore, type InboxStoreOptions, type InboxStoreSnapshot } from './inbox-store.js';
+export { HeraldPush, type PushOptions, type PushStatus, type StoredPushSubscription } from './push.js';
 export { HeraldStream, type HeraldStreamOptions } from './stream.js';
 export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';
 export { cacheTokens, type TokenSource } from './token-cache.js';
@@ -26,20 +28,29 @@ export interface HeraldClientOptions extends HeraldStreamOptions {
    * (Node), which then get a direct stream.
    */
   shareKey?: string;
+  /** Web Push's service worker script and scope (see PushOptions); default Herald's `herald-sw.js`. */
+  serviceWorker?: string | URL;
+  serviceWorkerScope?: string;
 }
 
 export interface HeraldClient {
   stream: NotificationStream;
   inbox: HeraldInbox;
+  /** Web Push: `subscribe()`, `unsubscribe()`, `status()`. */
+  push: HeraldPush;
 }
 
 /** A stream (shared across tabs when possible) and the inbox API, using one token provider. */
 export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
-  const { shareKey, ...streamOptions } = options;
+  const { shareKey, serviceWorker, serviceWorkerScope, ...streamOptions } = options;
   const stream =
     shareKey !== undefined && canShareAcrossTabs()
       ? new SharedHeraldStream({ ...streamOptions, key: shareKey })
       : new HeraldStream(streamOptions);
-  const inbox = new HeraldInbox({ url: options.url, getToken: options.getToken, fetch: options.fetch });
-  return { stream, inbox };
+  const api = { url: options.url, getToken: options.getToken, fetch: options.fetch };
+  const inbox = new HeraldInbox(api);
+  const push = new HeraldPush({
+    ...api, ...(serviceWorker === undefined ? {} : { serviceWorker }), ...(serviceWorkerScope === undefined ? {} : { scope: serviceWorkerScope }),
+  });
+  return { stream, inbox, push };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `herald` command: serve, token, publish, tail, migrate.
+// The `herald` command: serve, token, publish, tail, migrate, backup, vapid-keys.
 // Errors are one line on stderr naming the option or the cause: exit 2 for a usage error
 // (fix the command line), 1 for a failure (the server, database or broker said no).
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,7 @@ import { startHerald, tokenVerifier } from '../main.js';
 import { VERSION } from '../version.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open-store.js';
 import { openSqliteHandle } from '../store/sqlite-handle.js';
+import { generateVapidKeys } from '../push/vapid-keys.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -427,6 +428,16 @@ const commands: Record<string, Command> = {
     positionals: 1,
     async run(_values, config, [file]) {
       await backup(config().databaseUrl, file as string);
+    },
+  },
+  'vapid-keys': {
+    summary: 'Print a new VAPID key pair for Web Push, as HERALD_VAPID_PUBLIC_KEY and HERALD_VAPID_PRIVATE_KEY lines.',
+    usage: 'herald vapid-keys',
+    details: 'Set both on every node (and HERALD_VAPID_SUBJECT, a mailto: or https: contact). Keep the pair: browsers subscribed with its public key; a new one makes every subscription stop working.',
+    options: {},
+    async run() {
+      const keys = generateVapidKeys();
+      process.stdout.write(`HERALD_VAPID_PUBLIC_KEY=${keys.publicKey}\nHERALD_VAPID_PRIVATE_KEY=${keys.privateKey}\n`);
     },
   },
   migrate: {

@@ -29,6 +29,9 @@ export const PublishBody = Type.Object({
     maxLength: 64,
     description: 'RFC 3339 date-time in the future (after deliver_at): from then on it is no longer listed, counted or replayed.',
   })),
+  push: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('always'), Type.Literal('never')], {
+    description: 'Web Push to the recipients\' browsers: `auto` (default) after HERALD_PUSH_DELAY_MS only to recipients who did not look meanwhile (no open stream, still unread and unseen); `always` at once; `never`. Topic notifications are not pushed.',
+  })),
   /** Queue messages only: the publisher's name, scope of the idempotency key. */
   publisher: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 }, { additionalProperties: false });
@@ -96,11 +99,13 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
   const times = timesOf(input, now);
   const fields = { recipients, topic: input.topic ?? null, type: input.type, title: input.title ?? null, content: input.content, data };
   const critical = input.critical === true;
-  // `critical` and the times join the hash only when given, so keys stored before they
-  // existed still match their bodies.
+  const push = input.push ?? 'auto';
+  // `critical`, the times and a push policy other than the default join the hash only when
+  // given, so keys stored before they existed still match their bodies.
   const hashed = {
     ...fields,
     ...(critical ? { critical } : {}),
+    ...(push === 'auto' ? {} : { push }),
     ...(times.deliverAt === null ? {} : { deliver_at: times.deliverAt }),
     ...(times.expiresAt === null ? {} : { expires_at: times.expiresAt }),
   };
@@ -112,6 +117,7 @@ export function toPublishRequest(body: unknown, publisher: string, limits: Publi
     ...fields,
     critical,
     ...times,
+    push,
   };
 }
 

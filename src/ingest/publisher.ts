@@ -15,6 +15,7 @@ export class NotificationPublisher {
   readonly #bus: Bus;
   readonly #metrics: Metrics;
   readonly #scheduler: { wake(deliverAt: string): void } | undefined;
+  readonly #pushSender: { wake(): void } | undefined;
 
   constructor(
     store: NotificationStore,
@@ -22,11 +23,14 @@ export class NotificationPublisher {
     metrics: Metrics,
     /** Told of each scheduled publish, so it looks again by its due time. */
     scheduler?: { wake(deliverAt: string): void },
+    /** Told of each publish pushed at once (`push: "always"`), so it sends without waiting for its next look. */
+    pushSender?: { wake(): void },
   ) {
     this.#store = store;
     this.#bus = bus;
     this.#metrics = metrics;
     this.#scheduler = scheduler;
+    this.#pushSender = pushSender;
   }
 
   async publish(request: PublishRequest, source: PublishSource): Promise<PublishOutcome> {
@@ -63,6 +67,7 @@ export class NotificationPublisher {
     const firstDue = result.scheduled?.[0]?.deliver_at;
     if (!result.replayed && firstDue !== undefined) this.#scheduler?.wake(firstDue);
     if (!result.replayed) {
+      if (request.push === 'always' && request.recipients !== null && result.events.length > 0) this.#pushSender?.wake();
       // A failed hint loses nothing: the events are committed and nodes resync from the store.
       for (const event of result.events) hints.push(this.#bus.publish({ kind: 'notification', event: withCritical(event, request) }).catch(() => {}));
     }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Bus, BusMessage, RemovedNotification } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
 import type { NotificationStore } from '../store/store.js';
+import type { PresenceListener } from '../push/presence.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { AudienceCounts } from './audience-counts.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -21,6 +22,8 @@ export interface HubDeps {
   log: Logger;
   metrics: Metrics;
   clock?: Clock;
+  /** Told when a user's first stream here opens and their last one closes (Web Push asks who is looking). */
+  presence?: PresenceListener;
 }
 
 /**
@@ -41,6 +44,7 @@ export class Hub {
   readonly #admission: Admission;
   readonly #fanout: TopicFanout;
   readonly #counts: AudienceCounts;
+  readonly #presence: PresenceListener | undefined;
   #sweepTimer: NodeJS.Timeout | null = null;
   #lastResync: number;
 
@@ -52,6 +56,7 @@ export class Hub {
     this.#clock = deps.clock ?? systemClock;
     this.#lastResync = this.#clock.now();
     this.#admission = new Admission(deps.options);
+    this.#presence = deps.presence;
     this.#fanout = new TopicFanout({ store: deps.store, lossless: deps.bus.lossless === true, log: deps.log, metrics: deps.metrics, clock: this.#clock });
     const admission = this.#admission;
     this.#counts = new AudienceCounts({ store: deps.store, log: deps.log, streamsOf: (user) => admission.streamsOf(user) });
@@ -81,6 +86,7 @@ export class Hub {
   /** Takes the session's slot at once (call right after admit, before any await). */
   register(session: StreamSession): void {
     this.#admission.add(session);
+    if (this.#admission.streamsOf(session.user)?.size === 1) this.#presence?.opened(session.user);
     this.#counts.register(session);
     this.#metrics.connections.set(this.#admission.size);
     this.#metrics.opened.inc();
@@ -115,6 +121,7 @@ export class Hub {
   /** The close hook every session reports to (bound once, so the parts stay private). */
   readonly onSessionClosed = (session: StreamSession, reason: CloseReason): void => {
     if (!this.#admission.remove(session)) return;
+    if (this.#admission.streamsOf(session.user) === undefined) this.#presence?.closed(session.user);
     this.#counts.leave(session);
     this.#fanout.leave(session);
     this.#metrics.connections.set(this.#admission.size);

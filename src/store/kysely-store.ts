@@ -4,6 +4,7 @@ import { neverBack, systemClock, type Clock } from '../domain/clock.js';
 import { GroupCommit, type BatchWriter, type Outcome } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
+import { KyselyPushStore, type PushStore } from './push-store.js';
 import { refusedText } from './pg-writer.js';
 import { publishWeight, toNotification } from './rows.js';
 import { notMutedBy, usersMutingIn } from './mutes.js';
@@ -300,6 +301,10 @@ export class KyselyNotificationStore implements NotificationStore {
 
   retention(): RetentionStore {
     return new KyselyRetentionStore(this.#db, this.#dialect, this.#writes);
+  }
+
+  push(): PushStore {
+    return new KyselyPushStore(this.#db, this.#writes);
   }
 
   async deliverDue(now: string, limit: number): Promise<TopicEvent[]> {

@@ -194,6 +194,48 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('scheduled_targets_publisher').on('scheduled_targets').column('publisher').execute();
       },
     },
+    '0011_web_push': {
+      async up(db: Kysely<unknown>) {
+        // Web Push (src/push/): browsers' subscriptions, the durable queue of pushes to decide
+        // and to send, and where each user last had a stream open (only users with a
+        // subscription). A node of the previous version ignores all three.
+        await db.schema.createTable('push_subscriptions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('endpoint', 'text', (c) => c.notNull().unique())
+          .addColumn('p256dh', 'text', (c) => c.notNull())
+          .addColumn('auth', 'text', (c) => c.notNull())
+          .addColumn('expiration_time', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('push_subscriptions_user').on('push_subscriptions').columns(['user_id', 'created_at']).execute();
+        await db.schema.createIndex('push_subscriptions_expiration').on('push_subscriptions').column('expiration_time').execute();
+        await db.schema.createTable('push_queue')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+          .addColumn('notification_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('subscription_id', 'text')
+          .addColumn('policy', 'text', (c) => c.notNull())
+          .addColumn('due_at', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        // Claims take the earliest due rows; a deleted subscription takes its rows along.
+        await db.schema.createIndex('push_queue_due').on('push_queue').columns(['due_at', 'id']).execute();
+        await db.schema.createIndex('push_queue_subscription').on('push_queue').column('subscription_id').execute();
+        await db.schema.createIndex('push_queue_created').on('push_queue').column('created_at').execute();
+        await db.schema.createTable('push_presence')
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('node_id', 'text', (c) => c.notNull())
+          .addColumn('until', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('push_presence_pk', ['user_id', 'node_id'])
+          .execute();
+        await db.schema.createIndex('push_presence_until').on('push_presence').column('until').execute();
+        // A scheduled publish keeps its push policy until it is delivered (null: `auto`).
+        await db.schema.alterTable('scheduled_publishes').addColumn('push', 'text').execute();
+      },
+    },
     '0012_topic_live_counts': {
       async up(db: Kysely<unknown>) {
         // A stream's unread count starts from its topics' live notifications. Counted from

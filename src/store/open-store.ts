@@ -7,6 +7,7 @@ import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
 import { SqliteThreadWriter, type SpawnWriter } from './sqlite-thread-writer.js';
 import { kyselyPgStatements } from './pg-statements.js';
+import type { PushQueueing } from './publish-plan.js';
 import { PgPublishWriter } from './pg-writer.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
@@ -33,6 +34,8 @@ export interface StoreOptions {
   maxScheduledPerPublisher?: number;
   /** SQLite file only: starts the publish writer's thread (tests reach the thread through it). */
   spawnWriter?: SpawnWriter;
+  /** How new notifications feed the push queue (src/push/); absent or null: push is off, nothing is queued. */
+  push?: PushQueueing | null;
 }
 
 /**
@@ -105,7 +108,8 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
       (args.length === 0 ? tagConnectionErrors(connect()) : (connect as (...a: unknown[]) => unknown)(...args));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return new KyselyNotificationStore(db, 'postgres', new PgPublishWriter(pool, options.clock), { ...options, writes: new KyselyWrites(db, 'postgres', kyselyPgStatements) });
+    const push = options.push ?? null;
+    return new KyselyNotificationStore(db, 'postgres', new PgPublishWriter(pool, options.clock, push), { ...options, writes: new KyselyWrites(db, 'postgres', kyselyPgStatements, push) });
   }
   const path = sqlitePath(databaseUrl);
   if (path !== ':memory:') {
@@ -125,13 +129,13 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
     // An in-memory database exists only on this connection. Its batch runs synchronously
     // while it holds Kysely's one connection: no other transaction can be open on it meanwhile.
     const statements = new SqliteStatements(sqlite);
-    const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()));
-    return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes: new KyselyWrites(db, 'sqlite', () => statements) });
+    const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()), options.push ?? null);
+    return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes: new KyselyWrites(db, 'sqlite', () => statements, options.push ?? null) });
   }
   // A file gets a writer thread with its own connection: every write (publishes and the
   // others) waits for SQLite's lock and commits (an fsync each) there, never stalling the
   // event loop that delivers to streams. This connection reads beside it (WAL).
-  const writer = new SqliteThreadWriter(path, synchronous, options.spawnWriter);
+  const writer = new SqliteThreadWriter(path, synchronous, options.spawnWriter, options.push ?? null);
   const writes = remoteWrites((method, args) => writer.call(method, args));
   return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes, writerHeap: () => writer.heap() });
 }

@@ -3,7 +3,7 @@
 // server plans once per connection. They run on a pg client (the publish writer's) or in a
 // Kysely transaction (scheduled delivery's), through `query`.
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, StoredKey } from './publish-plan.js';
+import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, QueuedPush, StoredKey } from './publish-plan.js';
 import type { PublishStatements } from './publish-statements.js';
 import { NOTIFICATION_COLUMNS, PUBLISH_COLUMNS, ROW_COLUMNS, publishValues, rowValues, runsOfPublish, type NotificationRow, type StoredNotification } from './rows.js';
 import type { Database } from './schema.js';
@@ -68,6 +68,14 @@ export const PG_USERS_MUTING = {
     where exists (select 1 from muted_types m where m.user_id = u.user_id and m.pattern = any(string_to_array(p.patterns, ' ')))`,
 };
 const BY_IDS = { name: 'herald_notifications_by_ids', text: 'select * from notifications where id = any($1::text[])' };
+/** Only users with a subscription: a publish to 1000 users without one queues nothing. */
+const ENQUEUE_PUSHES = {
+  name: 'herald_enqueue_pushes',
+  text: `insert into push_queue (notification_id, user_id, policy, due_at, created_at)
+    select q.notification_id, q.user_id, q.policy, q.due_at, q.created_at
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) as q(notification_id, user_id, policy, due_at, created_at)
+    where exists (select 1 from push_subscriptions s where s.user_id = q.user_id)`,
+};
 
 export class PgStatements implements PublishStatements<false> {
   readonly #query: PgQuery;
@@ -135,6 +143,13 @@ export class PgStatements implements PublishStatements<false> {
   async notificationsByIds(ids: readonly string[]): Promise<NotificationRow[]> {
     if (ids.length === 0) return [];
     return this.#query<NotificationRow>(BY_IDS, [[...ids]]);
+  }
+
+  async enqueuePushes(pushes: readonly QueuedPush[]): Promise<void> {
+    if (pushes.length === 0) return;
+    await this.#query(ENQUEUE_PUSHES, [
+      pushes.map((p) => p.notificationId), pushes.map((p) => p.user), pushes.map((p) => p.policy), pushes.map((p) => p.dueAt), pushes.map((p) => p.createdAt),
+    ]);
   }
 }
 

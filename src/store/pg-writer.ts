@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { HeraldError } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import {
-  countByTopic, keyClaims, keyPlans, keyResponses, mutingQuestion, outcomesOf, planPublish, replayIds, takeSequences, takenKeys, topicsOf, writtenRows,
+  countByTopic, keyClaims, keyPlans, keyResponses, mutingQuestion, outcomesOf, planPublish, pushesOfPublishes, replayIds, takeSequences, takenKeys, topicsOf, writtenRows,
+  type PushQueueing,
 } from './publish-plan.js';
 import { PgStatements } from './pg-statements.js';
 import type { PublishRequest, PublishResult } from './store.js';
@@ -13,11 +14,13 @@ import type { PublishRequest, PublishResult } from './store.js';
 export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResult> {
   readonly #pool: pg.Pool;
   readonly #clock: Clock;
+  readonly #push: PushQueueing | null;
 
-  /** `clock` dates what it stores (the nodes' shared, database-set time). */
-  constructor(pool: pg.Pool, clock: Clock = systemClock) {
+  /** `clock` dates what it stores (the nodes' shared, database-set time); `push`: how new notifications feed the push queue. */
+  constructor(pool: pg.Pool, clock: Clock = systemClock, push: PushQueueing | null = null) {
     this.#pool = pool;
     this.#clock = clock;
+    this.#push = push;
   }
 
   async write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
@@ -26,7 +29,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
     try {
       await client.query('begin');
       const statements = new PgStatements(async (statement, values) => (await client.query({ ...statement, values })).rows);
-      const outcomes = await publishBatch(statements, requests, new Date(this.#clock.now()).toISOString());
+      const outcomes = await publishBatch(statements, requests, new Date(this.#clock.now()).toISOString(), this.#push);
       await client.query('commit');
       return outcomes;
     } catch (err) {
@@ -44,7 +47,7 @@ export class PgPublishWriter implements BatchWriter<PublishRequest, PublishResul
  * key taken waits, on the key's unique index, until the publish that took it committed;
  * the mute lookup runs in the transaction, so a committed PUT of preferences is seen.
  */
-async function publishBatch(s: PgStatements, requests: readonly PublishRequest[], now: string): Promise<Outcome<PublishResult>[]> {
+async function publishBatch(s: PgStatements, requests: readonly PublishRequest[], now: string, push: PushQueueing | null): Promise<Outcome<PublishResult>[]> {
   const claims = keyClaims(requests);
   const claimed = await s.claimKeys(claims, now);
   const plans = keyPlans(requests, claimed, await s.readKeys(takenKeys(claims, claimed)));
@@ -53,6 +56,7 @@ async function publishBatch(s: PgStatements, requests: readonly PublishRequest[]
   const topics = topicsOf(publishes);
   const { rows, results } = writtenRows(publishes, takeSequences(topics, await s.advanceHeads(countByTopic(topics))));
   await s.insertNotifications(rows);
+  await s.enqueuePushes(pushesOfPublishes(publishes, now, push));
   await s.storeResponses(keyResponses(requests, results));
   return outcomesOf(plans, results, await s.notificationsByIds(replayIds(plans)));
 }

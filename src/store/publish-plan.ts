@@ -8,7 +8,7 @@ import { HeraldError } from '../errors.js';
 import type { Outcome } from './group-commit.js';
 import { newNotificationId } from './ids.js';
 import { newNotification, targetsOf, toNotification, type NotificationRow, type StoredNotification } from './rows.js';
-import type { PublishRequest, PublishResult, TopicEvent } from './store.js';
+import type { PublishRequest, PublishResult, PushPolicy, TopicEvent } from './store.js';
 
 export type KeyRef = { publisher: string; key: string };
 export type KeyClaim = KeyRef & { requestHash: string };
@@ -204,4 +204,41 @@ export function outcomesOf(plans: readonly KeyPlan[], results: ReadonlyArray<Pub
       }
     }
   });
+}
+
+/** How new notifications feed the push queue; null when push is off (nothing is queued). */
+export interface PushQueueing {
+  /** How long an `auto` push waits for the user to look (HERALD_PUSH_DELAY_MS). */
+  delayMs: number;
+}
+
+/** A push decision the publish queues; the statement keeps only users who have a subscription. */
+export interface QueuedPush {
+  notificationId: string;
+  user: string;
+  policy: 'auto' | 'always';
+  /** When it is decided: `always` at once, `auto` after the delay (ISO). */
+  dueAt: string;
+  createdAt: string;
+}
+
+/** The push decisions for notifications stored at `now`: recipients' only (topics are not pushed), none for `never`. */
+export function queuedPushes(
+  targets: Iterable<{ id: string; recipient: string | null; policy: PushPolicy | null | undefined }>, now: string, queueing: PushQueueing | null,
+): QueuedPush[] {
+  if (queueing === null) return [];
+  const later = new Date(Date.parse(now) + queueing.delayMs).toISOString();
+  const pushes: QueuedPush[] = [];
+  for (const { id, recipient, policy } of targets) {
+    const effective = policy ?? 'auto';
+    if (recipient === null || effective === 'never') continue;
+    pushes.push({ notificationId: id, user: recipient, policy: effective, dueAt: effective === 'auto' ? later : now, createdAt: now });
+  }
+  return pushes;
+}
+
+/** The push decisions of a batch's new notifications. */
+export function pushesOfPublishes(publishes: ReadonlyArray<PlannedPublish | null>, now: string, queueing: PushQueueing | null): QueuedPush[] {
+  if (queueing === null) return [];
+  return queuedPushes(publishes.flatMap((p) => (p === null ? [] : p.targets.map((t) => ({ ...t, policy: p.request.push })))), now, queueing);
 }

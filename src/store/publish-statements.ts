@@ -2,7 +2,7 @@
 // the topics: a small set of statements, implemented once per dialect (sqlite-statements.ts:
 // prepared, synchronous, on the writer's connection; pg-statements.ts: a pg client's, or a
 // Kysely transaction's). Every decision between them is in publish-plan.ts.
-import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, StoredKey } from './publish-plan.js';
+import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, QueuedPush, StoredKey } from './publish-plan.js';
 import type { NotificationRow, StoredNotification } from './rows.js';
 
 /** SQLite answers at once (its calls are synchronous); PostgreSQL later. */
@@ -24,4 +24,6 @@ export interface PublishStatements<Sync extends boolean = boolean> {
   /** Per question, the users who muted its type (an empty set for a null one). */
   usersMuting(questions: ReadonlyArray<MutingQuestion | null>): Answer<Sync, Array<Set<string>>>;
   notificationsByIds(ids: readonly string[]): Answer<Sync, NotificationRow[]>;
+  /** Queues the push decisions of the users who have a push subscription; the others' are dropped here. */
+  enqueuePushes(pushes: readonly QueuedPush[]): Answer<Sync, void>;
 }

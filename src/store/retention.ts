@@ -30,6 +30,8 @@ export interface RetentionStore {
   purgeIdempotencyKeys(cutoff: Date, limit: number): Promise<number>;
   /** Deletes up to `limit` redeemed stream tickets that expired before `nowMs`. */
   purgeExpiredTickets(nowMs: number, limit: number): Promise<number>;
+  /** Deletes up to `limit` ended push subscriptions (with their queued pushes) and as many stale presence rows. */
+  purgePush(now: Date, limit: number): Promise<number>;
   /** Runs `fn` while this node holds the cluster-wide retention lock; null, without running it, when another node holds it. */
   exclusively<T>(fn: () => Promise<T>): Promise<T | null>;
 }
@@ -66,6 +68,11 @@ export class KyselyRetentionStore implements RetentionStore {
 
   purgeExpiredTickets(nowMs: number, limit: number): Promise<number> {
     return this.#writes.purgeExpiredTickets(nowMs, limit);
+  }
+
+  purgePush(now: Date, limit: number): Promise<number> {
+    // Presence is asked about for a push's delay: a day old, no push asks any more.
+    return this.#writes.purgePush(now.toISOString(), new Date(now.getTime() - DAY_MS).toISOString(), limit);
   }
 
   async exclusively<T>(fn: () => Promise<T>): Promise<T | null> {
@@ -113,6 +120,8 @@ export interface RetentionPass {
   states: number;
   idempotencyKeys: number;
   tickets: number;
+  /** Ended push subscriptions and stale presence rows. */
+  push: number;
   batches: number;
 }
 
@@ -151,7 +160,7 @@ export class Retention {
   async runOnce(now: Date = new Date(this.#options.clock?.now() ?? Date.now())): Promise<RetentionPass | null> {
     const { retentionDays, idempotencyTtlHours, batchSize, metrics } = this.#options;
     const pass = await this.#store.exclusively(async () => {
-      const done: RetentionPass = { notifications: 0, states: 0, idempotencyKeys: 0, tickets: 0, batches: 0 };
+      const done: RetentionPass = { notifications: 0, states: 0, idempotencyKeys: 0, tickets: 0, push: 0, batches: 0 };
       if (retentionDays > 0) {
         const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
         await this.#drain(done, async () => {
@@ -179,11 +188,17 @@ export class Retention {
         metrics.retentionDeleted.inc({ kind: 'tickets' }, n);
         return n;
       });
+      await this.#drain(done, async () => {
+        const n = await this.#store.purgePush(now, batchSize);
+        done.push += n;
+        metrics.retentionDeleted.inc({ kind: 'push' }, n);
+        return n;
+      });
       return done;
     });
     if (pass) {
       metrics.retentionLastSuccess.set(Date.now() / 1000);
-      if (pass.notifications + pass.idempotencyKeys + pass.tickets > 0) this.#options.log.info({ retention: pass }, 'retention pass finished');
+      if (pass.notifications + pass.idempotencyKeys + pass.tickets + pass.push > 0) this.#options.log.info({ retention: pass }, 'retention pass finished');
     }
     return pass;
   }

@@ -11,15 +11,16 @@ import { patternsMuting } from '../domain/preferences.js';
 import { HeraldError } from '../errors.js';
 import type { Dialect } from './migrations.js';
 import {
-  countByTopic, eventOfRow, keyClaims, keyPlans, keyResponse, mutingQuestion, parseKeyResponse, planPublish, takeSequences, takenKeys,
+  countByTopic, eventOfRow, keyClaims, keyPlans, keyResponse, mutingQuestion, parseKeyResponse, planPublish, queuedPushes, takeSequences, takenKeys,
+  type PushQueueing,
 } from './publish-plan.js';
 import type { PublishStatements } from './publish-statements.js';
 import { newNotification, toNotification, type StoredNotification } from './rows.js';
 import type { Database } from './schema.js';
-import type { CancelOutcome, PublishRequest, PublishResult, ScheduledNotification, TopicEvent } from './store.js';
+import type { CancelOutcome, PublishRequest, PublishResult, PushPolicy, ScheduledNotification, TopicEvent } from './store.js';
 
-/** A waiting notification whole, from either layout. */
-type ScheduledRow = Selectable<Database['scheduled_notifications']>;
+/** A waiting notification whole, from either layout (the earlier one has no push policy: `auto`). */
+type ScheduledRow = Selectable<Database['scheduled_notifications']> & { push?: string | null };
 type TargetRow = Selectable<Database['scheduled_targets']>;
 /** The publish statements of a transaction (on SQLite its connection's, on PostgreSQL the transaction's own). */
 export type StatementsIn = (trx: Kysely<Database>) => PublishStatements;
@@ -54,7 +55,7 @@ export async function schedulePublish(
     }
     const publishId = newNotificationId();
     if (targets.length > 0) {
-      await trx.insertInto('scheduled_publishes').values({ id: publishId, ...publish.content, remaining: targets.length }).execute();
+      await trx.insertInto('scheduled_publishes').values({ id: publishId, ...publish.content, remaining: targets.length, push: request.push ?? null }).execute();
     }
     const rows = targets.map(({ id, topic, recipient }) => ({ id, publish_id: publishId, topic, recipient, publisher: request.publisher, deliver_at: deliverAt }));
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
@@ -93,7 +94,9 @@ async function replayStored(db: Kysely<Database>, response: string): Promise<Pub
  * PostgreSQL `SKIP LOCKED` lets several nodes deliver different rows at once. The ids
  * are unique in the notifications table too, so no row can ever be delivered twice.
  */
-export async function deliverDue(db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn, now: string, limit: number): Promise<TopicEvent[]> {
+export async function deliverDue(
+  db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn, now: string, limit: number, push: PushQueueing | null = null,
+): Promise<TopicEvent[]> {
   return db.transaction().execute(async (trx) => {
     const s = statementsIn(trx);
     const due = await claimDue(trx, dialect, now, limit);
@@ -123,6 +126,8 @@ export async function deliverDue(db: Kysely<Database>, dialect: Dialect, stateme
       data: row.data, publisher: row.publisher, created_at: now, expires_at: row.expires_at, critical: row.critical,
     }));
     await s.insertNotifications(rows);
+    // Pushed as a publish at this time would be: the delay counts from delivery.
+    await s.enqueuePushes(queuedPushes(ordered.map((row) => ({ id: row.id, recipient: row.recipient, policy: (row.push ?? null) as PushPolicy | null })), now, push));
     return rows.map((row): TopicEvent => ({ ...eventOfRow(row), critical: row.critical === 1 }));
   });
 }
@@ -222,7 +227,7 @@ async function withContent(db: Kysely<Database>, targets: readonly TargetRow[]):
     return [{
       id: target.id, topic: target.topic, recipient: target.recipient, type: publish.type, title: publish.title,
       content: publish.content, data: publish.data, publisher: publish.publisher, created_at: publish.created_at,
-      deliver_at: target.deliver_at, expires_at: publish.expires_at, critical: publish.critical,
+      deliver_at: target.deliver_at, expires_at: publish.expires_at, critical: publish.critical, push: publish.push,
     }];
   });
 }

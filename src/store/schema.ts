@@ -58,6 +58,8 @@ export interface Database {
     expires_at: string | null;
     /** Its scheduled_targets rows still waiting; the content goes with the last. */
     remaining: number;
+    /** The publish's `push` policy (`auto`, `always`, `never`); null (rows of earlier versions): `auto`. */
+    push: string | null;
   };
   /** One recipient (or shared topic) of a scheduled publish: the id its notification will keep. */
   scheduled_targets: {
@@ -94,5 +96,47 @@ export interface Database {
     request_hash: string;
     response: string;
     created_at: string;
+  };
+  /** A browser's PushSubscription, owned by the user who last posted it. */
+  push_subscriptions: {
+    id: string;
+    user_id: string;
+    /** Unique: one browser's subscription belongs to one user at a time. */
+    endpoint: string;
+    /** The browser's P-256 key (base64url) and auth secret the payload is encrypted for. */
+    p256dh: string;
+    auth: string;
+    /** When the browser said the subscription ends (ISO); retention deletes it then. Null: no end given. */
+    expiration_time: string | null;
+    created_at: string;
+  };
+  /**
+   * The durable push queue. A row without a subscription is a decision still to make (is the
+   * user away, is it still unread?); a row with one is a push to send to that subscription.
+   * `due_at` is when a node may take it next: claiming moves it a lease ahead, so a node
+   * that dies mid-way leaves the row to another once the lease runs out.
+   */
+  push_queue: {
+    id: Generated<number>;
+    notification_id: string;
+    user_id: string;
+    subscription_id: string | null;
+    /** `auto` or `always` (`never` is never queued). */
+    policy: string;
+    due_at: string;
+    /** Sends tried and answered 429/5xx or not at all. */
+    attempts: Generated<number>;
+    /** When the row was queued (a decision) or the push first tried (a send: its TTL counts from then). */
+    created_at: string;
+  };
+  /**
+   * Until when a node last knew the user had a stream open there (the time the last one
+   * closed, or a time ahead while one is open, renewed while it stays open). Kept only for
+   * users with a push subscription: `auto` pushes ask whether any node saw them meanwhile.
+   */
+  push_presence: {
+    user_id: string;
+    node_id: string;
+    until: string;
   };
 }

@@ -1,7 +1,7 @@
 // The publish statements on SQLite: prepared once and reused, synchronous, run on the
 // writer's connection inside the transaction of whoever calls them. Many rows go in one
 // statement over a JSON array (json_each), not one call per row.
-import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, StoredKey } from './publish-plan.js';
+import type { KeyClaim, KeyRef, KeyResponse, MutingQuestion, QueuedPush, StoredKey } from './publish-plan.js';
 import type { PublishStatements } from './publish-statements.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import { NOTIFICATION_COLUMNS, ROW_COLUMNS, publishValues, rowValues, runsOfPublish, type NotificationRow, type StoredNotification } from './rows.js';
@@ -39,6 +39,11 @@ const SQL = {
   insertRun: INSERT_RUN,
   usersMuting: SQLITE_USERS_MUTING,
   byIds: 'select * from notifications where id in (select value from json_each(?))',
+  // Only users with a subscription (their index answers): a publish to 1000 users without
+  // one queues nothing.
+  enqueuePushes: `insert into push_queue (notification_id, user_id, policy, due_at, created_at)
+    select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]')
+    from json_each(?) where exists (select 1 from push_subscriptions s where s.user_id = json_extract(value, '$[1]'))`,
 };
 
 type Prepared = Record<keyof typeof SQL, SqliteStatement>;
@@ -113,5 +118,10 @@ export class SqliteStatements implements PublishStatements<true> {
   notificationsByIds(ids: readonly string[]): NotificationRow[] {
     if (ids.length === 0) return [];
     return this.#s.byIds.all([JSON.stringify(ids)]) as NotificationRow[];
+  }
+
+  enqueuePushes(pushes: readonly QueuedPush[]): void {
+    if (pushes.length === 0) return;
+    this.#s.enqueuePushes.run([JSON.stringify(pushes.map((p) => [p.notificationId, p.user, p.policy, p.dueAt, p.createdAt]))]);
   }
 }

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { HeraldError, type ErrorCode } from '../errors.js';
 import type { BatchWriter, Outcome } from './group-commit.js';
 import { newNotification, targetsOf } from './rows.js';
+import type { PushQueueing } from './publish-plan.js';
 import type { PublishRequest, PublishResult, TopicEvent, WriterHeap } from './store.js';
 import type { WriteMethod } from './writes.js';
 
@@ -76,10 +77,18 @@ function rebuild(request: PublishRequest, written: Written): PublishResult {
 }
 
 /** Starts the writer thread; tests pass their own to reach the thread. */
-export type SpawnWriter = (path: string, synchronous: 'full' | 'normal') => Worker;
+export type SpawnWriter = (path: string, synchronous: 'full' | 'normal', push: PushQueueing | null) => Worker;
 
-const spawnWorker: SpawnWriter = (path, synchronous) =>
-  new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous } });
+/** What the thread is started with (sqlite-worker.ts reads it). */
+export interface WriterData {
+  path: string;
+  synchronous: 'full' | 'normal';
+  /** How new notifications feed the push queue; null: push is off. */
+  push: PushQueueing | null;
+}
+
+const spawnWorker: SpawnWriter = (path, synchronous, push) =>
+  new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { path, synchronous, push } satisfies WriterData });
 
 /** Waits before starting a thread again after one died: doubling from the first, up to the last. */
 const RESTART_DELAYS_MS = { first: 100, max: 5000 };
@@ -102,6 +111,7 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
   readonly #path: string;
   readonly #synchronous: 'full' | 'normal';
   readonly #spawn: SpawnWriter;
+  readonly #push: PushQueueing | null;
   #worker: Worker | null = null;
   readonly #pending = new Map<number, Pending>();
   #next = 0;
@@ -110,10 +120,11 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
   #restartTimer: NodeJS.Timeout | null = null;
   #exited: Promise<void> = Promise.resolve();
 
-  constructor(path: string, synchronous: 'full' | 'normal', spawn: SpawnWriter = spawnWorker) {
+  constructor(path: string, synchronous: 'full' | 'normal', spawn: SpawnWriter = spawnWorker, push: PushQueueing | null = null) {
     this.#path = path;
     this.#synchronous = synchronous;
     this.#spawn = spawn;
+    this.#push = push;
     this.#start();
   }
 
@@ -124,7 +135,7 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
 
   #start(): void {
     this.#restartTimer = null;
-    const worker = this.#spawn(this.#path, this.#synchronous);
+    const worker = this.#spawn(this.#path, this.#synchronous, this.#push);
     this.#worker = worker;
     // Only a write in flight keeps the process alive, as a query on a socket would.
     worker.unref();

@@ -4,22 +4,23 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
-import { encodeOutcomes, encodeError, type WriterAnswer, type WriterRequest } from './sqlite-thread-writer.js';
+import { encodeOutcomes, encodeError, type WriterAnswer, type WriterData, type WriterRequest } from './sqlite-thread-writer.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { WriterHeap } from './store.js';
 import { SqlitePublishWriter } from './sqlite-writer.js';
 import { KyselyWrites } from './writes.js';
 
-const { path, synchronous } = workerData as { path: string; synchronous: 'full' | 'normal' };
+// A test's own spawner may leave `push` out: push is then off on this thread.
+const { path, synchronous, push = null } = workerData as WriterData;
 const port = parentPort as NonNullable<typeof parentPort>;
 const sqlite = await openSqliteHandle(path, synchronous);
 const db = sqliteKysely(sqlite);
 // Publish batches hold Kysely's one connection while they run, so they never land inside
 // another write's transaction.
 const statements = new SqliteStatements(sqlite);
-const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()));
+const writer = new SqlitePublishWriter(sqlite, statements, (fn) => db.connection().execute(async () => fn()), push);
 // Scheduled delivery runs the same statements, inside its Kysely transaction on this connection.
-const writes = new KyselyWrites(db, 'sqlite', () => statements);
+const writes = new KyselyWrites(db, 'sqlite', () => statements, push);
 
 function answer(id: number, work: Promise<Omit<WriterAnswer, 'id'>>): void {
   work.then(

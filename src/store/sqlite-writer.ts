@@ -4,7 +4,8 @@
 import type { BatchWriter, Outcome } from './group-commit.js';
 import type { SqliteDatabase, SqliteStatement } from './node-sqlite.js';
 import {
-  countByTopic, keyClaims, keyPlans, keyResponses, mutingQuestion, outcomesOf, planPublish, replayIds, takeSequences, takenKeys, topicsOf, writtenRows,
+  countByTopic, keyClaims, keyPlans, keyResponses, mutingQuestion, outcomesOf, planPublish, pushesOfPublishes, replayIds, takeSequences, takenKeys, topicsOf, writtenRows,
+  type PushQueueing,
 } from './publish-plan.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import type { PublishRequest, PublishResult } from './store.js';
@@ -18,11 +19,14 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
    * reads and transactions share it), so a batch never lands inside someone's transaction.
    */
   readonly #exclusive: <T>(fn: () => T) => Promise<T>;
+  readonly #push: PushQueueing | null;
 
-  constructor(sqlite: SqliteDatabase, statements: SqliteStatements, exclusive: <T>(fn: () => T) => Promise<T>) {
+  /** `push`: how new notifications feed the push queue (null: push is off). */
+  constructor(sqlite: SqliteDatabase, statements: SqliteStatements, exclusive: <T>(fn: () => T) => Promise<T>, push: PushQueueing | null = null) {
     this.#sqlite = sqlite;
     this.#statements = statements;
     this.#exclusive = exclusive;
+    this.#push = push;
   }
 
   write(requests: readonly PublishRequest[]): Promise<Outcome<PublishResult>[]> {
@@ -36,7 +40,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
       });
       t.begin.run([]);
       try {
-        const outcomes = publishBatch(this.#statements, requests, new Date().toISOString());
+        const outcomes = publishBatch(this.#statements, requests, new Date().toISOString(), this.#push);
         t.commit.run([]);
         return outcomes;
       } catch (err) {
@@ -53,7 +57,7 @@ export class SqlitePublishWriter implements BatchWriter<PublishRequest, PublishR
 }
 
 /** The batch's statements in the order pg-writer.ts runs them, synchronously. */
-function publishBatch(s: SqliteStatements, requests: readonly PublishRequest[], now: string): Outcome<PublishResult>[] {
+function publishBatch(s: SqliteStatements, requests: readonly PublishRequest[], now: string, push: PushQueueing | null): Outcome<PublishResult>[] {
   const claims = keyClaims(requests);
   const claimed = s.claimKeys(claims, now);
   const plans = keyPlans(requests, claimed, s.readKeys(takenKeys(claims, claimed)));
@@ -62,6 +66,7 @@ function publishBatch(s: SqliteStatements, requests: readonly PublishRequest[], 
   const topics = topicsOf(publishes);
   const { rows, results } = writtenRows(publishes, takeSequences(topics, s.advanceHeads(countByTopic(topics))));
   s.insertNotifications(rows);
+  s.enqueuePushes(pushesOfPublishes(publishes, now, push));
   s.storeResponses(keyResponses(requests, results));
   return outcomesOf(plans, results, s.notificationsByIds(replayIds(plans)));
 }

@@ -3,11 +3,15 @@
 import type { Audience } from '../domain/topics.js';
 import type { Outcome } from './group-commit.js';
 import type { RetentionStore } from './retention.js';
+import type { PushStore } from './push-store.js';
 
 export type { Audience, Outcome };
 
 export type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
 import type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
+
+/** When a publish is pushed to its recipients' browsers (DESIGN §8); default `auto`. */
+export type PushPolicy = 'auto' | 'always' | 'never';
 
 export interface PublishRequest {
   /** The publisher's identity (token sub or AMQP `publisher`), scope of the idempotency key. */
@@ -29,6 +33,8 @@ export interface PublishRequest {
   deliverAt?: string | null;
   /** ISO time (UTC) after which it is no longer listed, counted or replayed; null: never. */
   expiresAt?: string | null;
+  /** Web Push policy for the recipients; absent: `auto`. Topic notifications are not pushed. */
+  push?: PushPolicy;
 }
 
 /** A notification accepted for later delivery: not yet in any topic's sequence. */
@@ -170,6 +176,8 @@ export interface NotificationStore {
   close(): Promise<void>;
   /** Batched deletes for retention (src/store/retention.ts). */
   retention(): RetentionStore;
+  /** Web Push subscriptions, queue and presence (src/store/push-store.ts). */
+  push(): PushStore;
   /**
    * The lowest sequence number a topic still stores; head + 1 when retention deleted every
    * event (1 for a topic never published to). A cursor below it cannot be resumed.

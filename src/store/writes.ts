@@ -12,6 +12,11 @@ import type { Dialect } from './migrations.js';
 import { notMutedBy } from './mutes.js';
 import { toNotification } from './rows.js';
 import { cancelScheduled, deliverDue, schedulePublish, type StatementsIn } from './scheduled.js';
+import type { PushQueueing } from './publish-plan.js';
+import {
+  claimPushes, decidePushes, deleteSubscription, purgePush, recordPresence, saveSubscription, settlePushes,
+  type PushDecision, type PushJobRow, type PushSettlement, type SavedSubscription, type SubscriptionInput,
+} from './push-writes.js';
 import type { Database } from './schema.js';
 import type { PurgedNotifications } from './retention.js';
 import type { CancelOutcome, Notification, PublishRequest, PublishResult, StateChange, TopicEvent } from './store.js';
@@ -36,12 +41,21 @@ export interface StoreWrites {
   /** SQLite's retention lease: taken when free, expired or already this owner's. */
   takeRetentionLease(owner: string, nowMs: number, leaseMs: number): Promise<boolean>;
   releaseRetentionLease(owner: string): Promise<void>;
+  // Web Push (push-store.ts says what each does).
+  savePushSubscription(user: string, input: SubscriptionInput, now: string, maxPerUser: number): Promise<SavedSubscription>;
+  deletePushSubscription(user: string, id: string): Promise<boolean>;
+  claimPushes(now: string, leaseUntil: string, limit: number): Promise<PushJobRow[]>;
+  decidePushes(decisions: readonly PushDecision[], now: string): Promise<PushJobRow[]>;
+  settlePushes(settlement: PushSettlement): Promise<void>;
+  recordPresence(node: string, entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
+  purgePush(now: string, staleBefore: string, limit: number): Promise<number>;
 }
 
 /** The names of StoreWrites' methods: what a thread may be asked to run. */
 export const WRITE_METHODS = [
   'updateState', 'markAll', 'redeemOnce', 'setMutedTypes', 'schedule', 'cancelScheduled', 'cancelScheduledMany', 'deliverDue',
   'purgeNotifications', 'purgeIdempotencyKeys', 'purgeExpiredTickets', 'takeRetentionLease', 'releaseRetentionLease',
+  'savePushSubscription', 'deletePushSubscription', 'claimPushes', 'decidePushes', 'settlePushes', 'recordPresence', 'purgePush',
 ] as const satisfies ReadonlyArray<keyof StoreWrites>;
 
 export type WriteMethod = (typeof WRITE_METHODS)[number];
@@ -68,11 +82,14 @@ export class KyselyWrites implements StoreWrites {
   readonly #dialect: Dialect;
 
   readonly #statementsIn: StatementsIn;
+  readonly #push: PushQueueing | null;
 
-  constructor(db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn) {
+  /** `push`: how delivered scheduled notifications feed the push queue (null: push is off). */
+  constructor(db: Kysely<Database>, dialect: Dialect, statementsIn: StatementsIn, push: PushQueueing | null = null) {
     this.#db = db;
     this.#dialect = dialect;
     this.#statementsIn = statementsIn;
+    this.#push = push;
   }
 
   async updateState(audience: Audience, id: string, change: StateChange, now: string): Promise<Notification | null> {
@@ -182,7 +199,7 @@ export class KyselyWrites implements StoreWrites {
   }
 
   deliverDue(now: string, limit: number): Promise<TopicEvent[]> {
-    return deliverDue(this.#db, this.#dialect, this.#statementsIn, now, limit);
+    return deliverDue(this.#db, this.#dialect, this.#statementsIn, now, limit, this.#push);
   }
 
   async purgeNotifications(cutoff: string, limit: number): Promise<PurgedNotifications> {
@@ -239,5 +256,33 @@ export class KyselyWrites implements StoreWrites {
 
   async releaseRetentionLease(owner: string): Promise<void> {
     await this.#db.deleteFrom('herald_meta').where('key', '=', 'retention_lease').where('value', 'like', `${owner} %`).execute();
+  }
+
+  savePushSubscription(user: string, input: SubscriptionInput, now: string, maxPerUser: number): Promise<SavedSubscription> {
+    return saveSubscription(this.#db, user, input, now, maxPerUser);
+  }
+
+  deletePushSubscription(user: string, id: string): Promise<boolean> {
+    return deleteSubscription(this.#db, user, id);
+  }
+
+  claimPushes(now: string, leaseUntil: string, limit: number): Promise<PushJobRow[]> {
+    return claimPushes(this.#db, this.#dialect, now, leaseUntil, limit);
+  }
+
+  decidePushes(decisions: readonly PushDecision[], now: string): Promise<PushJobRow[]> {
+    return decidePushes(this.#db, decisions, now);
+  }
+
+  settlePushes(settlement: PushSettlement): Promise<void> {
+    return settlePushes(this.#db, settlement);
+  }
+
+  recordPresence(node: string, entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    return recordPresence(this.#db, node, entries);
+  }
+
+  purgePush(now: string, staleBefore: string, limit: number): Promise<number> {
+    return purgePush(this.#db, now, staleBefore, limit);
   }
 }

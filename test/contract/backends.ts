@@ -4,21 +4,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, type StoreOptions } from '../../src/store/open-store.js';
 import type { NotificationStore } from '../../src/store/store.js';
 import { createPgDatabase, lockServices } from '../helpers/services.js';
 
 export interface Backend {
   name: 'sqlite' | 'postgres';
-  open(t: TestContext): Promise<NotificationStore>;
+  /** A fresh store, migrated; `options` as openStore takes them (e.g. push queueing). */
+  open(t: TestContext, options?: StoreOptions): Promise<NotificationStore>;
 }
 
 export const backends: Backend[] = [
   {
     name: 'sqlite',
-    async open(t) {
+    async open(t, options = {}) {
       const dir = mkdtempSync(join(tmpdir(), 'herald-contract-'));
-      const store = await openStore(join(dir, 'herald.db'));
+      const store = await openStore(join(dir, 'herald.db'), options);
       t.after(async () => {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -29,10 +30,10 @@ export const backends: Backend[] = [
   },
   {
     name: 'postgres',
-    async open(t) {
+    async open(t, options = {}) {
       await lockServices(t);
       const db = await createPgDatabase();
-      const store = await openStore(db.url);
+      const store = await openStore(db.url, options);
       t.after(async () => {
         await store.close();
         await db.drop();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { vapidPairProblem } from '../../src/push/vapid-keys.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -428,4 +429,14 @@ test('tail stops with exit 0 on Ctrl-C (SIGINT)', async (t) => {
   await waitFor(() => tail.stdout().includes('"event":"ready"'), 'tail to print ready');
   tail.signal('SIGINT');
   assert.equal(await tail.exited, 0);
+});
+
+test('vapid-keys prints a new pair that Herald accepts as its Web Push keys', () => {
+  const first = herald(['vapid-keys']);
+  const second = herald(['vapid-keys']);
+  assert.equal(first.status, 0, first.stderr);
+  const match = /^HERALD_VAPID_PUBLIC_KEY=([\w-]{87})\nHERALD_VAPID_PRIVATE_KEY=([\w-]{43})\n$/.exec(first.stdout);
+  assert.ok(match, first.stdout);
+  assert.notEqual(first.stdout, second.stdout);
+  assert.equal(vapidPairProblem(match[1] as string, match[2] as string), null);
 });
