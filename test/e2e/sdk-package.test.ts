@@ -34,7 +34,8 @@ before(() => {
   assert.ok(tarball, `npm pack wrote no herald-client-*.tgz in ${work}`);
   mkdirSync(app);
   npm(['init', '-y'], app);
-  // eventsource-parser, the only runtime dependency, is in the npm cache after `npm ci`.
+  // The runtime dependencies (eventsource-parser for the stream, @floating-ui/dom for the
+  // element's panel) are in the npm cache after `npm ci`.
   npm(['install', '--prefer-offline', join(work, tarball)], app);
 });
 
@@ -45,7 +46,7 @@ test('the packed tarball holds built JavaScript, declarations and the README, no
   }
   assert.equal(listing.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).length, 0, 'no TypeScript sources');
   const manifest = JSON.parse(readFileSync(join(app, 'node_modules', '@herald', 'client', 'package.json'), 'utf8'));
-  assert.deepEqual(Object.keys(manifest.dependencies), ['eventsource-parser']);
+  assert.deepEqual(Object.keys(manifest.dependencies), ['@floating-ui/dom', 'eventsource-parser']);
 });
 
 test("the README's example runs as written in a fresh project and prints a published notification", async (t) => {
