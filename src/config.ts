@@ -396,7 +396,7 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
-/** Web Push (DESIGN §8): keys, the origins pushes may go to, and the sender's pace. */
+/** Web Push (README.md, "Web Push"): keys, the origins pushes may go to, and the sender's pace. */
 function pushConfig(env: Env) {
   const vapidPublicKey = str(env, 'HERALD_VAPID_PUBLIC_KEY');
   const vapidPrivateKey = str(env, 'HERALD_VAPID_PRIVATE_KEY');

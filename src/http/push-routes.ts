@@ -1,4 +1,4 @@
-// Web Push routes (DESIGN §8): the VAPID public key, the user's browser subscriptions, and
+// Web Push routes (README.md, "Web Push"): the VAPID public key, the user's browser subscriptions, and
 // the service worker's "mark read" with a push's read token. With push off (no VAPID keys)
 // each answers 404.
 import { createECDH } from 'node:crypto';

@@ -1,5 +1,5 @@
 // The decisions of the push sender, as pure functions: whether a queued notification is
-// pushed (DESIGN §8's `auto` and `always`), what a push service's answer means, and when
+// pushed (the `auto` and `always` policies), what a push service's answer means, and when
 // to try again.
 import type { PushedNotification } from '../store/push-store.js';
 

@@ -10,7 +10,7 @@ export type { Audience, Outcome };
 export type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
 import type { Notification, NotificationStatus, TopicEvent } from '../domain/notification.js';
 
-/** When a publish is pushed to its recipients' browsers (DESIGN §8); default `auto`. */
+/** When a publish is pushed to its recipients' browsers (README.md, "Web Push"); default `auto`. */
 export type PushPolicy = 'auto' | 'always' | 'never';
 
 export interface PublishRequest {

@@ -1,4 +1,4 @@
-// Web Push in Chromium (DESIGN §8): the inbox page's "Enable notifications" registers
+// Web Push in Chromium (README.md, "Web Push"): the inbox page's "Enable notifications" registers
 // Herald's service worker and stores a subscription; a push Herald sends is delivered to
 // the worker, which shows the notification; a click on it marks the notification read, and
 // the inbox open in another tab shows it read with the badge down.

@@ -1,4 +1,4 @@
-// 1000 offline recipients of one publish (DESIGN §8): each of their subscriptions gets one
+// 1000 offline recipients of one publish (README.md, "Web Push"): each of their subscriptions gets one
 // push, sent concurrently but never more at once than HERALD_PUSH_CONCURRENCY, while
 // publishing goes on unhindered. Prints the push latency (publish to the stand-in push
 // service's receipt) and the publish latency meanwhile.

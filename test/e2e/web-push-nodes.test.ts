@@ -1,4 +1,4 @@
-// Web Push across two Herald nodes on one PostgreSQL database (DESIGN §8): a stream open on
+// Web Push across two Herald nodes on one PostgreSQL database (README.md, "Web Push"): a stream open on
 // one node keeps the other from pushing, and a queue claimed by both sends each push once.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Web Push end to end (DESIGN §8): a Herald process pushes to a stand-in push service that
+// Web Push end to end (README.md, "Web Push"): a Herald process pushes to a stand-in push service that
 // checks VAPID and decrypts each push as a real one does. Who gets a push and when (`auto`
 // only to a user who did not look during the delay), what it carries, and what the push
 // service's answers do, on both stores.

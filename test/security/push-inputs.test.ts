@@ -1,4 +1,4 @@
-// Hostile input to the Web Push routes (DESIGN §8), each row its own test with its exact
+// Hostile input to the Web Push routes (README.md, "Web Push"), each row its own test with its exact
 // answer: subscription bodies (bad keys, huge or unsafe endpoints), another user's
 // subscription, and read tokens that are expired or altered.
 import assert from 'node:assert/strict';

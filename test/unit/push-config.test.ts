@@ -1,4 +1,4 @@
-// Web Push configuration (DESIGN §8): both VAPID keys or neither, never blank, a pair that
+// Web Push configuration (README.md, "Web Push"): both VAPID keys or neither, never blank, a pair that
 // belongs together, a subject push services accept; development mode's own pair.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The SSRF guard of Web Push (DESIGN §8): Herald POSTs only to the https origins of the
+// The SSRF guard of Web Push (README.md, "Web Push"): Herald POSTs only to the https origins of the
 // known push services, or to origins listed in HERALD_PUSH_ALLOWED_ORIGINS. Each row is
 // an endpoint a hostile or mistaken client could give.
 import assert from 'node:assert/strict';

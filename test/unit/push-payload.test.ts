@@ -1,4 +1,4 @@
-// What a push carries (DESIGN §8): a Declarative Web Push message, at most 3,800 bytes,
+// What a push carries (README.md, "Web Push"): a Declarative Web Push message, at most 3,800 bytes,
 // the body cut rather than the JSON.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

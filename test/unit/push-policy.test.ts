@@ -1,4 +1,4 @@
-// The push sender's decisions (DESIGN §8): `auto` pushes only what the recipient has not
+// The push sender's decisions (README.md, "Web Push"): `auto` pushes only what the recipient has not
 // read, seen, archived or snoozed, and only when no node had a stream of theirs open
 // during the delay; `always` skips only the gone, expired or muted. A push service's
 // answers, retries and the TTL left.

@@ -1,4 +1,4 @@
-// A push's read_token (DESIGN §8): good for marking one notification of one user read,
+// A push's read_token (README.md, "Web Push"): good for marking one notification of one user read,
 // until it expires; never an access token, and no access token is one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
