@@ -1,22 +1,52 @@
 // scripts/cluster.mjs as the README runs it: it refuses a port another server holds, prints
 // where each node logs, writes an env file that makes the CLI's token work on the cluster,
 // and `--down` stops everything it started (nodes, nginx, PostgreSQL, RabbitMQ). A node that
-// dies while the cluster runs is reported in one line.
+// dies while the cluster runs is reported in one line. The file starts its own PostgreSQL and
+// RabbitMQ through the script (see servicesEnv).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/cluster.js';
 import { startHerald } from '../helpers/herald.js';
-import { startProc } from '../helpers/proc.js';
+import { startProc, type Proc } from '../helpers/proc.js';
 import { waitFor } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = join(REPO, 'scripts', 'cluster.mjs');
+
+/**
+ * Waits for the cluster's banner. A cluster that exits first fails the test at once with
+ * everything it printed, rather than after the whole wait with nothing.
+ */
+async function clusterUp(cluster: Proc): Promise<void> {
+  const up = waitFor(() => cluster.stdout().includes('Herald cluster is up'), 'the cluster to start', 180_000, 200);
+  const died = cluster.exited.then((code) => {
+    throw new Error(`the cluster exited with code ${code} before it was up\nstdout: ${cluster.stdout()}\nstderr: ${cluster.stderr()}`);
+  });
+  died.catch(() => {});
+  await Promise.race([up, died]);
+}
+
+/**
+ * PostgreSQL and RabbitMQ of this file's own, never the suite's: other test files running at
+ * the same time stop, pause and restart the suite's services, and the cluster script would
+ * then try to start them again under those files' feet (a paused PostgreSQL looks down to
+ * pg_isready). The script's `--down` stops them; the file's last hook makes sure.
+ */
+const servicesDir = mkdtempSync(join(tmpdir(), 'herald-cluster-services-'));
+const servicesEnv = {
+  HERALD_SERVICES_DIR: join(servicesDir, 'services'),
+  HERALD_SERVICES_ENV: join(servicesDir, 'services.env'),
+};
+after(() => {
+  spawnSync('bash', [join(REPO, 'scripts', 'services', 'down.sh')], { env: { ...process.env, ...servicesEnv }, stdio: 'ignore' });
+  rmSync(servicesDir, { recursive: true, force: true });
+});
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,22 +69,42 @@ test('a port held by another server (here another Herald) fails with one line na
   assert.equal(result.stderr, `cluster: port ${other.port} is already in use by another process (not this cluster's nginx); stop it or choose another port with --port\n`);
 });
 
-test('the cluster prints its node logs, the CLI token from its env file works, and --down stops nodes, nginx and services', async (t) => {
+test('a node that dies says so in one line: which node, its port, how it ended and where its log is', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
-  // Its own PostgreSQL and RabbitMQ: --down stops them, and must not stop the suite's.
-  const env = {
-    ...process.env,
-    HERALD_CLUSTER_DIR: join(dir, 'cluster'),
-    HERALD_SERVICES_DIR: join(dir, 'services'),
-    HERALD_SERVICES_ENV: join(dir, 'services.env'),
-  };
-  t.after(() => {
-    spawnSync('bash', [join(REPO, 'scripts', 'services', 'down.sh')], { env, stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Ctrl-C stops the nodes and nginx only; the file's services stay up for the next test.
+  const env = { ...process.env, ...servicesEnv, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
   const port = await freePort();
   const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
-  await waitFor(() => cluster.stdout().includes('Herald cluster is up'), `the cluster to start (stderr: ${cluster.stderr()})`, 180_000, 200);
+  await clusterUp(cluster);
+  const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { nodes: number[] };
+  const log = join(dir, 'cluster', 'node-2.log');
+  const pid = Number(/"process\.pid":(\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
+  assert.ok(pid > 0, `node 2's pid is in ${log}`);
+  // What the services' start script said before, if anything.
+  const before = cluster.stderr().length;
+  const reported = () => cluster.stderr().slice(before);
+  assert.doesNotMatch(cluster.stderr(), /exited unexpectedly/, 'nothing is reported while the nodes run');
+
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => reported().includes('\n'), 'the cluster to report the dead node', 30_000);
+  assert.equal(reported(), `cluster: node 2 (port ${state.nodes[1]}, pid ${pid}) exited unexpectedly: killed by SIGKILL; its log: ${log}\n`);
+  assert.equal(await listening(port), true, 'nginx and node 1 keep running');
+
+  // Stopping the cluster stops its nodes on purpose: no more lines.
+  cluster.signal('SIGINT');
+  assert.equal(await cluster.exited, 0, cluster.stderr());
+  assert.equal(reported().split('\n').length, 2, `one line only: ${reported()}`);
+});
+
+test('the cluster prints its node logs, the CLI token from its env file works, and --down stops nodes, nginx and services', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The file's own services: --down stops them, and must not stop the suite's.
+  const env = { ...process.env, ...servicesEnv, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
+  const port = await freePort();
+  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
+  await clusterUp(cluster);
   const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { pid: number; port: number; nodes: number[] };
   assert.equal(state.port, port);
   assert.equal(state.nodes.length, 2);
@@ -88,33 +138,5 @@ test('the cluster prints its node logs, the CLI token from its env file works, a
   assert.match(down.stdout(), new RegExp(`cluster stopped: nodes and nginx on port ${port}`));
   assert.equal(await cluster.exited, 0);
   for (const p of [port, ...state.nodes]) assert.equal(await listening(p), false, `nothing listens on ${p} after --down`);
-  assert.equal(existsSync(join(dir, 'services.env')), false, 'the services are down');
-});
-
-test('a node that dies says so in one line: which node, its port, how it ended and where its log is', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // The suite's PostgreSQL and RabbitMQ (already up): Ctrl-C stops the nodes and nginx only.
-  const env = { ...process.env, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
-  const port = await freePort();
-  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
-  await waitFor(() => cluster.stdout().includes('Herald cluster is up'), `the cluster to start (stderr: ${cluster.stderr()})`, 180_000, 200);
-  const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { nodes: number[] };
-  const log = join(dir, 'cluster', 'node-2.log');
-  const pid = Number(/"process\.pid":(\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
-  assert.ok(pid > 0, `node 2's pid is in ${log}`);
-  // What the services' start script said before, if anything.
-  const before = cluster.stderr().length;
-  const reported = () => cluster.stderr().slice(before);
-  assert.doesNotMatch(cluster.stderr(), /exited unexpectedly/, 'nothing is reported while the nodes run');
-
-  process.kill(pid, 'SIGKILL');
-  await waitFor(() => reported().includes('\n'), 'the cluster to report the dead node', 30_000);
-  assert.equal(reported(), `cluster: node 2 (port ${state.nodes[1]}, pid ${pid}) exited unexpectedly: killed by SIGKILL; its log: ${log}\n`);
-  assert.equal(await listening(port), true, 'nginx and node 1 keep running');
-
-  // Stopping the cluster stops its nodes on purpose: no more lines.
-  cluster.signal('SIGINT');
-  assert.equal(await cluster.exited, 0, cluster.stderr());
-  assert.equal(reported().split('\n').length, 2, `one line only: ${reported()}`);
+  assert.equal(existsSync(servicesEnv.HERALD_SERVICES_ENV), false, 'the services are down');
 });
