@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/cluster.js';
 import { startHerald } from '../helpers/herald.js';
@@ -48,6 +48,17 @@ after(() => {
   rmSync(servicesDir, { recursive: true, force: true });
 });
 
+/** `node scripts/cluster.mjs --nodes 2` on a free port, with its state in a folder of its own, once up. */
+async function startClusterScript(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { ...process.env, ...servicesEnv, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
+  const port = await freePort();
+  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
+  await clusterUp(cluster);
+  return { dir, env, port, cluster };
+}
+
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -70,13 +81,8 @@ test('a port held by another server (here another Herald) fails with one line na
 });
 
 test('a node that dies says so in one line: which node, its port, how it ended and where its log is', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Ctrl-C stops the nodes and nginx only; the file's services stay up for the next test.
-  const env = { ...process.env, ...servicesEnv, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
-  const port = await freePort();
-  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
-  await clusterUp(cluster);
+  const { dir, port, cluster } = await startClusterScript(t);
   const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { nodes: number[] };
   const log = join(dir, 'cluster', 'node-2.log');
   const pid = Number(/"process\.pid":(\d+)/.exec(readFileSync(log, 'utf8'))?.[1]);
@@ -98,13 +104,7 @@ test('a node that dies says so in one line: which node, its port, how it ended a
 });
 
 test('the cluster prints its node logs, the CLI token from its env file works, and --down stops nodes, nginx and services', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-cluster-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // The file's own services: --down stops them, and must not stop the suite's.
-  const env = { ...process.env, ...servicesEnv, HERALD_CLUSTER_DIR: join(dir, 'cluster') };
-  const port = await freePort();
-  const cluster = startProc(t, process.execPath, [SCRIPT, '--nodes', '2', '--port', String(port)], { cwd: REPO, env });
-  await clusterUp(cluster);
+  const { dir, env, port, cluster } = await startClusterScript(t);
   const state = JSON.parse(readFileSync(join(dir, 'cluster', 'cluster.json'), 'utf8')) as { pid: number; port: number; nodes: number[] };
   assert.equal(state.port, port);
   assert.equal(state.nodes.length, 2);
