@@ -62,7 +62,7 @@ test('the five-minute path: Herald with a secret, the example token server, and 
   await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 15_000 });
 
   const published = spawnSync('bash', ['-c', onPorts(publish)], { cwd: REPO, env, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(published.status, 0, published.stderr);
+  assert.equal(published.status, 0, `exit ${published.status}, signal ${published.signal}, error ${published.error?.message}; stdout: ${published.stdout}; stderr: ${published.stderr}`);
   await waitFor(async () => (await page.locator('herald-inbox [data-testid="unread-count"]').textContent()) === '1', 'the badge to show 1');
   await page.locator('herald-inbox [data-testid="bell"]').click();
   const item = page.locator('herald-inbox [data-testid="notification"]', { hasText: 'from your backend' });
