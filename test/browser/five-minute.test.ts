@@ -51,9 +51,9 @@ test('the five-minute path: Herald with a secret, the example token server, and 
   const onPorts = (command: string) => command.replaceAll(EXAMPLE_ORIGIN, pageOrigin);
 
   const herald = startProc(t, 'bash', ['-c', onPorts(startHerald)], { cwd: REPO, env });
-  await waitFor(async () => (await fetch(`${heraldUrl}/healthz`)).ok, `Herald to answer (output: ${herald.stdout()}${herald.stderr()})`, 30_000);
+  await waitFor(async () => (await fetch(`${heraldUrl}/healthz`)).ok, () => `Herald to answer (output: ${herald.stdout()}${herald.stderr()})`, 30_000);
   const tokenServer = startProc(t, 'bash', ['-c', onPorts(startTokenServer)], { cwd: REPO, env });
-  await waitFor(() => tokenServer.stdout().includes(`open ${pageOrigin}/`), `the token server to listen (output: ${tokenServer.stdout()}${tokenServer.stderr()})`);
+  await waitFor(() => tokenServer.stdout().includes(`open ${pageOrigin}/`), () => `the token server to listen (output: ${tokenServer.stdout()}${tokenServer.stderr()})`);
 
   const browser = await launchChromium(t);
   const page = await browser.newPage();

@@ -107,7 +107,7 @@ test('npm start hands SIGTERM to Herald itself: it drains, stops and frees its p
     env: { ...process.env, HERALD_HOST: '127.0.0.1', HERALD_PORT: String(port), HERALD_DATABASE_URL: join(dir, 'herald.db'), HERALD_JWT_SECRET: randomBytes(32).toString('base64url') },
   });
   const answers = () => fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
-  await waitFor(answers, `Herald to answer (output: ${npm.stderr()})`, 30_000);
+  await waitFor(answers, () => `Herald to answer (output: ${npm.stderr()})`, 30_000);
   // What a supervisor (systemd, a container runtime, a benchmark harness) sends to npm.
   npm.signal('SIGTERM');
   await waitFor(() => npm.stdout().includes('"message":"stopped"'), 'Herald to drain and stop', 20_000);
@@ -405,11 +405,11 @@ test('tail reconnects when the stream ends and resumes from its cursor (nothing 
   await waitFor(() => tail.stdout().includes('"first"'), 'tail to print the first notification');
 
   proxy.cut();
-  await waitFor(() => /reconnecting from \S+/.test(tail.stderr()), `tail to say it reconnects from its cursor (stderr: ${tail.stderr()})`);
+  await waitFor(() => /reconnecting from \S+/.test(tail.stderr()), () => `tail to say it reconnects from its cursor (stderr: ${tail.stderr()})`);
   // Published while tail cannot reach the server: only a resume from the cursor delivers it.
   assert.equal((await server.publish({ recipients: ['alice'], type: 'alert', content: 'while cut off' })).status, 202);
   proxy.resume();
-  await waitFor(() => tail.stdout().includes('"while cut off"'), `tail to print what it missed (stderr: ${tail.stderr()})`, 40_000);
+  await waitFor(() => tail.stdout().includes('"while cut off"'), () => `tail to print what it missed (stderr: ${tail.stderr()})`, 40_000);
   assert.equal(tail.child.exitCode, null, 'tail keeps running');
   assert.equal(tail.stdout().split('"first"').length - 1, 1, 'nothing printed twice');
 });

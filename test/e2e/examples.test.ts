@@ -44,14 +44,14 @@ async function followAcrossRestart(t: TestContext, example: string, connected: s
   const { server, env } = await devServer(t);
   const run = startProc(t, 'bash', ['-c', documentedCommand(example)], { cwd: REPO, env });
   const out = () => `${run.stdout()}${run.stderr()}`;
-  await waitFor(() => occurrences(run.stdout(), connected) === 1, `the example to connect (output: ${out()})`, 20_000);
+  await waitFor(() => occurrences(run.stdout(), connected) === 1, () => `the example to connect (output: ${out()})`, 20_000);
   publish(env, 'before the restart');
-  await waitFor(() => run.stdout().includes('before the restart'), `the first notification (output: ${out()})`);
+  await waitFor(() => run.stdout().includes('before the restart'), () => `the first notification (output: ${out()})`);
 
   await server.restart();
-  await waitFor(() => occurrences(run.stdout(), connected) === 2, `the example to reconnect after the restart (output: ${out()})`, 40_000);
+  await waitFor(() => occurrences(run.stdout(), connected) === 2, () => `the example to reconnect after the restart (output: ${out()})`, 40_000);
   publish(env, 'after the restart');
-  await waitFor(() => run.stdout().includes('after the restart'), `the notification after the restart (output: ${out()})`);
+  await waitFor(() => run.stdout().includes('after the restart'), () => `the notification after the restart (output: ${out()})`);
   assert.equal(occurrences(run.stdout(), 'before the restart'), 1, 'nothing is printed twice');
   assert.equal(run.child.exitCode, null, 'the example is still running');
 }

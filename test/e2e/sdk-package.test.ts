@@ -57,7 +57,7 @@ test("the README's example runs as written in a fresh project and prints a publi
   t.after(() => server.stop());
   const token = await server.token('alice');
   const run = startProc(t, process.execPath, ['follow.mjs'], { cwd: app, env: { PATH: process.env.PATH, HERALD_URL: server.url, HERALD_TOKEN: token } });
-  await waitFor(() => run.stdout().includes('state: open') && run.stdout().includes('unread: 0'), `the example to connect (stdout: ${run.stdout()} stderr: ${run.stderr()})`);
+  await waitFor(() => run.stdout().includes('state: open') && run.stdout().includes('unread: 0'), () => `the example to connect (stdout: ${run.stdout()} stderr: ${run.stderr()})`);
   assert.equal((await server.publish({ recipients: ['alice'], type: 'alert', content: 'from the packed SDK' })).status, 202);
   await waitFor(() => run.stdout().includes('[alert] from the packed SDK (unread: 1)'), 'the example to print the notification');
 });
