@@ -93,6 +93,12 @@ if (needs.size > 0 && spawnSync('bash', ['scripts/install-system-deps.sh'], { st
 }
 const withServices = [...needs].some((need) => SERVICES.has(need));
 const env = { ...process.env, ...(withServices ? startServices() : {}) };
+// `npx herald` (the README's command, which several test files run) makes npm put this
+// checkout in its npx cache on first use, and two files doing that at once race: one reads the
+// cache's package.json while the other writes it (ENOENT, exit 254). Once it is there, later
+// calls only read it.
+const warm = spawnSync('npx', ['herald', '--help'], { stdio: 'ignore', env });
+if (warm.status !== 0) console.error(`npx herald --help exited with ${warm.status ?? warm.signal}: the tests that run the CLI through npx will fail too`);
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files], { stdio: 'inherit', env });
 // Leave no service running behind the suite, unless asked to keep them for another run.
 if (withServices && !process.env.HERALD_KEEP_SERVICES) spawnSync('bash', ['scripts/services/down.sh'], { stdio: 'inherit' });
