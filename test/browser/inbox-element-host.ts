@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export const EXAMPLE_PAGE = fileURLToPath(new URL('../../../client/examples/herald-inbox.html', import.meta.url));
 /** The Herald address written in the example, replaced by the one under test. */
-const EXAMPLE_HERALD = 'http://127.0.0.1:8080';
+export const EXAMPLE_HERALD = 'http://127.0.0.1:8080';
 
 export interface HostApp {
   /** The host's origin, e.g. http://127.0.0.1:41234 (what HERALD_CORS_ORIGINS must name). */
@@ -19,7 +19,7 @@ export interface HostApp {
   mintToken: (url: URL) => Promise<string>;
   /** How many tokens the page asked for. */
   tokenRequests: number;
-  /** Serves `html` (with the Herald address filled in) at `path`. */
+  /** Serves `html` (with the Herald address filled in) at `path`; a `.js` path as JavaScript. */
   addPage(path: string, html: string): void;
   close(): Promise<void>;
 }
@@ -52,7 +52,9 @@ export async function startHostApp(): Promise<HostApp> {
     const page = pages.get(path);
     // Any other path is a page of the app, where a notification's data.url may lead.
     const body = page?.replaceAll(EXAMPLE_HERALD, host.herald) ?? `<!doctype html><html lang="en"><title>${path}</title><h1>${path}</h1></html>`;
-    response.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+    // A page added at a `.js` path is a script (e.g. a service worker of the app's origin).
+    const type = page && path.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8';
+    response.writeHead(page ? 200 : 404, { 'content-type': type }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   host.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

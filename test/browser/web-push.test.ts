@@ -14,24 +14,8 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { waitFor } from '../helpers/wait.js';
 import { pushSetup } from '../e2e/push-harness.js';
-import type { SubscriptionJson } from '../helpers/push-service.js';
 import { launchChromium } from './chromium.js';
-
-/** Replaces the page's PushManager with one that hands out `subscription` (run before the page's scripts). */
-function stubPushManager(subscription: SubscriptionJson): void {
-  let current: unknown = null;
-  const manager = PushManager.prototype as unknown as Record<string, unknown>;
-  manager.subscribe = async (options: { applicationServerKey: Uint8Array }) => {
-    const key = new Uint8Array(options.applicationServerKey).buffer;
-    current = {
-      endpoint: subscription.endpoint, expirationTime: null, options: { userVisibleOnly: true, applicationServerKey: key },
-      toJSON: () => subscription,
-      unsubscribe: async () => { current = null; return true; },
-    };
-    return current;
-  };
-  manager.getSubscription = async () => current;
-}
+import { stubPushManager } from './push-stub.js';
 
 async function openInbox(page: Page, url: string, token: string): Promise<void> {
   await page.goto(`${url}/#token=${token}`);
@@ -52,7 +36,7 @@ test('a push shows a notification from the service worker, and a click on it mar
   const toggle = page.locator('[data-testid="push-toggle"]');
   await toggle.filter({ hasText: 'Enable notifications' }).waitFor();
   await toggle.click();
-  await toggle.filter({ hasText: 'Notifications on' }).waitFor();
+  await toggle.filter({ hasText: 'Turn off notifications' }).waitFor();
   const other = await context.newPage();
   await openInbox(other, herald.url, token);
 

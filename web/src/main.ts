@@ -1,7 +1,7 @@
 import { createHeraldClient, InboxState, type HeraldClient, type HeraldError, type InboxFilter } from '../../client/src/index.js';
 import { InboxView, type PageFilter } from './inbox-view.js';
 import { PreferencesPanel } from './preferences-panel.js';
-import { PushControl } from './push-control.js';
+import { PushToggle } from '../../client/src/view/push-toggle.js';
 import { refreshRelativeTimes } from '../../client/src/view/relative-time.js';
 import { currentSession, dropTokenFromUrl, mintDevToken, startSession, subjectOf, tokenFromFragment } from './token.js';
 
@@ -168,7 +168,8 @@ function openInbox(token: string | null, user: string | undefined): void {
       view.showError('Your token was refused. Open the page with a fresh #token=… or sign in again.');
     }
   });
-  void new PushControl(client.push, (message) => view.showError(message)).refresh();
+  const pushToggle = new PushToggle({ button: document.getElementById('push-toggle') as HTMLButtonElement, onError: (message) => view.showError(message) });
+  void pushToggle.use(client.push);
   // The state refetches whenever the stream (re)opens or resets; it loads the first page now.
   void state.start();
   stream.start();

@@ -7,6 +7,8 @@ import type { HeraldClient } from '../index.js';
 import { InboxState, type InboxSnapshot } from '../inbox-state.js';
 import type { HeraldNotification, StreamState, TokenProvider, TokenRequestReason } from '../types.js';
 import { namesCorsOrigin } from '../network-error.js';
+import { HeraldPush } from '../push.js';
+import { PushToggle } from '../view/push-toggle.js';
 import type { SnoozeChoice } from '../view/snooze-choices.js';
 import type { NotificationAction } from './notification-extras.js';
 import { h } from './dom.js';
@@ -56,7 +58,7 @@ const BELL_ICON =
   '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z"/></svg>';
 
 export class HeraldInboxElement extends HTMLElement {
-  static readonly observedAttributes = ['server', 'placement', 'allowed-origins'];
+  static readonly observedAttributes = ['server', 'placement', 'allowed-origins', 'push', 'service-worker'];
 
   #token: string | null = null;
   #tokenProvider: (() => Promise<string> | string) | null = null;
@@ -93,6 +95,7 @@ export class HeraldInboxElement extends HTMLElement {
   readonly #error: HTMLParagraphElement;
   readonly #more: HTMLButtonElement;
   readonly #live: HTMLDivElement;
+  readonly #pushToggle: PushToggle;
 
   constructor() {
     super();
@@ -135,6 +138,17 @@ export class HeraldInboxElement extends HTMLElement {
     // only once something is in it.
     const footer = h('footer', { part: 'footer' });
     footer.hidden = true;
+    const pushButton = h('button', { type: 'button', class: 'link', part: 'push-toggle', 'data-testid': 'push-toggle', 'aria-pressed': 'false' });
+    pushButton.hidden = true;
+    const pushNote = h('p', { class: 'note', part: 'push-note', 'data-testid': 'push-note' });
+    pushNote.hidden = true;
+    footer.append(pushButton, pushNote);
+    this.#pushToggle = new PushToggle({
+      button: pushButton,
+      note: pushNote,
+      onShow: () => { footer.hidden = pushButton.hidden && pushNote.hidden; },
+      onError: (message) => this.#showError(message),
+    });
     this.#panel.append(header, toolbar, this.#error, scroll, footer);
     // Polite: an arrival is read out after what the user is doing, never interrupting it.
     this.#live = h('div', { class: 'sr', 'aria-live': 'polite', 'data-testid': 'announcer' });
@@ -212,6 +226,7 @@ export class HeraldInboxElement extends HTMLElement {
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (old === value) return;
     if (name === 'server') this.#restart();
+    else if (name === 'push' || name === 'service-worker') this.#usePush();
     // Placement is read at every layout pass: one more pass applies it.
     else if (name === 'placement' && this.open) this.#follow();
     else if (name === 'allowed-origins') this.#render();
@@ -300,6 +315,7 @@ export class HeraldInboxElement extends HTMLElement {
     const state = new InboxState({ inbox: client.inbox, stream, pageSize: PAGE_SIZE, filter: { status: this.#filter } });
     this.#state = state;
     this.#showConnection(stream.state === 'closed' ? 'connecting' : stream.state);
+    this.#usePush();
     // Every subscription is undone by #stop: the client may outlive this element. These are
     // made before the state's own, so a `ready` is known here before the state redraws.
     this.#listeners.push(
@@ -337,8 +353,27 @@ export class HeraldInboxElement extends HTMLElement {
     this.#user = null;
     this.#snapshot = null;
     this.#countKnown = false;
+    void this.#pushToggle.use(null);
     this.#render();
     this.#showConnection('closed');
+  }
+
+  /**
+   * The "Enable notifications" control: off with `push="off"`; else the shared client's push,
+   * or one registering the `service-worker` script (a worker of the page's own origin).
+   */
+  #usePush(): void {
+    const client = this.#client;
+    const server = this.getAttribute('server');
+    if (!client || !server || this.getAttribute('push') === 'off') {
+      void this.#pushToggle.use(null);
+      return;
+    }
+    const worker = this.getAttribute('service-worker');
+    const push = worker
+      ? new HeraldPush({ url: new URL(server, location.href), getToken: this.#tokenSource, serviceWorker: new URL(worker, document.baseURI) })
+      : client.push;
+    void this.#pushToggle.use(push);
   }
 
   #showFilter(filter: PanelFilter): void {

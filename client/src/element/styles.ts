@@ -85,6 +85,7 @@ li[data-status=unread] .open::before{content:"";position:absolute;left:6px;top:1
 .error{margin:0;padding:8px 12px;color:var(--_fg);background:color-mix(in srgb,var(--_badge-bg) 18%,var(--_bg))}
 .more{margin:8px auto;display:block}
 footer{padding:8px 12px;border-top:1px solid var(--_border)}
+footer .note{padding:4px 6px;text-align:start;font-size:13px}
 .panel[data-layout=sheet] .filter,.panel[data-layout=sheet] .control,.panel[data-layout=sheet] .link,.panel[data-layout=sheet] .action{min-height:36px}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 `;
