@@ -102,16 +102,16 @@ test('the footer shows "Enable notifications": a click subscribes at Herald and 
 
   const control = toggle(page);
   await control.filter({ hasText: /^Enable notifications$/ }).waitFor();
-  assert.equal(await control.getAttribute('aria-pressed'), 'false');
+  assert.equal(await control.getAttribute('data-status'), 'unsubscribed');
   await control.click();
   await control.filter({ hasText: /^Turn off notifications$/ }).waitFor();
-  assert.equal(await control.getAttribute('aria-pressed'), 'true');
+  assert.equal(await control.getAttribute('data-status'), 'subscribed');
   assert.deepEqual(await storedEndpoints(h, 'ana'), [subscription.endpoint], 'Herald stores the subscription for the user');
 
   await control.focus();
   await page.keyboard.press('Enter');
   await control.filter({ hasText: /^Enable notifications$/ }).waitFor();
-  assert.equal(await control.getAttribute('aria-pressed'), 'false');
+  assert.equal(await control.getAttribute('data-status'), 'unsubscribed');
   assert.deepEqual(await storedEndpoints(h, 'ana'), [], 'the subscription is deleted at Herald');
   assert.equal(await page.locator('herald-inbox [part="error"]').isVisible(), false, 'no error shown');
   assert.deepEqual(errors, []);

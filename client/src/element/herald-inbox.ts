@@ -138,7 +138,7 @@ export class HeraldInboxElement extends HTMLElement {
     // only once something is in it.
     const footer = h('footer', { part: 'footer' });
     footer.hidden = true;
-    const pushButton = h('button', { type: 'button', class: 'link', part: 'push-toggle', 'data-testid': 'push-toggle', 'aria-pressed': 'false' });
+    const pushButton = h('button', { type: 'button', class: 'link', part: 'push-toggle', 'data-testid': 'push-toggle' });
     pushButton.hidden = true;
     const pushNote = h('p', { class: 'note', part: 'push-note', 'data-testid': 'push-note' });
     pushNote.hidden = true;

@@ -81,7 +81,6 @@ export class PushToggle {
     button.textContent = label.text;
     button.title = label.title;
     button.disabled = denied;
-    button.setAttribute('aria-pressed', String(status === 'subscribed'));
     button.dataset.status = status ?? 'off';
     if (note) {
       note.textContent = denied ? PUSH_BLOCKED_TEXT : '';
