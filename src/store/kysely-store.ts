@@ -92,6 +92,10 @@ export class KyselyNotificationStore implements NotificationStore {
       const { error } = await migrator.migrateToLatest();
       if (error) throw error;
     }
+    await this.attach();
+  }
+
+  async attach(): Promise<void> {
     const row = await this.#db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
     this.#epoch = row.value;
   }
