@@ -169,6 +169,7 @@ test('a worker killed with SIGKILL loses no accepted notification; its clients r
   const figures = tallyDelivery(subscribers, accepted, 'worker SIGKILL');
   assert.deepEqual({ lost: figures.lost, duplicated: figures.duplicated, unexpected: figures.unexpected, outOfOrder: figures.outOfOrder, resets: figures.resets },
     { lost: 0, duplicated: 0, unexpected: 0, outOfOrder: 0, resets: 0 });
+  assert.ok(figures.reconnects > 0, 'the killed worker\'s subscribers reconnected');
   // The primary starts the slot again: a new process answers as worker 2.
   await waitFor(() => { const pid = herald.workerPid(2); return pid !== undefined && pid !== victim; }, 'worker 2 started again', 30_000);
   const again = await WorkerConnection.to(herald.url, 2);
