@@ -10,7 +10,11 @@ import type { Config } from '../config.js';
 import { createLogger } from '../log.js';
 import { announceStart, openMigratedStore, printDevBanner, pushQueueing, serveConfig } from '../main.js';
 import { isPostgresUrl, sqlitePath } from '../store/open-store.js';
-import { SqliteThreadWriter } from '../store/sqlite-thread-writer.js';
+import { GroupCommit, type Outcome } from '../store/group-commit.js';
+import { PUBLISH_BATCH } from '../store/kysely-store.js';
+import { publishWeight } from '../store/rows.js';
+import { decodeError, encodeError, SqliteThreadWriter, type RelayedAnswer, type WireOutcome } from '../store/sqlite-thread-writer.js';
+import type { PublishRequest } from '../store/store.js';
 import { isHeraldMessage, SINGLETON_SLOT, WORKER_SLOT_VARIABLE, type ToPrimary, type ToWorker, type WorkerMetrics } from './messages.js';
 import { nodeMetrics } from './node-metrics.js';
 
@@ -44,6 +48,10 @@ export async function runPrimary(given: Config): Promise<void> {
     await store.close();
     writer = new SqliteThreadWriter(sqlitePath(config.databaseUrl), config.sqliteSynchronous, undefined, pushQueueing(config));
   }
+  // Workers' publish batches that arrive while the thread commits share its next transaction
+  // (one commit, one fsync), as one process's concurrent publishes do: without it, each
+  // worker's batch would commit on its own and N workers would pay N fsyncs where one did.
+  const joined = writer ? joinBatches(writer) : null;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_' });
 
@@ -81,10 +89,18 @@ export async function runPrimary(given: Config): Promise<void> {
   const onMessage = (slot: Slot, message: ToPrimary): void => {
     const worker = slot.worker;
     switch (message.t) {
-      case 'herald:write':
+      case 'herald:write': {
         if (!writer) return;
-        void writer.relay(message.request).then((answer) => send(worker, { t: 'herald:written', id: message.id, answer }));
+        const request = message.request;
+        const answered = request.kind === 'write' && joined
+          ? joined.submitTogether(request.requests).then(
+            (outcomes): RelayedAnswer => ({ outcomes: outcomes.map((o) => (o.ok ? o.value : { ok: false, error: encodeError(o.error) })) }),
+            (err: unknown): RelayedAnswer => ({ error: encodeError(err) }),
+          )
+          : writer.relay(request);
+        void answered.then((answer) => send(worker, { t: 'herald:written', id: message.id, answer }));
         return;
+      }
       case 'herald:bus':
         for (const other of slots) if (other !== slot) send(other.worker, message);
         return;
@@ -164,4 +180,20 @@ export async function runPrimary(given: Config): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void stop().then(() => process.exit(0), () => process.exit(1)));
   }
+}
+
+/**
+ * A group commit over the writer thread whose answers stay encoded (the workers decode them).
+ * A transaction that failed as a whole is retried by GroupCommit one publish at a time, so
+ * one worker's bad publish never fails another worker's.
+ */
+function joinBatches(writer: SqliteThreadWriter): GroupCommit<PublishRequest, WireOutcome> {
+  return new GroupCommit<PublishRequest, WireOutcome>({
+    async write(requests): Promise<Outcome<WireOutcome>[]> {
+      const answer = await writer.relay({ kind: 'write', requests });
+      if ('error' in answer) throw decodeError(answer.error);
+      if (!('outcomes' in answer)) throw new Error('the writer thread answered a batch with a value');
+      return answer.outcomes.map((value) => ({ ok: true, value }));
+    },
+  }, PUBLISH_BATCH, publishWeight);
 }
