@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting, its default and its validation live here.
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { closest, distance } from 'fastest-levenshtein';
 import { vapidPairProblem, vapidSubjectProblem } from './push/vapid-keys.js';
@@ -9,6 +10,12 @@ export interface Config {
   readonly host: string;
   /** TCP port; 0 picks a free one. Default 8080. */
   readonly port: number;
+  /**
+   * Processes serving the port (HERALD_WORKERS: a number, or `auto` for every core Node may
+   * use). Default 1: one process, no cluster. More: a primary and this many workers
+   * (docs/architecture.md, "Workers").
+   */
+  readonly workers: number;
   /** SQLite file path / `sqlite:` URL (default `./data/herald.db`) or a `postgres://` URL. */
   readonly databaseUrl: string;
   /**
@@ -170,6 +177,19 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return Number(raw);
 }
 
+/** Most workers a node runs: far past any machine's cores, so a typo is refused. */
+const MAX_WORKERS = 256;
+
+function workers(env: Env): number {
+  const raw = str(env, 'HERALD_WORKERS');
+  if (raw === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+  if (raw === null) return 1;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_WORKERS) {
+    throw new ConfigError(`HERALD_WORKERS must be auto or an integer from 1 to ${MAX_WORKERS} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
 function str(env: Env, name: string): string | null {
   const raw = env[name];
   return raw === undefined || raw.trim() === '' ? null : raw.trim();
@@ -252,7 +272,7 @@ function cidrList(env: Env, name: string): string[] {
 }
 
 /** HERALD_* variables read by others than the server: the CLI, and the test and install scripts. */
-const OTHER_VARIABLES = new Set(['HERALD_URL', 'HERALD_TOKEN', 'HERALD_DEBUG', 'HERALD_WRITE_DOCS', 'HERALD_POLICY_RC_D']);
+const OTHER_VARIABLES = new Set(['HERALD_WORKER_SLOT', 'HERALD_URL', 'HERALD_TOKEN', 'HERALD_DEBUG', 'HERALD_WRITE_DOCS', 'HERALD_POLICY_RC_D']);
 const OTHER_PREFIXES = ['HERALD_TEST_', 'HERALD_SERVICES_', 'HERALD_CLUSTER_', 'HERALD_BENCH_'];
 
 /** Every variable loadConfig reads, found by reading them (so the list cannot fall behind). */
@@ -342,9 +362,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`HERALD_HOST=${host} is not a loopback address, and development mode (no key configured) mints tokens for anyone: set HERALD_JWT_SECRET (or a public key) or listen on 127.0.0.1`);
   }
   if (devMode) refuseDevModeBesideProduction(env, databaseUrl, amqpUrl);
+  const nodeWorkers = workers(env);
+  if (nodeWorkers > 1 && !/^postgres(ql)?:\/\//.test(databaseUrl) && ['', ':memory:'].includes(databaseUrl.replace(/^sqlite:(\/\/)?/, ''))) {
+    throw new ConfigError('HERALD_WORKERS above 1 needs a database file (or PostgreSQL): an in-memory SQLite database lives in one process; set HERALD_DATABASE_URL to a file or HERALD_WORKERS=1');
+  }
   return Object.freeze({
     host,
     port: int(env, 'HERALD_PORT', 8080, 0, 65535),
+    workers: nodeWorkers,
     databaseUrl,
     sqliteSynchronous,
     amqpUrl,

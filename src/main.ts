@@ -27,6 +27,7 @@ import { Hub } from './sse/hub.js';
 import { isPostgresUrl, openStore } from './store/open-store.js';
 import { Retention } from './store/retention.js';
 import type { NotificationStore } from './store/store.js';
+import type { RemoteWriter } from './store/sqlite-thread-writer.js';
 import type { Clock } from './domain/clock.js';
 import { DatabaseClock } from './store/database-clock.js';
 import { DEV_VAPID_SUBJECT, loadOrCreateDevVapidKeys } from './push/dev-vapid.js';
@@ -72,6 +73,23 @@ export interface HeraldOverrides {
   log?: Logger;
   /** The inbox page's files (default: the built web/dist). */
   webRoot?: string;
+  /** This Herald is one worker of a node with HERALD_WORKERS > 1 (src/cluster/). */
+  worker?: WorkerRole;
+}
+
+/** What a worker process changes in the Herald it puts together (src/cluster/worker.ts). */
+export interface WorkerRole {
+  /**
+   * True on the one worker that runs the node's once-only parts: the scheduler, retention
+   * and the Web Push sender. The others leave them unstarted and wake that one instead.
+   */
+  singletons: boolean;
+  /** A publish here scheduled something for `deliverAt`: the scheduling worker looks then. */
+  wakeScheduler(deliverAt: string): void;
+  /** A publish here wants an immediate push: the sending worker looks now. */
+  wakePush(): void;
+  /** Embedded mode: the relay to the primary's one SQLite writer (this process then only reads; the primary migrated). */
+  writer: RemoteWriter | null;
 }
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -116,16 +134,25 @@ function vapidOf(config: Config): (VapidKeys & { subject: string }) | null {
   return { publicKey: config.vapidPublicKey, privateKey: config.vapidPrivateKey, subject: config.vapidSubject };
 }
 
-/** The store, migrated; a database that cannot be reached stops the start with one line naming it. */
-async function openMigratedStore(config: Config, clock: Clock | undefined): Promise<NotificationStore> {
+/** How publishes feed the push queue with this configuration: with push on, in their own transaction. */
+export function pushQueueing(config: Config): { delayMs: number } | null {
+  return vapidOf(config) ? { delayMs: config.pushDelayMs } : null;
+}
+
+/**
+ * The store, migrated; a database that cannot be reached stops the start with one line
+ * naming it. With `writer` (a worker's relay) the store writes through it and is not
+ * migrated here: the primary did that before starting the workers.
+ */
+export async function openMigratedStore(config: Config, clock: Clock | undefined, writer: RemoteWriter | null = null): Promise<NotificationStore> {
   let store: NotificationStore | null = null;
   try {
     store = await openStore(config.databaseUrl, {
       sqliteSynchronous: config.sqliteSynchronous, maxScheduledPerPublisher: config.maxScheduledPerPublisher, ...(clock ? { clock } : {}),
-      // With push on, publishes queue push decisions in their own transaction.
-      push: vapidOf(config) ? { delayMs: config.pushDelayMs } : null,
+      push: pushQueueing(config),
+      ...(writer ? { writer } : {}),
     });
-    await store.migrate();
+    await (writer ? store.attach() : store.migrate());
     return store;
   } catch (err) {
     await store?.close().catch(() => {});
@@ -137,29 +164,51 @@ async function openMigratedStore(config: Config, clock: Clock | undefined): Prom
   }
 }
 
-/** `herald serve`: a Herald on the configured address, with the development banner when it applies. */
-export async function startHerald(config: Config): Promise<RunningHerald> {
-  const log = createLogger(config.logLevel);
-  // The crash's reason joins the JSON log (Node still prints it and exits); the lines
-  // gathered before it are written on 'exit'.
+/**
+ * The start of `herald serve` (one process, or a node's primary): the crash's reason joins
+ * the JSON log (Node still prints it and exits; the lines gathered before it are written on
+ * 'exit'), the configuration is logged and unknown HERALD_* variables are named.
+ */
+export function announceStart(config: Config, log: Logger): void {
   process.on('uncaughtExceptionMonitor', (err, origin) => log.fatal({ err, origin }, 'uncaught exception: the process stops'));
   log.info({ config: describeConfig(config) }, 'starting herald');
   for (const { name, closest } of unknownVariables()) {
     log.warn({ variable: name }, `${name} is not a Herald setting and is ignored${closest ? `; did you mean ${closest}?` : ''}`);
   }
+}
+
+/**
+ * The configuration `herald serve` runs with: in development mode, the secret and the VAPID
+ * pair kept beside the database (made on first use; the primary of a node with workers
+ * makes them before its workers read them).
+ */
+export function serveConfig(config: Config): Config {
   const secret = config.jwtSecret ?? (config.devMode ? loadOrCreateDevSecret(config.databaseUrl) : null);
   // Development mode pushes with a pair it keeps beside the database, as it does its secret.
   const devVapid = config.devMode && config.vapidPublicKey === null ? loadOrCreateDevVapidKeys(config.databaseUrl) : null;
   const vapid = devVapid ? { vapidPublicKey: devVapid.publicKey, vapidPrivateKey: devVapid.privateKey, vapidSubject: config.vapidSubject ?? DEV_VAPID_SUBJECT } : {};
-  const herald = await createHerald({ ...config, jwtSecret: secret, ...vapid }, { log });
-  if (config.devMode && secret !== null) {
-    const token = await mintToken(secret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
-    // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
-    process.stderr.write(`\nHerald is running (development mode) at ${herald.url}\n` +
-      `  Inbox page:        ${herald.url}/#token=${token}\n` +
-      `  Development token: ${token}\n` +
-      `  (user "demo", scopes subscribe+publish, valid 24 h; mint others with: npx herald token --sub <user>)\n\n`);
-  }
+  return { ...config, jwtSecret: secret, ...vapid };
+}
+
+/** Development mode's banner, once the node's URL is known. */
+export async function printDevBanner(config: Config, url: string): Promise<void> {
+  const secret = config.jwtSecret;
+  if (!config.devMode || secret === null) return;
+  const token = await mintToken(secret, { sub: 'demo', scope: 'subscribe publish', ttlS: 24 * 3600 });
+  // Printed for people, on stderr so JSON logs on stdout stay machine-readable.
+  process.stderr.write(`\nHerald is running (development mode) at ${url}\n` +
+    `  Inbox page:        ${url}/#token=${token}\n` +
+    `  Development token: ${token}\n` +
+    `  (user "demo", scopes subscribe+publish, valid 24 h; mint others with: npx herald token --sub <user>)\n\n`);
+}
+
+/** `herald serve` with one process: a Herald on the configured address, with the development banner when it applies. */
+export async function startHerald(config: Config): Promise<RunningHerald> {
+  const log = createLogger(config.logLevel);
+  announceStart(config, log);
+  const served = serveConfig(config);
+  const herald = await createHerald(served, { log });
+  await printDevBanner(served, herald.url);
   return herald;
 }
 
@@ -178,7 +227,8 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   const clock = overrides.clock ?? databaseClock ?? undefined;
   const secret = config.jwtSecret;
   const verifier = tokenVerifier(config, secret, clock);
-  const realStore = await openMigratedStore(config, clock);
+  const worker = overrides.worker ?? null;
+  const realStore = await openMigratedStore(config, clock, worker?.writer ?? null);
   const store = overrides.wrapStore ? overrides.wrapStore(realStore) : realStore;
   await databaseClock?.start(() => realStore.databaseTimeMs(), CLOCK_MEASURE_MS, (err) => log.warn({ err }, 'could not read the database\'s clock; keeping the last offset'));
   const { bus, amqp } = overrides.bus ? { bus: overrides.bus, amqp: null } : openBus(config, log);
@@ -192,7 +242,11 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   const dueSweeper = new DueSweeper({ store, hub, log, ...timing });
   // The sender is made once the node's URL is known (its pushes link to the inbox page).
   let pushSender: PushSender | null = null;
-  const publisher = new NotificationPublisher(store, bus, metrics, scheduler, { wake: () => pushSender?.wake() });
+  // A worker that runs no scheduler or sender wakes the one that does (src/cluster/).
+  const runsSingletons = worker?.singletons ?? true;
+  const publisher = new NotificationPublisher(store, bus, metrics, runsSingletons ? scheduler : { wake: (at) => worker?.wakeScheduler(at) }, {
+    wake: () => (runsSingletons ? pushSender?.wake() : worker?.wakePush()),
+  });
   const ingest = amqp ? startIngest(amqp, publisher, config, log) : null;
   const retention = new Retention(store.retention(), {
     retentionDays: config.retentionDays, idempotencyTtlHours: config.idempotencyTtlHours,
@@ -201,9 +255,10 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
     onRemoved: (removed) => void bus.publish({ kind: 'removed', notifications: removed }),
   });
   if (!overrides.manualBackground) {
-    scheduler.start();
+    // The due sweeper and presence tell and record this process's own streams: every worker runs them.
+    if (runsSingletons) scheduler.start();
     dueSweeper.start();
-    retention.start();
+    if (runsSingletons) retention.start();
     presence?.start();
   }
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
@@ -248,7 +303,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
       const oldest = stats.oldestCreatedAt === null ? null : Date.parse(stats.oldestCreatedAt);
       return { depth: stats.depth, subscriptions: stats.subscriptions, oldestAgeS: oldest === null ? 0 : Math.max(0, ((clock ?? Date).now() - oldest) / 1000) };
     };
-    if (!overrides.manualBackground) pushSender.start();
+    if (!overrides.manualBackground && runsSingletons) pushSender.start();
   }
 
   let shuttingDown: Promise<void> | null = null;

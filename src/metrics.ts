@@ -40,6 +40,11 @@ const RETENTION_KINDS = ['notifications', 'states', 'idempotency_keys', 'tickets
 export class Metrics {
   readonly registry = new Registry();
   readonly probes: MetricProbes = {};
+  /**
+   * The text `/metrics` answers: this registry's, or, in a worker of a node with
+   * HERALD_WORKERS > 1, the whole node's as the primary aggregates it (src/cluster/metrics.ts).
+   */
+  render: () => Promise<string> = () => this.registry.metrics();
   readonly connections = new Gauge({ name: 'herald_stream_connections', help: 'Open SSE streams on this node.', registers: [this.registry] });
   readonly opened = new Counter({ name: 'herald_stream_opened_total', help: 'Streams opened.', registers: [this.registry] });
   readonly closed = new Counter({ name: 'herald_stream_closed_total', help: 'Streams closed, by reason.', labelNames: ['reason'] as const, registers: [this.registry] });

@@ -14,6 +14,8 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { devSecretPath, readDevSecret } from '../dev-secret.js';
 import { parseRfc3339 } from '../domain/times.js';
 import { startHerald, tokenVerifier } from '../main.js';
+import { runPrimary } from '../cluster/primary.js';
+import { isWorkerProcess, runWorker } from '../cluster/worker.js';
 import { VERSION } from '../version.js';
 import { isPostgresUrl, openStore, sqlitePath } from '../store/open-store.js';
 import { openSqliteHandle } from '../store/sqlite-handle.js';
@@ -287,7 +289,17 @@ const commands: Record<string, Command> = {
     usage: 'herald serve',
     options: {},
     async run(_values, config) {
-      const herald = await startHerald(config());
+      const loaded = config();
+      // HERALD_WORKERS > 1: this process is the primary, or one of the workers it started (src/cluster/).
+      if (isWorkerProcess()) {
+        await runWorker(loaded);
+        return new Promise<never>(() => {});
+      }
+      if (loaded.workers > 1) {
+        await runPrimary(loaded);
+        return new Promise<never>(() => {});
+      }
+      const herald = await startHerald(loaded);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
           herald.shutdown().then(() => process.exit(0), () => process.exit(1));

@@ -82,6 +82,6 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HeraldError('invalid_token');
     }
     reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.metrics.render();
   });
 }

@@ -21,7 +21,7 @@ import type {
  * publish to more recipients than that still goes, alone): a bounded wait for those queued
  * behind it, and bounded statement sizes.
  */
-const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
+export const PUBLISH_BATCH = { maxRequests: 256, maxWeight: 4000 };
 
 export interface KyselyStoreOptions {
   /** Expiry and snooze are judged at this clock's now (tests move it), which never goes back. */
@@ -92,6 +92,10 @@ export class KyselyNotificationStore implements NotificationStore {
       const { error } = await migrator.migrateToLatest();
       if (error) throw error;
     }
+    await this.attach();
+  }
+
+  async attach(): Promise<void> {
     const row = await this.#db.selectFrom('herald_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow();
     this.#epoch = row.value;
   }

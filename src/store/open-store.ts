@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { KyselyNotificationStore } from './kysely-store.js';
 import { openSqliteHandle } from './sqlite-handle.js';
 import { sqliteKysely } from './sqlite-kysely.js';
-import { SqliteThreadWriter, type SpawnWriter } from './sqlite-thread-writer.js';
+import { SqliteThreadWriter, type RemoteWriter, type SpawnWriter } from './sqlite-thread-writer.js';
 import { kyselyPgStatements } from './pg-statements.js';
 import type { PushQueueing } from './publish-plan.js';
 import { PgPublishWriter } from './pg-writer.js';
@@ -36,6 +36,12 @@ export interface StoreOptions {
   spawnWriter?: SpawnWriter;
   /** How new notifications feed the push queue (src/push/); absent or null: push is off, nothing is queued. */
   push?: PushQueueing | null;
+  /**
+   * SQLite file only: the writer to use instead of starting a thread here. A worker of a
+   * node with HERALD_WORKERS > 1 passes its relay to the primary's one writer thread
+   * (src/cluster/write-relay.ts); this process then only reads.
+   */
+  writer?: RemoteWriter;
 }
 
 /**
@@ -135,7 +141,7 @@ export async function openStore(databaseUrl: string, options: StoreOptions = {})
   // A file gets a writer thread with its own connection: every write (publishes and the
   // others) waits for SQLite's lock and commits (an fsync each) there, never stalling the
   // event loop that delivers to streams. This connection reads beside it (WAL).
-  const writer = new SqliteThreadWriter(path, synchronous, options.spawnWriter, options.push ?? null);
+  const writer = options.writer ?? new SqliteThreadWriter(path, synchronous, options.spawnWriter, options.push ?? null);
   const writes = remoteWrites((method, args) => writer.call(method, args));
   return new KyselyNotificationStore(db, 'sqlite', writer, { ...options, writes, writerHeap: () => writer.heap() });
 }

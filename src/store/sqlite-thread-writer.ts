@@ -14,13 +14,13 @@ export type WriterRequest =
   | { kind: 'heap'; id: number }
   | { kind: 'close' };
 /** `errcode`: node:sqlite's SQLite result code, what tells a lock from a bad row there. */
-type WireError = { herald: boolean; code: string | undefined; errcode?: number; message: string };
+export type WireError = { herald: boolean; code: string | undefined; errcode?: number; message: string };
 /**
  * What a new publish wrote, without the notifications: the server rebuilds those from its
  * own request (cloning 1000 notification objects across threads cost more than the write).
  */
 type Written = { createdAt: string; ids: string[]; seqs: number[]; suppressed: string[] };
-type WireOutcome = { ok: true; value: PublishResult } | { ok: true; written: Written } | { ok: false; error: WireError };
+export type WireOutcome = { ok: true; value: PublishResult } | { ok: true; written: Written } | { ok: false; error: WireError };
 export type WriterAnswer = { id: number; outcomes: WireOutcome[] } | { id: number; value: unknown } | { id: number; error: WireError };
 
 /** Errors cross threads as data; the code is what callers decide on (409, 503 for SQLITE_BUSY). */
@@ -33,7 +33,7 @@ export function encodeError(err: unknown): WireError {
   };
 }
 
-function decodeError(wire: WireError): Error {
+export function decodeError(wire: WireError): Error {
   if (wire.herald) return new HeraldError(wire.code as ErrorCode, wire.message);
   return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code }, wire.errcode === undefined ? {} : { errcode: wire.errcode });
 }
@@ -56,7 +56,7 @@ export function encodeOutcomes(outcomes: Outcome<PublishResult>[]): WireOutcome[
   });
 }
 
-function decodeOutcome(wire: WireOutcome, request: PublishRequest): Outcome<PublishResult> {
+export function decodeOutcome(wire: WireOutcome, request: PublishRequest): Outcome<PublishResult> {
   if (!wire.ok) return { ok: false, error: decodeError(wire.error) };
   return 'written' in wire ? { ok: true, value: rebuild(request, wire.written) } : wire;
 }
@@ -74,6 +74,23 @@ function rebuild(request: PublishRequest, written: Written): PublishResult {
     notification: newNotification(written.ids[i] as string, recipient, topic, request, data, written.createdAt),
   }));
   return { events, replayed: false, suppressed: written.suppressed };
+}
+
+/** A request another process hands on to the thread as it came (src/cluster/write-relay.ts). */
+export type RelayedRequest =
+  | { kind: 'write'; requests: readonly PublishRequest[] }
+  | { kind: 'call'; method: WriteMethod; args: unknown[] }
+  | { kind: 'heap' };
+/** The thread's answer to a relayed request, undecoded (the asking process decodes it). */
+export type RelayedAnswer = { outcomes: WireOutcome[] } | { value: unknown } | { error: WireError };
+
+/**
+ * The writer as the store sees it when it is not on this process's own thread: publish
+ * batches, the other writes as calls, and the thread's heap (SqliteThreadWriter, WriteRelay).
+ */
+export interface RemoteWriter extends BatchWriter<PublishRequest, PublishResult> {
+  call(method: WriteMethod, args: unknown[]): Promise<unknown>;
+  heap(): Promise<WriterHeap>;
 }
 
 /** Starts the writer thread; tests pass their own to reach the thread. */
@@ -107,7 +124,7 @@ type Pending = { settle(answer: Exclude<WriterAnswer, { error: WireError }>): vo
  * whether their transaction committed is unknown, which idempotency keys settle), as do
  * writes until the new thread runs; `healthy` says which, for /readyz.
  */
-export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishResult> {
+export class SqliteThreadWriter implements RemoteWriter {
   readonly #path: string;
   readonly #synchronous: 'full' | 'normal';
   readonly #spawn: SpawnWriter;
@@ -203,6 +220,18 @@ export class SqliteThreadWriter implements BatchWriter<PublishRequest, PublishRe
       worker.ref();
       worker.postMessage(request(id));
     });
+  }
+
+  /**
+   * Hands a worker process's request to the thread as it came and answers the thread's
+   * answer undecoded: the worker rebuilds the notifications from its own requests, as
+   * write() does here. A failure of the thread itself (restarting, closing) answers as an
+   * error too, so the worker's caller sees the same `unavailable` it would see here.
+   */
+  relay(request: RelayedRequest): Promise<RelayedAnswer> {
+    const undecoded = (answer: Exclude<WriterAnswer, { error: WireError }>): RelayedAnswer =>
+      ('outcomes' in answer ? { outcomes: answer.outcomes } : { value: answer.value });
+    return this.#send((id) => ({ ...request, id }), undecoded).catch((err: unknown) => ({ error: encodeError(err) }));
   }
 
   /** The thread's V8 heap (asked on its message queue, so it waits behind a write in progress). */

@@ -127,6 +127,8 @@ export interface NotificationStore {
   /** Names this database; cursors from another database are reset. Set by migrate(). */
   readonly epoch: string;
   migrate(): Promise<void>;
+  /** Reads what migrate() sets (the epoch) from a database another process migrated (a worker's: src/cluster/). */
+  attach(): Promise<void>;
   /**
    * Stores the notifications and assigns each topic's next sequence number in the same
    * transaction, under the topic's row lock, so sequence order is commit order.

@@ -35,6 +35,11 @@ export interface HeraldProcess {
   restart(): Promise<void>;
   /** Stops the process (SIGKILL) and removes its files. */
   stop(): Promise<void>;
+  /**
+   * With HERALD_WORKERS > 1: the process id of the worker in `slot` (1..N) as its latest
+   * `listening` line says (a restarted worker's replaces the one before).
+   */
+  workerPid(slot: number): number | undefined;
 }
 
 export interface StartOptions {
@@ -66,6 +71,7 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
   };
   const env = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const logs: string[] = [];
+  const clustered = env.HERALD_WORKERS !== undefined && env.HERALD_WORKERS !== '1';
   let child: ChildProcess | null = null;
   let port = 0;
 
@@ -88,7 +94,8 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
         logs.push(line);
         logFile?.write(`${line}\n`);
         if (logs.length > 20_000) logs.splice(0, 10_000);
-        if (line.includes('"message":"listening"')) listening = (JSON.parse(line) as { port: number }).port;
+        // With workers, the primary's line (it names them) says the whole node listens.
+        if (line.includes('"message":"listening"') && (!clustered || line.includes('"workers":'))) listening = (JSON.parse(line) as { port: number }).port;
       }
     };
     proc.stdout?.on('data', onData);
@@ -144,6 +151,14 @@ export async function startHerald(options: StartOptions = {}): Promise<HeraldPro
     async stop() {
       await herald.kill();
       rmSync(dir, { recursive: true, force: true });
+    },
+    workerPid(slot) {
+      for (let i = logs.length - 1; i >= 0; i--) {
+        const line = logs[i] as string;
+        if (!line.includes('"message":"listening"') || !line.includes(`"worker":${slot},`)) continue;
+        return (JSON.parse(line) as { 'process.pid': number })['process.pid'];
+      }
+      return undefined;
     },
   };
   return herald;

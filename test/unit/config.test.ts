@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError, describeConfig, isLoopbackHost, loadConfig, unknownVariables } from '../../src/config.js';
 
@@ -13,6 +14,7 @@ test('defaults match the configuration table in README.md', () => {
   assert.equal(c.maxConnectionsPerIp, 2000);
   assert.equal(c.maxConnections, 20000);
   assert.equal(c.drainMs, 10000);
+  assert.equal(c.workers, 1);
   assert.equal(c.devMode, true);
   assert.ok(Object.isFrozen(c));
 });
@@ -39,6 +41,22 @@ test('secrets and URL credentials are masked when the config is printed', () => 
   assert.ok(!shown.includes('x'.repeat(40)));
   assert.ok(!shown.includes(':pw@'));
   assert.equal(c.devMode, false);
+});
+
+test('HERALD_WORKERS takes a count or auto (every core Node may use), and refuses anything else', () => {
+  const key = { HERALD_JWT_SECRET: 'x'.repeat(40) };
+  assert.equal(loadConfig({ ...key, HERALD_WORKERS: '4' }).workers, 4);
+  assert.equal(loadConfig({ ...key, HERALD_WORKERS: 'auto' }).workers, availableParallelism());
+  for (const bad of ['0', '-1', '2.5', 'all', '257']) {
+    assert.throws(() => loadConfig({ ...key, HERALD_WORKERS: bad }), (err: Error) => err instanceof ConfigError
+      && err.message === `HERALD_WORKERS must be auto or an integer from 1 to 256 (got "${bad}")`);
+  }
+});
+
+test('HERALD_WORKERS above 1 refuses an in-memory database (it lives in one process)', () => {
+  assert.throws(() => loadConfig({ HERALD_JWT_SECRET: 'x'.repeat(40), HERALD_WORKERS: '2', HERALD_DATABASE_URL: ':memory:' }),
+    (err: Error) => err instanceof ConfigError && /^HERALD_WORKERS above 1 needs a database file/.test(err.message));
+  assert.equal(loadConfig({ HERALD_JWT_SECRET: 'x'.repeat(40), HERALD_WORKERS: '1', HERALD_DATABASE_URL: ':memory:' }).workers, 1);
 });
 
 const refusal = (env: Record<string, string>) => {
