@@ -170,12 +170,16 @@ export class HeraldStream implements NotificationStream {
     if (this.#cursor) headers['Last-Event-ID'] = this.#cursor;
 
     let response: Response;
+    // Armed before the answer too: a server that takes the connection and never answers (a
+    // frozen process, a request lost with a dying worker) must not hold the client forever.
+    this.#armWatchdog();
     try {
       response = await this.#fetch(this.#streamUrl, { headers, signal: controller.signal });
     } catch (err) {
       if (current()) this.#disconnect(networkError(err, this.#streamUrl), { reconnect: true });
       return;
     }
+    if (current()) this.#clearTimer('watchdog'); // answered: reading the body arms it again
     if (!current()) {
       void response.body?.cancel().catch(() => {});
       return;

@@ -22,6 +22,12 @@ interface Observed {
 }
 
 /** Starts a stream against a scripted server and records what an application would see. */
+/**
+ * The tests fire retry timers (backoff: well under this) but not the watchdog, which also
+ * waits while a request is in flight (2.5 × the 15 s heartbeat).
+ */
+const RETRY_WITHIN_MS = 30_000;
+
 async function observe(t: TestContext, scripts: Script[], options: Partial<HeraldStreamOptions> = {}) {
   const server = await startScriptedServer(scripts);
   const stream = new HeraldStream({ url: server.url, minDelayMs: 10, maxDelayMs: 50, ...options });
@@ -155,7 +161,7 @@ for (const status of [401, 403]) {
       },
     );
     // The retry with a fresh token is scheduled on the clock: let it fire.
-    await waitFor(() => states.at(-1) === 'closed' || (clock.fireNext(), false), 'closed');
+    await waitFor(() => states.at(-1) === 'closed' || (clock.fireNext(RETRY_WITHIN_MS), false), 'closed');
     assert.equal(server.requests.length, 2);
     assert.equal(asked, 2);
     assert.equal(errors.at(-1)?.status, status);
@@ -194,9 +200,28 @@ test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) 
   clock.advance(1);
   assert.equal(errors[0]?.code, 'heartbeat_timeout');
   // The reconnect waits out its backoff on the same clock.
-  await waitFor(() => server.requests.length === 2 || (clock.fireNext(), false), 'a reconnect after the silence');
+  await waitFor(() => server.requests.length === 2 || (clock.fireNext(RETRY_WITHIN_MS), false), 'a reconnect after the silence');
   assert.equal(server.requests[1]?.headers['last-event-id'], 'e.0');
   await waitFor(() => states.at(-1) === 'open', 'open again');
+});
+
+test('a server that takes the connection and never answers is given up after 2.5 heartbeats, and the client reconnects', async (t) => {
+  const clock = new ManualClock();
+  const { server, errors, states } = await observe(t, [
+    () => {}, // no headers, no body, never
+    (_req, res) => {
+      sseHead(res);
+      res.write(readyEvent('e.0', 15_000));
+    },
+  ], { clock });
+  // Before any ready, the heartbeat assumed is the default 15 s: 2.5 × 15 s.
+  await waitFor(() => server.requests.length === 1 && clock.pending().includes(37_500), 'the watchdog armed while the request waits');
+  clock.advance(37_499);
+  assert.equal(errors.length, 0, 'still waiting 1 ms before the watchdog');
+  clock.advance(1);
+  assert.equal(errors[0]?.code, 'heartbeat_timeout');
+  await waitFor(() => server.requests.length === 2 || (clock.fireNext(RETRY_WITHIN_MS), false), 'a reconnect after no answer');
+  await waitFor(() => states.at(-1) === 'open', 'open on the second try');
 });
 
 test('heartbeat comments keep a quiet connection alive', async (t) => {
@@ -291,14 +316,14 @@ test('the backoff resets once a connection stayed open for the stable period', a
     { stableAfterMs: 50, clock },
   );
   // Two failures, each retried after its backoff on the clock.
-  await waitFor(() => (stream.state === 'open' && server.requests.length === 3) || (clock.fireNext(), false), 'the third connection open');
+  await waitFor(() => (stream.state === 'open' && server.requests.length === 3) || (clock.fireNext(RETRY_WITHIN_MS), false), 'the third connection open');
   assert.equal(stream.backoff.attempt, 2);
   clock.advance(49);
   assert.equal(stream.backoff.attempt, 2, 'not yet stable 1 ms before the period');
   clock.advance(1);
   assert.equal(stream.backoff.attempt, 0, 'backoff reset after 50 ms open');
   (third as ServerResponse | null)?.end();
-  await waitFor(() => (server.requests.length === 4 && stream.state === 'open') || (clock.fireNext(), false), 'reconnect after the stable one ended');
+  await waitFor(() => (server.requests.length === 4 && stream.state === 'open') || (clock.fireNext(RETRY_WITHIN_MS), false), 'reconnect after the stable one ended');
   assert.equal(stream.backoff.attempt, 1);
 });
 

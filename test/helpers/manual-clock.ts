@@ -49,10 +49,10 @@ export class ManualClock {
     this.#now = ms;
   }
 
-  /** Fires the soonest pending timer, moving time to it; false when none is pending. */
-  fireNext(): boolean {
+  /** Fires the soonest pending timer due within `withinMs`, moving time to it; false when there is none. */
+  fireNext(withinMs = Infinity): boolean {
     const [next] = this.pending();
-    if (next === undefined) return false;
+    if (next === undefined || next > withinMs) return false;
     this.advance(next);
     return true;
   }
