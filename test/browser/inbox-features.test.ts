@@ -50,7 +50,8 @@ async function api(inbox: Inbox, method: string, path: string, body?: unknown): 
 async function openPage(inbox: Inbox, page?: Page): Promise<Page> {
   const tab = page ?? (await inbox.browser.newPage({ viewport: { width: 900, height: 800 } }));
   await tab.goto(`${inbox.h.url}/#token=${inbox.token}`);
-  await tab.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 10_000 });
+  // A cold Chromium loading the page on a loaded 2-core machine has taken over 10 s.
+  await tab.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 30_000 });
   await tab.locator('#loading').waitFor({ state: 'hidden' });
   return tab;
 }
