@@ -42,7 +42,7 @@ export class Metrics {
   readonly probes: MetricProbes = {};
   /**
    * The text `/metrics` answers: this registry's, or, in a worker of a node with
-   * HERALD_WORKERS > 1, the whole node's as the primary aggregates it (src/cluster/metrics.ts).
+   * HERALD_WORKERS > 1, the whole node's as the primary aggregates it (src/cluster/node-metrics.ts).
    */
   render: () => Promise<string> = () => this.registry.metrics();
   readonly connections = new Gauge({ name: 'herald_stream_connections', help: 'Open SSE streams on this node.', registers: [this.registry] });
