@@ -16,7 +16,7 @@ test('in development mode the page mints a token for a typed-in user name and ne
   await page.goto(`${h.url}/`);
   await page.locator('#user-name').fill('frank');
   await page.locator('#login-form button[type="submit"]').click();
-  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 10_000 });
+  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 30_000 });
   await page.locator('#empty').waitFor({ state: 'visible' });
   assert.equal(new URL(page.url()).hash, '');
   assert.ok(!page.url().includes('token'), page.url());

@@ -12,7 +12,7 @@ const SCREENSHOT = fileURLToPath(new URL('../../../docs/inbox.png', import.meta.
 
 async function openInbox(page: Page, url: string, token: string): Promise<void> {
   await page.goto(`${url}/#token=${token}`);
-  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 10_000 });
+  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 30_000 });
 }
 
 const badge = (page: Page) => page.locator('[data-testid="unread-count"]').textContent();

@@ -24,7 +24,7 @@ test('a #token= link leaves the address bar at once; a reload finds the session 
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) shown.push(frame.url()); });
 
   await page.goto(`${h.url}/#token=${token}`);
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(page.url(), `${h.url}/`);
   assert.equal(await page.evaluate(() => location.hash), '');
   const stored = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie }));
@@ -36,7 +36,7 @@ test('a #token= link leaves the address bar at once; a reload finds the session 
   assert.equal(session.sameSite, 'Strict');
 
   await page.reload();
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('#user').textContent(), 'ivy');
   assert.equal(await page.locator('#login').isHidden(), true);
   assert.equal(await h.publish({ recipients: ['ivy'], type: 'alert', content: 'after the reload' }).then((r) => r.status), 202);
@@ -67,7 +67,7 @@ test('the page works under its Content-Security-Policy and another site cannot f
   page.on('console', (message) => messages.push(message.text()));
   page.on('pageerror', (err) => messages.push(err.message));
   await page.goto(`${h.url}/#token=${await h.token('judy', { scope: 'subscribe' })}`);
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(await h.publish({ recipients: ['judy'], type: 'alert', content: 'under CSP' }).then((r) => r.status), 202);
   await item(page, 'under CSP').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('[data-testid="unread-count"]').textContent(), '1');
@@ -90,7 +90,7 @@ async function aliceOpens(t: import('node:test').TestContext, linkUser: string) 
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${h.url}/#token=${await h.token('alice', { scope: 'subscribe' })}`);
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   await page.goto('about:blank');
   await page.goto(`${h.url}/#token=${await h.token(linkUser, { scope: 'subscribe' })}`);
   return { h, page };
@@ -104,7 +104,7 @@ test('a link with another user\'s token asks before it replaces the session, nam
   await prompt.waitFor({ timeout: 10_000 });
   assert.match(await prompt.innerText(), /signs you in as mallory\. You are signed in as alice\./);
   await page.getByTestId('switch-stay').click();
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('#user').textContent(), 'alice');
   assert.equal(await sessionUser(page), 'alice');
 });
@@ -112,14 +112,14 @@ test('a link with another user\'s token asks before it replaces the session, nam
 test('a link with another user\'s token switches the session only when the user says so', async (t) => {
   const { page } = await aliceOpens(t, 'mallory');
   await page.getByTestId('switch-go').click();
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('#user').textContent(), 'mallory');
   assert.equal(await sessionUser(page), 'mallory');
 });
 
 test('a link with the same user\'s token asks nothing', async (t) => {
   const { page } = await aliceOpens(t, 'alice');
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('session-switch').isVisible(), false);
   assert.equal(await page.locator('#user').textContent(), 'alice');
 });

@@ -19,7 +19,7 @@ import { stubPushManager } from './push-stub.js';
 
 async function openInbox(page: Page, url: string, token: string): Promise<void> {
   await page.goto(`${url}/#token=${token}`);
-  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 10_000 });
+  await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 30_000 });
 }
 
 test('a push shows a notification from the service worker, and a click on it marks it read in every open inbox', async (t) => {
