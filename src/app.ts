@@ -16,6 +16,7 @@ import { authenticateRoutes, limitAuthenticatedRoutes, type Authenticate, type A
 import { installErrorHandling } from './http/errors-plugin.js';
 import { ipAllowList } from './http/ip-allow-list.js';
 import { limitConnectionsPerAddress } from './http/connection-limit.js';
+import { lingerBeforeClosing } from './http/lingering-close.js';
 import { clientErrorHandler, refuseUnwantedBodies, urlLengthLimit } from './http/request-limits.js';
 import { ticketRoutes } from './http/ticket-route.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -175,6 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   limitConnectionsPerAddress(app.server, {
     maxPerAddress: config.maxConnectionsPerAddress, trustProxy: config.trustProxy, metrics: deps.metrics, log: deps.log,
   });
+  lingerBeforeClosing(app.server);
   installErrorHandling(app);
   // JSON only: a text/plain body is what a cross-site form or no-preflight fetch can send.
   app.removeContentTypeParser('text/plain');
