@@ -25,23 +25,26 @@ export const LINGER_MS = 3000;
  */
 export function lingerBeforeClosing(server: Server, lingerMs = LINGER_MS): void {
   function lingeringClose(this: Socket): void {
-    const socket = this;
-    if (socket.writable) socket.end();
-    if (socket.destroyed) return;
-    const bound = setTimeout(() => socket.destroy(), lingerMs);
-    socket.once('close', () => clearTimeout(bound));
-    const closeAfterAnswer = (): void => {
-      if (socket.writableFinished) socket.destroy();
-      else socket.once('finish', () => socket.destroy());
-    };
-    if (socket.readableEnded) closeAfterAnswer();
-    else {
-      socket.once('end', closeAfterAnswer);
-      // Node may have paused reading while the answer was written; read on to drop the rest.
-      socket.resume();
-    }
+    closeAfterLingering(this, lingerMs);
   }
   server.on('connection', (socket: Socket) => {
     socket.destroySoon = lingeringClose;
   });
+}
+
+function closeAfterLingering(socket: Socket, lingerMs: number): void {
+  if (socket.writable) socket.end();
+  if (socket.destroyed) return;
+  const bound = setTimeout(() => socket.destroy(), lingerMs);
+  socket.once('close', () => clearTimeout(bound));
+  const closeAfterAnswer = (): void => {
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  };
+  if (socket.readableEnded) closeAfterAnswer();
+  else {
+    socket.once('end', closeAfterAnswer);
+    // Node may have paused reading while the answer was written; read on to drop the rest.
+    socket.resume();
+  }
 }
