@@ -1,6 +1,6 @@
 import type { HeraldClient } from './index.js';
 import { InboxState, type InboxFilter, type InboxSnapshot } from './inbox-state.js';
-import { systemClock, type Clock, type HeraldError, type HeraldNotification } from './types.js';
+import { HeraldError, systemClock, type Clock, type HeraldNotification } from './types.js';
 
 /** What a view renders: the inbox state's snapshot plus the last failed page load. */
 export interface InboxStoreSnapshot extends InboxSnapshot {
@@ -117,4 +117,41 @@ export function inboxStore(client: HeraldClient, options: InboxStoreOptions = {}
     stores.set(key, store);
   }
   return store;
+}
+
+/** What a user can do to one view of the inbox: the actions the framework packages hand out. */
+export interface InboxActions {
+  markRead(id: string): Promise<void>;
+  markUnread(id: string): Promise<void>;
+  archive(id: string): Promise<void>;
+  unarchive(id: string): Promise<void>;
+  /** Hides it until `until`; `null` wakes it now. */
+  snooze(id: string, until: Date | null): Promise<void>;
+  readAll(): Promise<void>;
+  /** Appends the next page (`hasMore` says whether there is one). */
+  loadMore(): Promise<void>;
+  /** Fetches the first page again. */
+  reload(): Promise<void>;
+}
+
+/**
+ * The actions of whichever store `current` returns when one is called. Before there is one
+ * (on the server, before a component has mounted) each is refused with `not_connected` and
+ * `notConnected` as its message, which says what the caller is waiting for.
+ */
+export function inboxActions(current: () => InboxStore | null, notConnected: string): InboxActions {
+  const run = (action: (state: InboxState) => Promise<void>): Promise<void> => {
+    const store = current();
+    return store ? action(store.state) : Promise.reject(new HeraldError('not_connected', notConnected));
+  };
+  return {
+    markRead: (id) => run((state) => state.markRead(id)),
+    markUnread: (id) => run((state) => state.markUnread(id)),
+    archive: (id) => run((state) => state.archive(id)),
+    unarchive: (id) => run((state) => state.unarchive(id)),
+    snooze: (id, until) => run((state) => state.snooze(id, until)),
+    readAll: () => run((state) => state.readAll()),
+    loadMore: () => run((state) => state.loadMore()),
+    reload: () => run((state) => state.reload()),
+  };
 }

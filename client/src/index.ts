@@ -14,7 +14,7 @@ export {
   type InboxStateEventMap,
   type InboxStateOptions,
 } from './inbox-state.js';
-export { InboxStore, inboxStore, type InboxStoreOptions, type InboxStoreSnapshot } from './inbox-store.js';
+export { InboxStore, inboxActions, inboxStore, type InboxActions, type InboxStoreOptions, type InboxStoreSnapshot } from './inbox-store.js';
 export { HeraldPush, type PushOptions, type PushStatus, type StoredPushSubscription } from './push.js';
 export { HeraldStream, type HeraldStreamOptions } from './stream.js';
 export { canShareAcrossTabs, SharedHeraldStream, type SharedStreamOptions } from './tabs.js';

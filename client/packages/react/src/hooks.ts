@@ -1,7 +1,7 @@
 import {
-  HeraldError,
+  inboxActions,
   inboxStore,
-  type InboxState,
+  type InboxActions,
   type InboxStore,
   type InboxStoreOptions,
   type InboxStoreSnapshot,
@@ -11,21 +11,7 @@ import { useCallback, useMemo, useSyncExternalStore } from 'react';
 import { useHeraldContext } from './provider.js';
 
 /** What `useNotifications` returns: the inbox as it is now, and what the user can do to it. */
-export interface NotificationsView extends InboxStoreSnapshot {
-  markRead(id: string): Promise<void>;
-  markUnread(id: string): Promise<void>;
-  archive(id: string): Promise<void>;
-  unarchive(id: string): Promise<void>;
-  /** Hides it until `until`; `null` wakes it now. */
-  snooze(id: string, until: Date | null): Promise<void>;
-  readAll(): Promise<void>;
-  /** Appends the next page (`hasMore` says whether there is one). */
-  loadMore(): Promise<void>;
-  /** Fetches the first page again. */
-  reload(): Promise<void>;
-}
-
-type Actions = Omit<NotificationsView, keyof InboxStoreSnapshot>;
+export interface NotificationsView extends InboxStoreSnapshot, InboxActions {}
 
 const EMPTY: InboxStoreSnapshot = { items: [], unreadCount: 0, hasMore: false, loaded: false, mutedTypes: undefined, error: undefined };
 const emptySnapshot = (): InboxStoreSnapshot => EMPTY;
@@ -78,19 +64,6 @@ export function useNotifications(options: InboxStoreOptions = {}): Notifications
   return useMemo(() => ({ ...snapshot, ...actions }), [snapshot, actions]);
 }
 
-function actionsOf(store: InboxStore | null): Actions {
-  const run = (action: (state: InboxState) => Promise<void>): Promise<void> =>
-    store
-      ? action(store.state)
-      : Promise.reject(new HeraldError('not_connected', 'Herald is not connected yet: inbox actions work once the provider has mounted in the browser'));
-  return {
-    markRead: (id) => run((state) => state.markRead(id)),
-    markUnread: (id) => run((state) => state.markUnread(id)),
-    archive: (id) => run((state) => state.archive(id)),
-    unarchive: (id) => run((state) => state.unarchive(id)),
-    snooze: (id, until) => run((state) => state.snooze(id, until)),
-    readAll: () => run((state) => state.readAll()),
-    loadMore: () => run((state) => state.loadMore()),
-    reload: () => run((state) => state.reload()),
-  };
+function actionsOf(store: InboxStore | null): InboxActions {
+  return inboxActions(() => store, 'Herald is not connected yet: inbox actions work once the provider has mounted in the browser');
 }

@@ -1,9 +1,10 @@
 import {
-  HeraldError,
+  inboxActions,
   inboxStore,
   type HeraldClient,
+  type HeraldError,
   type HeraldNotification,
-  type InboxState,
+  type InboxActions,
   type InboxStore,
   type InboxStoreOptions,
   type InboxStoreSnapshot,
@@ -13,7 +14,7 @@ import { shallowRef, type ShallowRef } from 'vue';
 import { whileMounted } from './plugin.js';
 
 /** What `useNotifications` returns: one ref per part of the view, and the actions. */
-export interface NotificationsView {
+export interface NotificationsView extends InboxActions {
   /** Newest first; empty until loaded (and on the server). */
   items: Readonly<ShallowRef<readonly HeraldNotification[]>>;
   unreadCount: Readonly<ShallowRef<number | null>>;
@@ -22,17 +23,6 @@ export interface NotificationsView {
   loaded: Readonly<ShallowRef<boolean>>;
   /** The last failed page load; cleared by the next change. */
   error: Readonly<ShallowRef<HeraldError | undefined>>;
-  markRead(id: string): Promise<void>;
-  markUnread(id: string): Promise<void>;
-  archive(id: string): Promise<void>;
-  unarchive(id: string): Promise<void>;
-  /** Hides it until `until`; `null` wakes it now. */
-  snooze(id: string, until: Date | null): Promise<void>;
-  readAll(): Promise<void>;
-  /** Appends the next page (`hasMore` says whether there is one). */
-  loadMore(): Promise<void>;
-  /** Fetches the first page again. */
-  reload(): Promise<void>;
 }
 
 /**
@@ -116,25 +106,12 @@ export function useNotifications(options: InboxStoreOptions = {}): Notifications
     loaded.value = snapshot.loaded;
     error.value = snapshot.error;
   });
-  const run = (action: (state: InboxState) => Promise<void>): Promise<void> => {
-    const current = store();
-    return current
-      ? action(current.state)
-      : Promise.reject(new HeraldError('not_connected', 'Herald is not connected yet: inbox actions work once the component has mounted in the browser'));
-  };
   return {
     items,
     unreadCount,
     hasMore,
     loaded,
     error,
-    markRead: (id) => run((state) => state.markRead(id)),
-    markUnread: (id) => run((state) => state.markUnread(id)),
-    archive: (id) => run((state) => state.archive(id)),
-    unarchive: (id) => run((state) => state.unarchive(id)),
-    snooze: (id, until) => run((state) => state.snooze(id, until)),
-    readAll: () => run((state) => state.readAll()),
-    loadMore: () => run((state) => state.loadMore()),
-    reload: () => run((state) => state.reload()),
+    ...inboxActions(store, 'Herald is not connected yet: inbox actions work once the component has mounted in the browser'),
   };
 }
