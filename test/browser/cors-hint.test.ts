@@ -73,7 +73,7 @@ test('from an unlisted origin <herald-inbox> shows what to set in its error area
 test('control: from a listed origin the SDK and the element open their streams and report no error', async (t) => {
   const { h, host, page } = await setup(t, true);
   await page.goto(host.origin);
-  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 15_000 });
+  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 30_000 });
   await startSdk(page, h.url, await h.token('nora'));
   await waitFor(async () => (await seenOn(page)).state === 'open', 'the SDK stream to open');
   const seen = await seenOn(page);

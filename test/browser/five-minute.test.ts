@@ -59,7 +59,7 @@ test('the five-minute path: Herald with a secret, the example token server, and 
   const page = await browser.newPage();
   page.on('pageerror', (err) => console.log(`# page error: ${err.message}`));
   await page.goto(`${pageOrigin}/`);
-  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 15_000 });
+  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 30_000 });
 
   const published = spawnSync('bash', ['-c', onPorts(publish)], { cwd: REPO, env, encoding: 'utf8', timeout: 30_000 });
   assert.equal(published.status, 0, `exit ${published.status}, signal ${published.signal}, error ${published.error?.message}; stdout: ${published.stdout}; stderr: ${published.stderr}`);

@@ -59,7 +59,7 @@ async function openBellPage(context: BrowserContext, user: string, position: Bel
   const page = await context.newPage();
   page.on('pageerror', (err) => console.log(`# page error: ${err.message}`));
   await page.goto(`${host.origin}/${user}`);
-  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 15_000 });
+  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 30_000 });
   return page;
 }
 

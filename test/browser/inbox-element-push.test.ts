@@ -72,7 +72,7 @@ async function openPushPage(t: TestContext, host: HostApp, user: string, attribu
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${host.origin}/${user}`);
-  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 15_000 });
+  await page.locator('herald-inbox [data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ state: 'attached', timeout: 30_000 });
   await page.locator('herald-inbox [data-testid="bell"]').click();
   await page.locator('herald-inbox [role="dialog"]').waitFor();
   return { page, context, errors };

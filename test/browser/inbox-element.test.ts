@@ -80,7 +80,7 @@ async function openHostPage(context: BrowserContext, host: HostApp, path = '/'):
   const page = await context.newPage();
   page.on('pageerror', (err) => console.log(`# page error: ${err.message}`));
   await page.goto(`${host.origin}${path}`);
-  await state(page, 'open').first().waitFor({ state: 'attached', timeout: 15_000 });
+  await state(page, 'open').first().waitFor({ state: 'attached', timeout: 30_000 });
   return page;
 }
 
@@ -345,7 +345,7 @@ test('tokenProvider is asked again when the token expires, and the element stays
   const page = await openHostPage(context, host);
   const before = host.tokenRequests;
   await waitFor(() => host.tokenRequests > before, 'a second token request', 15_000);
-  await state(page, 'open').waitFor({ state: 'attached', timeout: 15_000 });
+  await state(page, 'open').waitFor({ state: 'attached', timeout: 30_000 });
   await publishAccepted(h, { recipients: ['pia'], type: 'alert', content: 'after the new token' });
   await item(page, 'after the new token').waitFor({ state: 'attached', timeout: 10_000 });
   assert.equal(await badge(page), '1');

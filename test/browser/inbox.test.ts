@@ -124,7 +124,7 @@ test('ten tabs share one stream; when the leader closes another tab takes over',
   // Every tab settled as the leader or a follower of it: a tab opening its own stream would
   // have done so before showing "open".
   for (const page of pages) {
-    await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="connection-state"]', { hasText: /^open$/ }).waitFor({ timeout: 30_000 });
   }
   await waitFor(async () => (await h.connections()) >= 1, 'the stream at the server');
   const streams = await h.connections();

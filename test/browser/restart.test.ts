@@ -16,7 +16,7 @@ test('kill -9 and restart: the page shows reconnecting, then open, and what was 
   const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(`${h.url}/#token=${await h.token('dave')}`);
-  await state(page, 'open').waitFor({ timeout: 10_000 });
+  await state(page, 'open').waitFor({ timeout: 30_000 });
 
   await publishAccepted(h, { recipients: ['dave'], type: 'alert', content: 'before the crash' });
   await item(page, 'before the crash').waitFor();
