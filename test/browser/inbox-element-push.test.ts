@@ -163,6 +163,22 @@ test('a user who blocks notifications at the prompt gets the blocked message, no
   assert.deepEqual(errors, []);
 });
 
+test('notifications blocked in the browser\'s settings while the page is open show the blocked message without a reload', async (t) => {
+  const { host } = shared;
+  const { page, context, errors } = await openPushPage(t, host, 'dan', 'service-worker="/sw.js"', async (context) => {
+    await context.addInitScript(stubPushManager, service.subscribe());
+  });
+  await toggle(page).filter({ hasText: /^Enable notifications$/ }).waitFor();
+  // What the browser's site settings do: the page learns of it only through the permission's change event.
+  const cdp = await context.newCDPSession(page);
+  const { targetInfo } = await cdp.send('Target.getTargetInfo');
+  await cdp.send('Browser.setPermission', { permission: { name: 'notifications' }, setting: 'denied', origin: host.origin, browserContextId: targetInfo.browserContextId });
+  await page.locator('herald-inbox [data-testid="push-note"]', { hasText: BLOCKED }).waitFor();
+  assert.equal(await toggle(page).isVisible(), false);
+  assert.equal(await page.locator('herald-inbox [part="error"]').isVisible(), false);
+  assert.deepEqual(errors, []);
+});
+
 test('the service-worker attribute registers that script of the host page\'s origin, which runs Herald\'s worker', async (t) => {
   const { h, host } = shared;
   const subscription = service.subscribe();

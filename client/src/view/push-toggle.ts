@@ -39,6 +39,10 @@ export class PushToggle {
   constructor(view: PushToggleView) {
     this.#view = view;
     view.button.addEventListener('click', () => void this.#toggle());
+    // A permission changed in the browser's settings shows without a reload.
+    globalThis.navigator?.permissions?.query({ name: 'notifications' })
+      .then((permission) => permission.addEventListener('change', () => void this.refresh()))
+      .catch(() => {});
   }
 
   /** Drives the control with `push` (null: nothing to show) and asks where push stands. */
