@@ -30,7 +30,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): void 
       }),
       broker: deps.bus.isReady(),
       // False while new streams and publishes are shed (see operations.ts).
-      load: !app.isUnderPressure(),
+      load: !app.overloaded(),
     };
     return { ready: checks.database && checks.broker && checks.load, checks, databaseProblem };
   };

@@ -34,6 +34,7 @@ export async function installOperations(app: FastifyInstance, deps: OperationsDe
   // a node that has just started must not refuse its first clients for that.
   let measuringSince = Infinity;
   app.addHook('onReady', async () => { measuringSince = Date.now() + 2 * SAMPLE_MS; });
+  const startingUp = (): boolean => Date.now() < measuringSince;
   await app.register(underPressure, {
     maxEventLoopDelay: config.shedEventLoopDelayMs,
     maxHeapUsedBytes: config.shedHeapUsedMb * MIB,
@@ -42,16 +43,36 @@ export async function installOperations(app: FastifyInstance, deps: OperationsDe
     pressureHandler: (request: FastifyRequest, _reply, type) => {
       const route = SHED[`${request.method} ${request.routeOptions.url ?? ''}`];
       if (route === undefined) return undefined;
-      if (type === underPressure.TYPE_EVENT_LOOP_DELAY && Date.now() < measuringSince) return undefined;
+      if (type === underPressure.TYPE_EVENT_LOOP_DELAY && startingUp()) return undefined;
       metrics.shed.inc({ reason: type, route });
       return Promise.reject(new HeraldError('overloaded', `This node is overloaded (${describe(type)}); retry later or on another node.`, config.shedRetryAfterS));
     },
   });
-  metrics.probes.overloaded = () => app.isUnderPressure();
+  // What /readyz and herald_overloaded say, judged as the shedding judges: a node is not
+  // reported overloaded for its start-up work either.
+  app.decorate('overloaded', () => app.isUnderPressure() && !(startingUp() && onlyLoopDelayOver(app.memoryUsage(), config)));
+  metrics.probes.overloaded = () => app.overloaded();
 
   if (config.testKnobs) testKnobs(app);
   // Registered before the routes, so it sees each one as it is added.
   await installOpenApi(app);
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Over a shedding limit (HERALD_SHED_*): new streams and publishes are refused. */
+    overloaded(): boolean;
+  }
+}
+
+/**
+ * True when no memory limit is over, so the loop's delay is what puts the node under
+ * pressure (start-up work alone can do that).
+ */
+export function onlyLoopDelayOver(usage: { heapUsed: number; rssBytes: number }, limits: Pick<Config, 'shedHeapUsedMb' | 'shedRssMb'>): boolean {
+  const heapOver = limits.shedHeapUsedMb > 0 && usage.heapUsed > limits.shedHeapUsedMb * MIB;
+  const rssOver = limits.shedRssMb > 0 && usage.rssBytes > limits.shedRssMb * MIB;
+  return !heapOver && !rssOver;
 }
 
 function describe(type: string): string {
