@@ -69,6 +69,16 @@ function errorCode(answer: string): string | undefined {
   return (JSON.parse(body) as { error: { code: string } }).error.code;
 }
 
+/** Sends `bytes` of body behind `head` and checks that the whole body went out, without a reset, and the answer. */
+async function assertAnsweredWithoutReset(port: number, head: string, bytes: number, status: number, code: string): Promise<void> {
+  const up = upload(port, head, bytes);
+  await up.closed;
+  assert.equal(up.error(), null, `the connection was reset after ${up.sent()} bytes; answer: ${statusLine(up.answer())}`);
+  assert.equal(up.sent(), bytes);
+  assert.match(statusLine(up.answer()), new RegExp(`^HTTP/1\\.1 ${status} `));
+  assert.equal(errorCode(up.answer()), code);
+}
+
 describe('a request refused before its body is read', () => {
   let herald: HeraldProcess;
   let port: number;
@@ -81,33 +91,18 @@ describe('a request refused before its body is read', () => {
   test('a publish announcing 4 MiB (over the 1 MiB limit) is answered 413, and the client sends its whole body without a reset', async () => {
     const token = await herald.token('app', { scope: 'publish' });
     const bytes = 4 * 1024 * 1024;
-    const up = upload(port, `POST /v1/notifications HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`, bytes);
-    await up.closed;
-    assert.equal(up.error(), null, `the connection was reset after ${up.sent()} bytes; answer: ${statusLine(up.answer())}`);
-    assert.equal(up.sent(), bytes);
-    assert.match(statusLine(up.answer()), /^HTTP\/1\.1 413 /);
-    assert.equal(errorCode(up.answer()), 'payload_too_large');
+    await assertAnsweredWithoutReset(port, `POST /v1/notifications HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`, bytes, 413, 'payload_too_large');
   });
 
   test('a session request with no token and a 2 MiB body is answered 401, and the client sends its whole body without a reset', async () => {
     const bytes = 2 * 1024 * 1024;
-    const up = upload(port, `POST /v1/session HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`, bytes);
-    await up.closed;
-    assert.equal(up.error(), null, `the connection was reset after ${up.sent()} bytes; answer: ${statusLine(up.answer())}`);
-    assert.equal(up.sent(), bytes);
-    assert.match(statusLine(up.answer()), /^HTTP\/1\.1 401 /);
-    assert.equal(errorCode(up.answer()), 'invalid_token');
+    await assertAnsweredWithoutReset(port, `POST /v1/session HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`, bytes, 401, 'invalid_token');
   });
 
   test('a GET of the inbox with a 2 MiB body is answered 413 body_not_allowed, and the client sends its whole body without a reset', async () => {
     const token = await herald.token('alice', { scope: 'subscribe' });
     const bytes = 2 * 1024 * 1024;
-    const up = upload(port, `GET /v1/notifications HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${bytes}\r\n\r\n`, bytes);
-    await up.closed;
-    assert.equal(up.error(), null, `the connection was reset after ${up.sent()} bytes; answer: ${statusLine(up.answer())}`);
-    assert.equal(up.sent(), bytes);
-    assert.match(statusLine(up.answer()), /^HTTP\/1\.1 413 /);
-    assert.equal(errorCode(up.answer()), 'body_not_allowed');
+    await assertAnsweredWithoutReset(port, `GET /v1/notifications HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${bytes}\r\n\r\n`, bytes, 413, 'body_not_allowed');
   });
 
   test('a client that never stops sending after a 413 is disconnected: the server stops reading within its bound', async () => {
