@@ -199,10 +199,13 @@ test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) 
   assert.equal(errors.length, 0);
   clock.advance(1);
   assert.equal(errors[0]?.code, 'heartbeat_timeout');
-  // The reconnect waits out its backoff on the same clock.
-  await waitFor(() => server.requests.length === 2 || (clock.fireNext(RETRY_WITHIN_MS), false), 'a reconnect after the silence');
+  // The reconnect waits out its backoff on the same clock: fire that one timer only. The
+  // reconnect arms a 100 ms watchdog of its own before its request reaches the server, and
+  // firing timers until the request arrives could fire that one too and abort it.
+  await waitFor(() => clock.fireNext(RETRY_WITHIN_MS), 'the reconnect\'s backoff timer');
+  await waitFor(() => server.requests.length === 2, 'a reconnect after the silence');
   assert.equal(server.requests[1]?.headers['last-event-id'], 'e.0');
-  await waitFor(() => states.at(-1) === 'open', 'open again');
+  await waitFor(() => states.at(-1) === 'open', () => `open again (states ${states.join(' ')}; errors ${errors.map((e) => e.code).join(' ')}; timers due in ${clock.pending().join(' ')} ms)`);
 });
 
 test('a server that takes the connection and never answers is given up after 2.5 heartbeats, and the client reconnects', async (t) => {
