@@ -21,13 +21,13 @@ interface Observed {
   errors: HeraldError[];
 }
 
-/** Starts a stream against a scripted server and records what an application would see. */
 /**
  * The tests fire retry timers (backoff: well under this) but not the watchdog, which also
  * waits while a request is in flight (2.5 × the 15 s heartbeat).
  */
 const RETRY_WITHIN_MS = 30_000;
 
+/** Starts a stream against a scripted server and records what an application would see. */
 async function observe(t: TestContext, scripts: Script[], options: Partial<HeraldStreamOptions> = {}) {
   const server = await startScriptedServer(scripts);
   const stream = new HeraldStream({ url: server.url, minDelayMs: 10, maxDelayMs: 50, ...options });
@@ -191,7 +191,7 @@ test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) 
       sseHead(res);
       res.write(readyEvent('e.0', 15_000));
     },
-  ], { clock });
+  ], { clock, random: () => 0.5 });
   // ready announced 40 ms heartbeats: the watchdog is set to 2.5 × 40 ms.
   await waitFor(() => states.at(-1) === 'open' && clock.pending().includes(100), 'the watchdog armed for 100 ms');
   clock.advance(99);
@@ -199,13 +199,14 @@ test('silence longer than 2.5 heartbeats makes the client reconnect', async (t) 
   assert.equal(errors.length, 0);
   clock.advance(1);
   assert.equal(errors[0]?.code, 'heartbeat_timeout');
-  // The reconnect waits out its backoff on the same clock: fire that one timer only. The
-  // reconnect arms a 100 ms watchdog of its own before its request reaches the server, and
-  // firing timers until the request arrives could fire that one too and abort it.
+  // The reconnect waits out its backoff (5 ms: `random` is fixed, as a delay of 0 would fire
+  // within the advance above) on the same clock: fire that one timer only. The reconnect arms
+  // a 100 ms watchdog of its own before its request reaches the server, and firing timers
+  // until the request arrives could fire that one too and abort it.
   await waitFor(() => clock.fireNext(RETRY_WITHIN_MS), 'the reconnect\'s backoff timer');
   await waitFor(() => server.requests.length === 2, 'a reconnect after the silence');
   assert.equal(server.requests[1]?.headers['last-event-id'], 'e.0');
-  await waitFor(() => states.at(-1) === 'open', () => `open again (states ${states.join(' ')}; errors ${errors.map((e) => e.code).join(' ')}; timers due in ${clock.pending().join(' ')} ms)`);
+  await waitFor(() => states.at(-1) === 'open', () => `open again (states ${states.join(' ')}; errors ${errors.map((e) => `${e.code} (${e.message})`).join(', ')}; now ${clock.now()}; timers due in ${clock.pending().join(' ')} ms)`);
 });
 
 test('a server that takes the connection and never answers is given up after 2.5 heartbeats, and the client reconnects', async (t) => {
