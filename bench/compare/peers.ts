@@ -223,7 +223,7 @@ export function betterSsePeer(): Peer {
  * limits lifted that would refuse the load generator itself (connections from one address,
  * publishes per minute). `extraEnv`: more variables, e.g. HERALD_SQLITE_SYNCHRONOUS=normal.
  */
-export function heraldPeer(extraEnv: Record<string, string> = {}): Peer {
+export function heraldPeer(extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []): Peer {
   const secret = randomBytes(32).toString('base64url');
   const tokens: string[] = [];
   let publisher = '';
@@ -238,7 +238,7 @@ export function heraldPeer(extraEnv: Record<string, string> = {}): Peer {
       const port = await freePort();
       const data = join(dir, 'herald');
       mkdirSync(data, { recursive: true });
-      return startGroup(process.execPath, [HERALD_CLI, 'serve'], {
+      return startGroup(process.execPath, [...nodeArgs, HERALD_CLI, 'serve'], {
         HERALD_HOST: HOST,
         HERALD_PORT: String(port),
         HERALD_DATABASE_URL: join(data, 'herald.db'),
@@ -264,11 +264,11 @@ export function heraldPeer(extraEnv: Record<string, string> = {}): Peer {
 }
 
 /** The peers PEERS names, in its order. */
-export function peersNamed(names: string[], options: { nchanWorkers: number; heraldEnv: Record<string, string> }): Peer[] {
+export function peersNamed(names: string[], options: { nchanWorkers: number; heraldEnv: Record<string, string>; heraldNodeArgs?: readonly string[] }): Peer[] {
   return names.map((name) => {
     if (name === 'nchan') return nchanPeer(options.nchanWorkers);
     if (name === 'better-sse') return betterSsePeer();
-    if (name === 'herald') return heraldPeer(options.heraldEnv);
+    if (name === 'herald') return heraldPeer(options.heraldEnv, options.heraldNodeArgs);
     throw new Error(`unknown peer "${name}": PEERS takes nchan, better-sse and herald`);
   });
 }

@@ -75,7 +75,7 @@ function machine(peers: Peer[]): string {
 }
 
 async function main(): Promise<number> {
-  const wanted = peersNamed(list('PEERS', 'nchan,better-sse,herald'), { nchanWorkers: num('NCHAN_WORKERS', 1), heraldEnv });
+  const wanted = peersNamed(list('PEERS', 'nchan,better-sse,herald'), { nchanWorkers: num('NCHAN_WORKERS', 1), heraldEnv, heraldNodeArgs: list('HERALD_NODE_ARGS', '') });
   const users = Math.max(sizes.streams, sizes.maxStreams, sizes.ingestUsers);
   const peers: Peer[] = [];
   for (const peer of wanted) {

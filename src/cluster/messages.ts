@@ -16,8 +16,8 @@ export type WorkerMetrics = Array<MetricObjectWithValues<MetricValue<string>>>;
 export type ToPrimary =
   /** A write for the primary's SQLite writer thread; answered by `herald:written` with the same id. */
   | { t: 'herald:write'; id: number; request: RelayedRequest }
-  /** A bus message for every other worker. */
-  | { t: 'herald:bus'; message: BusMessage }
+  /** Bus messages for every other worker, in order: those one worker published in one turn of its loop. */
+  | { t: 'herald:bus'; messages: BusMessage[] }
   /** `/metrics` was asked here: answered by `herald:metrics-text` with the whole node's. */
   | { t: 'herald:metrics'; id: number }
   /** This worker's registry, answering `herald:collect`. */
@@ -30,7 +30,7 @@ export type ToPrimary =
 
 export type ToWorker =
   | { t: 'herald:written'; id: number; answer: RelayedAnswer }
-  | { t: 'herald:bus'; message: BusMessage }
+  | { t: 'herald:bus'; messages: BusMessage[] }
   | { t: 'herald:metrics-text'; id: number; text: string }
   | { t: 'herald:collect'; id: number }
   | { t: 'herald:wake'; what: 'scheduler'; deliverAt: string }
