@@ -5,7 +5,7 @@
 //
 // Messages published in one turn of the loop (a commit's hints come together) cross the
 // channel as one IPC message: each message costs a serialization and a pipe write at both
-// hops, and at thousands of publishes a second those were most of the primary's work.
+// hops, a good part of the primary's work at thousands of publishes a second.
 import type { Bus, BusHandlers, BusMessage } from '../bus/bus.js';
 import type { PrimaryChannel } from './channel.js';
 
