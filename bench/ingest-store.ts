@@ -8,7 +8,9 @@
 // The batch figure: BATCH_PUBLISHERS (4) publishers each sending batches of BATCH_SIZE (500)
 // single-recipient notifications (POST /v1/notifications/batch in `http` mode,
 // NotificationPublisher.publishBatch in `store` mode), BENCH_BATCHES (40) batches in all;
-// notifications committed per second, and in `http` mode the server's CPU per notification.
+// notifications committed per second, and in `http` mode the server's CPU per notification and
+// where the publishes waited (mean queue wait, transaction time and publishes per transaction,
+// from the herald_publish_* histograms).
 //
 // `store` drives NotificationPublisher in this process (the store and the ingest path, no
 // HTTP); `http` starts Herald on a random port and POSTs /v1/notifications. PostgreSQL comes
@@ -85,6 +87,32 @@ interface Result {
   batchCpuUs?: number;
   /** `store` mode: p99 of this process's event-loop delay while ingesting, what every stream's delivery waits behind. */
   loopP99Ms?: number;
+  /** `http` mode: where the single publishes and the batches waited (the herald_publish_* histograms). */
+  ingestStages?: Stages;
+  batchStages?: Stages;
+}
+
+/** Means over a workload: queue wait before a transaction, the transaction, publishes per transaction. */
+interface Stages { queueMs: number; transactionMs: number; perTransaction: number }
+type StageSums = Record<'queueSum' | 'queueCount' | 'txSum' | 'txCount' | 'sizeSum', number>;
+
+async function stageSums(herald: { metric(series: string): Promise<number> }): Promise<StageSums> {
+  return {
+    queueSum: await herald.metric('herald_publish_queue_seconds_sum'),
+    queueCount: await herald.metric('herald_publish_queue_seconds_count'),
+    txSum: await herald.metric('herald_publish_transaction_seconds_sum'),
+    txCount: await herald.metric('herald_publish_transaction_seconds_count'),
+    sizeSum: await herald.metric('herald_publish_transaction_publishes_sum'),
+  };
+}
+
+function stagesBetween(a: StageSums, b: StageSums): Stages {
+  const round = (n: number) => Number(n.toFixed(2));
+  return {
+    queueMs: round((1000 * (b.queueSum - a.queueSum)) / (b.queueCount - a.queueCount)),
+    transactionMs: round((1000 * (b.txSum - a.txSum)) / (b.txCount - a.txCount)),
+    perTransaction: round((b.sizeSum - a.sizeSum) / (b.txCount - a.txCount)),
+  };
 }
 
 async function storeScenario(backend: Backend): Promise<Result> {
@@ -136,7 +164,9 @@ async function httpScenario(backend: Backend): Promise<Result> {
     };
     const one = (i: number) => ({ recipients: [`user-${i % 10_000}`], type: 'bench', content: `ingest ${i}` });
     await concurrentPublishes((i) => post(one(i)), 500, PUBLISHERS);
+    const ingestBefore = await stageSums(herald);
     const ingest = await concurrentPublishes((i) => post(one(i)), PUBLISHES, PUBLISHERS);
+    const ingestStages = stagesBetween(ingestBefore, await stageSums(herald));
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
@@ -153,11 +183,13 @@ async function httpScenario(backend: Backend): Promise<Result> {
     };
     await concurrentPublishes(postBatch, BATCH_PUBLISHERS, BATCH_PUBLISHERS); // warm-up
     const cpuBefore = await herald.metric('herald_process_cpu_seconds_total');
+    const batchBefore = await stageSums(herald);
     const batch = BATCH_SIZE * await concurrentPublishes(postBatch, BATCHES, BATCH_PUBLISHERS);
     const batchCpuUs = ((await herald.metric('herald_process_cpu_seconds_total')) - cpuBefore) * 1e6 / (BATCHES * BATCH_SIZE);
+    const batchStages = stagesBetween(batchBefore, await stageSums(herald));
     // A clean exit, so the server writes its CPU profile.
     if (process.env.BENCH_CPU_PROF_DIR) await herald.kill('SIGTERM');
-    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), batch, batchCpuUs };
+    return { ingest, fanout: FANOUT_RECIPIENTS / (median(times.slice(2)) / 1000), batch, batchCpuUs, ingestStages, batchStages };
   } finally {
     await herald.stop();
     await db.drop();
@@ -178,6 +210,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({
         mode, backend, run, ingestPerS: Math.round(result.ingest), fanoutRowsPerS: Math.round(result.fanout), batchPerS: Math.round(result.batch),
         batchCpuUs: result.batchCpuUs === undefined ? undefined : Number(result.batchCpuUs.toFixed(1)), loopP99Ms: result.loopP99Ms,
+        ingestStages: result.ingestStages, batchStages: result.batchStages,
       }));
     }
     console.log(`${mode} ${backend}: ${PUBLISHERS} publishers, median ${Math.round(median(runs.map((r) => r.ingest)))} notifications/s; ` +

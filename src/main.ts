@@ -263,6 +263,7 @@ export async function createHerald(config: Config, overrides: HeraldOverrides = 
   }
   if (amqp) metrics.probes.queues = () => queueDepths(amqp, config);
   metrics.probes.writerHeap = async () => (await realStore.writerHeap?.()) ?? null;
+  realStore.observeCommits?.(metrics.commitObserver);
   const authenticate = createAuthenticate(verifier, metrics);
   const tickets = createTicketService({
     ticketSecret: config.ticketSecret, jwtSecret: secret, ttlS: config.ticketTtlS,

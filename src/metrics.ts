@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CLOSE_REASONS } from './sse/session.js';
+import type { CommitObserver } from './store/group-commit.js';
 import type { WriterHeap } from './store/store.js';
 import { SEND_RESULTS, SKIP_REASONS } from './push/push-policy.js';
 
@@ -70,6 +71,38 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+
+  // The group commit's two stages: a publish waits in the queue (behind the transaction in
+  // progress), then in its own transaction. Which one grows tells where publishes wait.
+  readonly publishQueueWait = new Histogram({
+    name: 'herald_publish_queue_seconds',
+    help: 'From a publish (or a batch publish) reaching the store to its transaction starting: the wait behind the transaction in progress.',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly publishTransaction = new Histogram({
+    name: 'herald_publish_transaction_seconds',
+    help: 'From a transaction of publishes being handed to the database (the SQLite writer thread, or PostgreSQL) to its answer: the writes and the commit\'s fsync.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly publishTransactionSize = new Histogram({
+    name: 'herald_publish_transaction_publishes',
+    help: 'Publishes committed together in one transaction (a batch publish\'s items count one each).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+
+  /** Feeds the three herald_publish_* histograms above from the store's group commit. */
+  readonly commitObserver: CommitObserver = {
+    started: (waitedS) => {
+      for (const s of waitedS) this.publishQueueWait.observe(s);
+    },
+    finished: (requests, seconds) => {
+      this.publishTransaction.observe(seconds);
+      this.publishTransactionSize.observe(requests);
+    },
+  };
 
   // Operations: what the alert rules and the dashboard in deploy/ read.
   readonly httpRequests = new Counter({

@@ -18,6 +18,17 @@ export interface BatchWriter<Q, R> {
   readonly healthy?: boolean;
 }
 
+/**
+ * What each stage of the group commit took, for the metrics: where a slow publish waited.
+ * Times are seconds from a monotonic clock.
+ */
+export interface CommitObserver {
+  /** A transaction was handed to the writer after its requests waited this long in the queue (one figure per submission). */
+  started(waitedS: readonly number[]): void;
+  /** A transaction of `requests` requests answered after `seconds`, committed or not. */
+  finished(requests: number, seconds: number): void;
+}
+
 export interface GroupCommitLimits {
   /** Requests per transaction at most. */
   maxRequests: number;
@@ -32,6 +43,8 @@ export interface GroupCommitLimits {
 interface Pending<Q, R> {
   requests: readonly Q[];
   weight: number;
+  /** When it was submitted (performance.now(), ms). */
+  submittedAt: number;
   settle(outcomes: Outcome<R>[]): void;
   reject(error: unknown): void;
 }
@@ -44,6 +57,7 @@ export class GroupCommit<Q, R> {
   readonly #writer: BatchWriter<Q, R>;
   readonly #limits: GroupCommitLimits;
   readonly #weigh: (request: Q) => number;
+  #observer: CommitObserver | null = null;
 
   constructor(
     writer: BatchWriter<Q, R>,
@@ -53,6 +67,11 @@ export class GroupCommit<Q, R> {
     this.#writer = writer;
     this.#limits = limits;
     this.#weigh = weigh;
+  }
+
+  /** Reports each transaction's queue wait and duration from now on (the metrics). */
+  observe(observer: CommitObserver): void {
+    this.#observer = observer;
   }
 
   /** Transactions committed so far (a batch that had to be split counts each part). */
@@ -78,7 +97,7 @@ export class GroupCommit<Q, R> {
     return new Promise<Outcome<R>[]>((settle, reject) => {
       let weight = 0;
       for (const request of requests) weight += this.#weigh(request);
-      this.#queue.push({ requests, weight, settle, reject });
+      this.#queue.push({ requests, weight, submittedAt: performance.now(), settle, reject });
       // Busy: the running loop takes it next. Idle: commit at the end of this turn of the
       // event loop, with whatever else arrived in it (no timer).
       this.#draining ??= this.#drain();
@@ -116,9 +135,13 @@ export class GroupCommit<Q, R> {
 
   async #commit(batch: Pending<Q, R>[]): Promise<void> {
     let outcomes: Outcome<R>[];
+    const requests = batch.flatMap((item) => item.requests);
+    const startedAt = performance.now();
+    this.#observer?.started(batch.map((item) => (startedAt - item.submittedAt) / 1000));
     try {
-      outcomes = await this.#writer.write(batch.flatMap((item) => item.requests));
+      outcomes = await this.#writer.write(requests);
     } catch (err) {
+      this.#observer?.finished(requests.length, (performance.now() - startedAt) / 1000);
       // The database is away: every request would fail alone too, so don't retry each.
       if (isUnreachable(err) || (batch.length === 1 && (batch[0] as Pending<Q, R>).requests.length === 1)) {
         for (const item of batch) item.reject(err);
@@ -129,6 +152,7 @@ export class GroupCommit<Q, R> {
       for (const item of batch) item.settle(await this.#eachAlone(item.requests));
       return;
     }
+    this.#observer?.finished(requests.length, (performance.now() - startedAt) / 1000);
     this.#transactions += 1;
     let at = 0;
     for (const item of batch) {
@@ -141,7 +165,7 @@ export class GroupCommit<Q, R> {
     const outcomes: Outcome<R>[] = [];
     for (const request of requests) {
       outcomes.push(await new Promise<Outcome<R>>((resolve) => {
-        void this.#commit([{ requests: [request], weight: this.#weigh(request), settle: ([o]) => resolve(o as Outcome<R>), reject: (error) => resolve({ ok: false, error }) }]);
+        void this.#commit([{ requests: [request], weight: this.#weigh(request), submittedAt: performance.now(), settle: ([o]) => resolve(o as Outcome<R>), reject: (error) => resolve({ ok: false, error }) }]);
       }));
     }
     return outcomes;

@@ -1,7 +1,7 @@
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { HeraldError, isDiskFull } from '../errors.js';
 import { neverBack, systemClock, type Clock } from '../domain/clock.js';
-import { GroupCommit, type BatchWriter, type Outcome } from './group-commit.js';
+import { GroupCommit, type BatchWriter, type CommitObserver, type Outcome } from './group-commit.js';
 import { migrations, type Dialect } from './migrations.js';
 import { KyselyRetentionStore, type RetentionStore } from './retention.js';
 import { KyselyPushStore, type PushStore } from './push-store.js';
@@ -148,6 +148,10 @@ export class KyselyNotificationStore implements NotificationStore {
 
   #now(): string {
     return new Date(this.#clock.now()).toISOString();
+  }
+
+  observeCommits(observer: CommitObserver): void {
+    this.#publishes.observe(observer);
   }
 
   /** Transactions the publish path has committed; tests read it to see publishes share one. */

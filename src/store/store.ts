@@ -1,7 +1,7 @@
 // The storage interface. SQLite and PostgreSQL implement it; nothing outside src/store
 // knows which one runs.
 import type { Audience } from '../domain/topics.js';
-import type { Outcome } from './group-commit.js';
+import type { CommitObserver, Outcome } from './group-commit.js';
 import type { RetentionStore } from './retention.js';
 import type { PushStore } from './push-store.js';
 
@@ -175,6 +175,8 @@ export interface NotificationStore {
   databaseTimeMs(): Promise<number>;
   /** The V8 heap of the thread that writes a SQLite file, in bytes; null when writes run on the main thread (PostgreSQL, `:memory:`). */
   writerHeap?(): Promise<WriterHeap | null>;
+  /** Reports each publish transaction's queue wait, duration and size (the metrics). */
+  observeCommits?(observer: CommitObserver): void;
   close(): Promise<void>;
   /** Batched deletes for retention (src/store/retention.ts). */
   retention(): RetentionStore;
