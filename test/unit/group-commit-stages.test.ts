@@ -33,13 +33,17 @@ function recording() {
   return { observer, started, finished };
 }
 
-const LIMITS = { maxRequests: 256, maxWeight: 4000 };
-
-test('each transaction reports one queue wait per submission when it starts, and its size when it ends', async () => {
-  const { writer, held } = heldWriter();
-  const commit = new GroupCommit(writer, LIMITS, () => 1);
+/** A group commit over a held writer, its stages recorded. */
+function observedCommit() {
+  const writer = heldWriter();
+  const commit = new GroupCommit(writer.writer, { maxRequests: 256, maxWeight: 4000 }, () => 1);
   const seen = recording();
   commit.observe(seen.observer);
+  return { commit, held: writer.held, failNext: writer.failNext, ...seen };
+}
+
+test('each transaction reports one queue wait per submission when it starts, and its size when it ends', async () => {
+  const { commit, held, ...seen } = observedCommit();
   const first = commit.submit('a');
   await waitFor(() => held.length === 1, 'the first transaction');
   // Submitted while the first transaction runs: they share the next one.
@@ -55,10 +59,7 @@ test('each transaction reports one queue wait per submission when it starts, and
 });
 
 test('a publish queued behind a transaction waited no longer than that transaction ran', async () => {
-  const { writer, held } = heldWriter();
-  const commit = new GroupCommit(writer, LIMITS, () => 1);
-  const seen = recording();
-  commit.observe(seen.observer);
+  const { commit, held, ...seen } = observedCommit();
   const first = commit.submit('a');
   await waitFor(() => held.length === 1, 'the first transaction');
   const second = commit.submit('b');
@@ -74,10 +75,7 @@ test('a publish queued behind a transaction waited no longer than that transacti
 });
 
 test('a transaction that failed as a whole still reports its end', async () => {
-  const { writer, held, failNext } = heldWriter();
-  const commit = new GroupCommit(writer, LIMITS, () => 1);
-  const seen = recording();
-  commit.observe(seen.observer);
+  const { commit, held, failNext, ...seen } = observedCommit();
   failNext(new HeraldError('unavailable', 'the database is away'));
   const refused = commit.submit('a');
   await waitFor(() => held.length === 1, 'the first transaction');
